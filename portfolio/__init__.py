@@ -1,0 +1,1 @@
+"""Portfolio Maximizer domain core (no Airflow imports)."""

@@ -1,0 +1,122 @@
+"""Load YAML config files into pydantic models, with environment overlays and errors naming file, key, value.
+
+A config file ``config/<name>.yml`` may be overlaid by the section ``<name>:`` of
+``config/environments/<PMX_ENV>.yml`` (``dev`` when unset). Overlays deep-merge over the base file.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from portfolio import paths
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+M = TypeVar("M", bound=BaseModel)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, naming the file, the key path and the offending value."""
+
+    def __init__(self, file: Path | str, key: str, value: Any, problem: str) -> None:
+        self.file, self.key, self.value, self.problem = str(file), key, value, problem
+        shown = repr(value)
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        where = f"{self.file}: {key}" if key else self.file
+        super().__init__(f"{where} = {shown}: {problem}" if key else f"{where}: {problem}")
+
+
+def current_env() -> str:
+    """The active environment name from ``PMX_ENV`` (default ``dev``), validated."""
+    env = os.environ.get("PMX_ENV", "dev").strip() or "dev"
+    if env not in ENVIRONMENTS:
+        raise ConfigError("PMX_ENV", "PMX_ENV", env, f"must be one of {', '.join(ENVIRONMENTS)}")
+    return env
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Parse one YAML file into a mapping; syntax errors name the file, line and column."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(path, "", None, "file not found") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(path, "", None, f"invalid YAML at {where}: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(path, "<root>", type(data).__name__, "top level must be a mapping")
+    return data
+
+
+def deep_merge(base: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``overlay`` merged in recursively (overlay wins; lists are replaced)."""
+    out = dict(base)
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _dig(data: Any, loc: tuple[Any, ...]) -> tuple[bool, Any]:
+    for part in loc:
+        if isinstance(data, dict) and part in data:
+            data = data[part]
+        elif isinstance(data, list) and isinstance(part, int) and 0 <= part < len(data):
+            data = data[part]
+        else:
+            return False, None
+    return True, data
+
+
+def _key_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def validate(model: type[M], data: dict[str, Any], file: Path | str, overlay: dict[str, Any] | None = None,
+             overlay_file: Path | str | None = None) -> M:
+    """Validate ``data`` into ``model``; the first error becomes a :class:`ConfigError` naming its origin."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        origin: Path | str = file
+        if overlay is not None and overlay_file is not None and _dig(overlay, loc)[0]:
+            origin = overlay_file
+        found, value = _dig(data, loc)
+        message = err["msg"]
+        if len(exc.errors()) > 1:
+            message += f" (and {len(exc.errors()) - 1} more problem(s))"
+        raise ConfigError(origin, _key_path(loc), value if found else "<missing>", message) from None
+
+
+def load_config(model: type[M], name: str, *, config_dir: Path | None = None, env: str | None = None) -> M:
+    """Load ``<config_dir>/<name>.yml`` plus the ``<name>`` section of the environment overlay."""
+    directory = config_dir or paths.config_dir()
+    base_file = directory / f"{name}.yml"
+    data = read_yaml(base_file)
+    env = env or current_env()
+    overlay_file = directory / "environments" / f"{env}.yml"
+    overlay: dict[str, Any] = {}
+    if overlay_file.exists():
+        section = read_yaml(overlay_file).get(name) or {}
+        if not isinstance(section, dict):
+            raise ConfigError(overlay_file, name, section, "overlay section must be a mapping")
+        overlay = section
+    return validate(model, deep_merge(data, overlay), base_file, overlay, overlay_file)

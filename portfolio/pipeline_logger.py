@@ -1,0 +1,206 @@
+"""Structured JSON event log: one line per event in ``logs/pipeline/{pipeline,events,errors}.jsonl``.
+
+Safe for many processes appending at once: each write happens under an exclusive ``flock`` on a per-stream
+lock file, re-opens the stream if another process rotated it, and writes the whole line in one ``write``.
+Streams rotate by size (``<stream>.jsonl.<UTC timestamp>``) and rotated files older than the retention are
+deleted, so no line is ever torn or lost, across rotation included.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Iterator, Literal
+
+from portfolio import paths
+from portfolio.redaction import redact
+
+Stream = Literal["pipeline", "events", "errors"]
+STREAMS: tuple[Stream, ...] = ("pipeline", "events", "errors")
+ERROR_LEVELS = frozenset({"error", "critical"})
+_HOST = socket.gethostname()
+
+
+def utc_now_iso() -> str:
+    """Current UTC time as ISO-8601 with microseconds and a ``Z`` suffix."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _StreamFile:
+    """One append-only stream file plus its lock file, shared by the threads of a process."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.lock_path = path.with_name(path.name + ".lock")
+        self._fd: int | None = None
+        self._lock_fd: int | None = None
+        self._thread_lock = threading.Lock()
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        return os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self._lock_fd is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def append(self, data: bytes, max_bytes: int, retention_days: float) -> None:
+        with self._thread_lock, self._locked():
+            fd = self._current_fd()
+            size = os.fstat(fd).st_size
+            if size and size + len(data) > max_bytes:
+                self._rotate(retention_days)
+                fd = self._current_fd()
+            view = memoryview(data)
+            while view:  # a regular-file write only comes back short when the disk is full
+                written = os.write(fd, view)
+                view = view[written:]
+
+    def _current_fd(self) -> int:
+        """Our descriptor, re-opened if the path was rotated or removed by another process."""
+        if self._fd is not None:
+            try:
+                if os.stat(self.path).st_ino == os.fstat(self._fd).st_ino:
+                    return self._fd
+            except FileNotFoundError:
+                pass
+            os.close(self._fd)
+        self._fd = self._open()
+        return self._fd
+
+    def _rotate(self, retention_days: float) -> None:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        os.rename(self.path, self.path.with_name(f"{self.path.name}.{stamp}"))
+        prune_rotated(self.path, retention_days)
+
+    def close(self) -> None:
+        for fd in (self._fd, self._lock_fd):
+            if fd is not None:
+                os.close(fd)
+        self._fd = self._lock_fd = None
+
+
+def prune_rotated(stream_path: Path, retention_days: float, now: float | None = None) -> list[Path]:
+    """Delete rotated files of ``stream_path`` older than ``retention_days``; return what was deleted."""
+    cutoff = (now or time.time()) - retention_days * 86400
+    removed = []
+    for old in stream_path.parent.glob(stream_path.name + ".*"):
+        if old.name.endswith(".lock"):
+            continue
+        try:
+            if old.stat().st_mtime < cutoff:
+                old.unlink()
+                removed.append(old)
+        except FileNotFoundError:
+            continue
+    return removed
+
+
+class PipelineLogger:
+    """Writes JSON events to the ``pipeline``, ``events`` and ``errors`` streams of one directory."""
+
+    def __init__(self, log_dir: Path | str | None = None, *, max_bytes: int = 10 * 1024 * 1024,
+                 retention_days: float = 7, component: str | None = None) -> None:
+        self.log_dir = Path(log_dir) if log_dir else paths.logs_dir() / "pipeline"
+        self.max_bytes = max_bytes
+        self.retention_days = retention_days
+        self.component = component
+        self._files = {s: _StreamFile(self.log_dir / f"{s}.jsonl") for s in STREAMS}
+
+    def stream_path(self, stream: Stream) -> Path:
+        """Path of the live file of ``stream``."""
+        return self._files[stream].path
+
+    def format(self, event: str, level: str = "info", **fields: Any) -> bytes:
+        """Serialize one event as a redacted JSON line (no write)."""
+        record: dict[str, Any] = {"ts": utc_now_iso(), "event": event, "level": level}
+        if self.component and "component" not in fields:
+            record["component"] = self.component
+        record.update(fields)
+        record.setdefault("pid", os.getpid())
+        record.setdefault("hostname", _HOST)
+        line = json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
+        return (redact(line) + "\n").encode("utf-8")
+
+    def log_event(self, event: str, *, stream: Stream = "events", level: str = "info", **fields: Any) -> None:
+        """Append one event to ``stream``; error-level events are copied to the ``errors`` stream."""
+        data = self.format(event, level, stream=stream, **fields)
+        self.write_line(data, stream)
+        if level in ERROR_LEVELS and stream != "errors":
+            self.write_line(data, "errors")
+
+    def write_line(self, data: bytes, stream: Stream) -> None:
+        """Append an already formatted line to ``stream`` (raises ``OSError`` on I/O failure)."""
+        self._files[stream].append(data, self.max_bytes, self.retention_days)
+
+    def pipeline(self, event: str, **fields: Any) -> None:
+        """Log a pipeline-stage event (start, finish, progress)."""
+        self.log_event(event, stream="pipeline", **fields)
+
+    def error(self, event: str, **fields: Any) -> None:
+        """Log an error event to ``events`` and ``errors``."""
+        self.log_event(event, stream="events", level="error", **fields)
+
+    def cleanup(self) -> list[Path]:
+        """Delete rotated files past retention for every stream."""
+        removed: list[Path] = []
+        for f in self._files.values():
+            removed += prune_rotated(f.path, self.retention_days)
+        return removed
+
+    def close(self) -> None:
+        """Close the open file descriptors."""
+        for f in self._files.values():
+            f.close()
+
+
+def read_events(log_dir: Path | str | None = None, stream: Stream = "events") -> Iterator[dict[str, Any]]:
+    """Yield the events of ``stream``, rotated files first (oldest to newest), then the live file."""
+    directory = Path(log_dir) if log_dir else paths.logs_dir() / "pipeline"
+    live = directory / f"{stream}.jsonl"
+    rotated = sorted(p for p in directory.glob(f"{stream}.jsonl.*") if not p.name.endswith(".lock"))
+    for path in [*rotated, live]:
+        try:
+            with path.open(encoding="utf-8") as fh:
+                for line in fh:
+                    if line.strip():
+                        yield json.loads(line)
+        except FileNotFoundError:
+            continue
+
+
+_default: PipelineLogger | None = None
+_default_key: tuple[str, ...] | None = None
+
+
+def get_logger(component: str | None = None) -> PipelineLogger:
+    """The process-wide logger configured from ``config/pipeline.yml`` (``PMX_LOG_DIR`` overrides the dir)."""
+    global _default, _default_key
+    from portfolio.settings import load_settings
+
+    cfg = load_settings().logging
+    log_dir = Path(os.environ["PMX_LOG_DIR"]) / "pipeline" if os.environ.get("PMX_LOG_DIR") else paths.resolve(cfg.dir)
+    key = (str(log_dir), str(cfg.max_bytes), str(cfg.retention_days))
+    if _default is None or _default_key != key:
+        _default = PipelineLogger(log_dir, max_bytes=cfg.max_bytes, retention_days=cfg.retention_days)
+        _default_key = key
+    if component is None:
+        return _default
+    child = PipelineLogger.__new__(PipelineLogger)
+    child.__dict__.update(_default.__dict__)
+    child.component = component
+    return child

@@ -1,0 +1,122 @@
+"""SQLite schema of the portfolio database, as an append-only list of migrations (``PRAGMA user_version``)."""
+
+from __future__ import annotations
+
+MIGRATIONS: list[str] = [
+    # 1: market data, forecasts, signals, paper broker, dead letters
+    """
+    CREATE TABLE ohlcv (
+        ticker TEXT NOT NULL,
+        date TEXT NOT NULL,              -- ISO session date (YYYY-MM-DD)
+        open REAL NOT NULL, high REAL NOT NULL, low REAL NOT NULL, close REAL NOT NULL,
+        volume REAL NOT NULL,
+        source TEXT NOT NULL,
+        ingested_at TEXT NOT NULL,
+        PRIMARY KEY (ticker, date)
+    );
+    CREATE TABLE etl_runs (
+        run_id TEXT NOT NULL,
+        ticker TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL,            -- running | success | failed | rejected
+        source TEXT,
+        rows_loaded INTEGER NOT NULL DEFAULT 0,
+        message TEXT,
+        PRIMARY KEY (run_id, ticker)
+    );
+    CREATE TABLE forecasts (
+        run_id TEXT NOT NULL,
+        ticker TEXT NOT NULL,
+        model TEXT NOT NULL,             -- sarimax | garch | ssa | ensemble
+        created_at TEXT NOT NULL,
+        as_of TEXT NOT NULL,             -- last bar used
+        step INTEGER NOT NULL,           -- 1..horizon
+        target_date TEXT NOT NULL,
+        expected_return REAL,            -- forecast log return for the step
+        price REAL,                      -- forecast price
+        volatility REAL,                 -- forecast sigma of the return
+        lower REAL, upper REAL,
+        PRIMARY KEY (run_id, ticker, model, step)
+    );
+    CREATE TABLE forecast_metrics (
+        run_id TEXT NOT NULL,
+        ticker TEXT NOT NULL,
+        model TEXT NOT NULL,
+        mape REAL, rmse REAL, directional_accuracy REAL,
+        PRIMARY KEY (run_id, ticker, model)
+    );
+    CREATE TABLE signals (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        ticker TEXT NOT NULL,
+        bar TEXT NOT NULL,               -- bar timestamp the signal was computed on
+        created_at TEXT NOT NULL,
+        action TEXT NOT NULL,            -- BUY | SELL | HOLD
+        confidence REAL NOT NULL,
+        expected_return REAL NOT NULL,
+        source TEXT NOT NULL,            -- time_series | fallback
+        realized_return REAL,            -- filled by the nightly backfill
+        validated_at TEXT
+    );
+    CREATE INDEX signals_ticker_bar ON signals (ticker, bar);
+    CREATE TABLE trades (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id TEXT NOT NULL,
+        ticker TEXT NOT NULL,
+        bar TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        side TEXT NOT NULL,              -- BUY | SELL
+        quantity REAL NOT NULL,
+        price REAL NOT NULL,
+        cost REAL NOT NULL,              -- commission + spread + slippage, USD
+        realized_pnl REAL,               -- on sells
+        mode TEXT NOT NULL DEFAULT 'standard'  -- standard | core
+    );
+    CREATE INDEX trades_ticker_ts ON trades (ticker, ts);
+    CREATE TABLE positions (
+        ticker TEXT PRIMARY KEY,
+        quantity REAL NOT NULL,
+        avg_price REAL NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE account (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        cash REAL NOT NULL,
+        initial_cash REAL NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE equity_snapshots (
+        ts TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        cash REAL NOT NULL,
+        equity REAL NOT NULL,
+        pnl REAL NOT NULL,
+        PRIMARY KEY (ts, run_id)
+    );
+    CREATE TABLE bar_state (
+        mode TEXT NOT NULL,              -- standard | core
+        ticker TEXT NOT NULL,
+        last_bar TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (mode, ticker)
+    );
+    CREATE TABLE dead_letters (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at TEXT NOT NULL,
+        dag_id TEXT NOT NULL,
+        task_id TEXT NOT NULL,
+        run_id TEXT NOT NULL,
+        map_index INTEGER NOT NULL DEFAULT -1,
+        ticker TEXT,
+        try_number INTEGER,
+        error_type TEXT,
+        error TEXT,
+        replayed_at TEXT,
+        replay_status TEXT,
+        UNIQUE (dag_id, task_id, run_id, map_index)
+    );
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)

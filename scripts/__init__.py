@@ -1,0 +1,1 @@
+"""Command-line entrypoints with the seed's names; each is also callable as a function (``run``)."""

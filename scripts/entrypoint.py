@@ -1,0 +1,78 @@
+"""Shared command-line wrapper for the ``scripts/`` entrypoints.
+
+Every entrypoint is a module with ``build_parser()``, a plain function ``run(**kwargs) -> dict`` (the API the
+Airflow operators call) and ``main(argv) -> int``. :func:`cli_main` parses the arguments, emits
+``entrypoint_start`` / ``entrypoint_finish`` / ``entrypoint_failed`` pipeline events, prints the summary as
+JSON and turns errors into one line on stderr: exit 2 for bad arguments or config, 1 for a failed run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
+
+from portfolio.config_loader import ConfigError
+from portfolio.params import ParameterError
+from portfolio.pipeline_logger import get_logger
+from portfolio.redaction import bounded
+
+USAGE_ERRORS = (ConfigError, ParameterError)
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are a single line: ``<prog>: error: <reason>``."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def make_parser(prog: str, description: str) -> OneLineParser:
+    """A parser for entrypoint ``prog`` with the module docstring as description."""
+    return OneLineParser(prog=prog, description=description,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The seed's common run arguments (each falls back to its ``CRON_*`` variable, then config)."""
+    parser.add_argument("--tickers", help="comma-separated tickers (env CRON_TICKERS)")
+    parser.add_argument("--start-date", dest="start", help="YYYY-MM-DD (env CRON_START_DATE)")
+    parser.add_argument("--end-date", dest="end", help="YYYY-MM-DD, default today (env CRON_END_DATE)")
+    parser.add_argument("--mode", choices=["live", "synthetic", "auto"], help="data mode (env CRON_EXEC_MODE)")
+    parser.add_argument("--device", dest="pipeline_device", choices=["cpu", "cuda", "auto"],
+                        help="compute device (env PIPELINE_DEVICE)")
+
+
+def cli_main(name: str, parser: argparse.ArgumentParser, run: Callable[..., dict[str, Any]],
+             argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, call ``run(**args)`` with start/finish/failure events; return the exit code."""
+    args = vars(parser.parse_args(argv))
+    try:
+        log = get_logger(name)
+    except USAGE_ERRORS as exc:  # a malformed pipeline.yml: there is no event log to write to
+        print(f"{name}: error: {bounded(str(exc), 500)}", file=sys.stderr)
+        return EXIT_USAGE
+    started = time.monotonic()
+    log.pipeline("entrypoint_start", entrypoint=name, args={k: v for k, v in args.items() if v is not None})
+    try:
+        summary = run(**args)
+    except USAGE_ERRORS as exc:
+        log.error("entrypoint_failed", entrypoint=name, error_type=type(exc).__name__, error=bounded(str(exc)),
+                  exit_code=EXIT_USAGE)
+        print(f"{name}: error: {bounded(str(exc), 500)}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # noqa: BLE001 - the CLI reports every failure as one line plus an event
+        log.error("entrypoint_failed", entrypoint=name, error_type=type(exc).__name__, error=bounded(str(exc)),
+                  traceback=bounded(traceback.format_exc(), 4000), exit_code=EXIT_FAILED)
+        print(f"{name}: failed: {type(exc).__name__}: {bounded(str(exc), 500)}", file=sys.stderr)
+        return EXIT_FAILED
+    elapsed = round(time.monotonic() - started, 3)
+    log.pipeline("entrypoint_finish", entrypoint=name, duration_s=elapsed, summary=summary)
+    print(json.dumps(summary, default=str, indent=2, sort_keys=True))
+    return 0
