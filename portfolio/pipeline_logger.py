@@ -26,6 +26,17 @@ Stream = Literal["pipeline", "events", "errors"]
 STREAMS: tuple[Stream, ...] = ("pipeline", "events", "errors")
 ERROR_LEVELS = frozenset({"error", "critical"})
 _HOST = socket.gethostname()
+_context: dict[str, Any] = {}
+
+
+def bind_context(**fields: Any) -> None:
+    """Add fields (e.g. dag_id, task_id, run_id) to every event this process writes from now on."""
+    _context.update({k: v for k, v in fields.items() if v is not None})
+
+
+def clear_context() -> None:
+    """Forget the fields added by :func:`bind_context`."""
+    _context.clear()
 
 
 def utc_now_iso() -> str:
@@ -130,6 +141,8 @@ class PipelineLogger:
         record: dict[str, Any] = {"ts": utc_now_iso(), "event": event, "level": level}
         if self.component and "component" not in fields:
             record["component"] = self.component
+        if _context:
+            record.update(_context)
         record.update(fields)
         record.setdefault("pid", os.getpid())
         record.setdefault("hostname", _HOST)

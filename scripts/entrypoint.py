@@ -49,30 +49,35 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compute device (env PIPELINE_DEVICE)")
 
 
+def run_logged(name: str, run: Callable[..., dict[str, Any]], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Call ``run(**kwargs)`` between ``entrypoint_start`` and ``entrypoint_finish``/``entrypoint_failed`` events."""
+    log = get_logger(name)
+    started = time.monotonic()
+    log.pipeline("entrypoint_start", entrypoint=name, args={k: v for k, v in kwargs.items() if v is not None})
+    try:
+        summary = run(**kwargs)
+    except Exception as exc:
+        usage = isinstance(exc, USAGE_ERRORS)
+        log.error("entrypoint_failed", entrypoint=name, error_type=type(exc).__name__, error=bounded(str(exc)),
+                  duration_s=round(time.monotonic() - started, 3),
+                  **({} if usage else {"traceback": bounded(traceback.format_exc(), 4000)}))
+        raise
+    log.pipeline("entrypoint_finish", entrypoint=name, duration_s=round(time.monotonic() - started, 3),
+                 summary=summary)
+    return summary
+
+
 def cli_main(name: str, parser: argparse.ArgumentParser, run: Callable[..., dict[str, Any]],
              argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv``, call ``run(**args)`` with start/finish/failure events; return the exit code."""
+    """Parse ``argv`` and call ``run(**args)`` with events; print the summary; return the exit code."""
     args = vars(parser.parse_args(argv))
     try:
-        log = get_logger(name)
-    except USAGE_ERRORS as exc:  # a malformed pipeline.yml: there is no event log to write to
+        summary = run_logged(name, run, args)
+    except USAGE_ERRORS as exc:  # bad arguments or config (a malformed pipeline.yml included)
         print(f"{name}: error: {bounded(str(exc), 500)}", file=sys.stderr)
         return EXIT_USAGE
-    started = time.monotonic()
-    log.pipeline("entrypoint_start", entrypoint=name, args={k: v for k, v in args.items() if v is not None})
-    try:
-        summary = run(**args)
-    except USAGE_ERRORS as exc:
-        log.error("entrypoint_failed", entrypoint=name, error_type=type(exc).__name__, error=bounded(str(exc)),
-                  exit_code=EXIT_USAGE)
-        print(f"{name}: error: {bounded(str(exc), 500)}", file=sys.stderr)
-        return EXIT_USAGE
-    except Exception as exc:  # noqa: BLE001 - the CLI reports every failure as one line plus an event
-        log.error("entrypoint_failed", entrypoint=name, error_type=type(exc).__name__, error=bounded(str(exc)),
-                  traceback=bounded(traceback.format_exc(), 4000), exit_code=EXIT_FAILED)
+    except Exception as exc:  # noqa: BLE001 - the CLI reports every failure as one line (details in the event)
         print(f"{name}: failed: {type(exc).__name__}: {bounded(str(exc), 500)}", file=sys.stderr)
         return EXIT_FAILED
-    elapsed = round(time.monotonic() - started, 3)
-    log.pipeline("entrypoint_finish", entrypoint=name, duration_s=elapsed, summary=summary)
     print(json.dumps(summary, default=str, indent=2, sort_keys=True))
     return 0

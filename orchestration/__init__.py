@@ -1,0 +1,1 @@
+"""Orchestration: Airflow settings, the local stack, bootstrap, operators and sensors."""

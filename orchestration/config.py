@@ -1,0 +1,102 @@
+"""Typed model of ``config/orchestration.yml``: schedules, pools, retries per task type, market-hours gating."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from croniter import croniter
+from pydantic import Field, field_validator
+
+from portfolio import paths
+from portfolio.config_loader import current_env, load_config
+from portfolio.settings import Strict
+
+DAG_IDS = (
+    "daily_etl", "auto_trader", "auto_trader_core", "monitoring", "env_sanity", "nightly_backfill",
+    "ts_threshold_sweep", "transaction_costs", "weekly_sleeve_maintenance", "synthetic_refresh",
+    "sanitize_caches", "portfolio_master",
+)
+TASK_TYPES = ("extract", "quality", "load", "forecast", "trading", "monitoring", "maintenance", "control")
+
+
+class PoolSpec(Strict):
+    slots: int = Field(ge=0)
+    description: str = ""
+
+
+class RetrySpec(Strict):
+    retries: int = Field(ge=0, le=10)
+    delay_seconds: float = Field(ge=0)
+    max_delay_seconds: float | None = Field(default=None, gt=0)
+
+
+class DagSpec(Strict):
+    schedule: str
+    tags: list[str] = Field(min_length=1)
+    description: str
+    max_active_runs: int = Field(default=1, ge=1)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str) -> str:
+        if not croniter.is_valid(value):
+            raise ValueError(f"not a valid cron expression: {value!r}")
+        return value
+
+
+class Mapping(Strict):
+    max_active_tis_per_dag: int = Field(default=4, ge=1)
+
+
+class MarketHours(Strict):
+    calendar: str = "XNYS"
+    poke_interval_seconds: float = Field(default=60, gt=0)
+    timeout_seconds: float = Field(default=300, ge=0)
+    bypass_in_synthetic_mode: bool = True
+
+
+class OrchestrationConfig(Strict):
+    timezone: str
+    owner: str
+    pools: dict[str, PoolSpec]
+    retries: dict[str, RetrySpec]
+    mapping: Mapping = Mapping()
+    market_hours: MarketHours = MarketHours()
+    dags: dict[str, DagSpec]
+
+    @field_validator("dags")
+    @classmethod
+    def _all_dags(cls, value: dict[str, DagSpec]) -> dict[str, DagSpec]:
+        unknown = sorted(set(value) - set(DAG_IDS))
+        missing = sorted(set(DAG_IDS) - set(value))
+        if unknown or missing:
+            raise ValueError(f"unknown DAGs {unknown}, missing DAGs {missing}")
+        return value
+
+    @field_validator("retries")
+    @classmethod
+    def _all_task_types(cls, value: dict[str, RetrySpec]) -> dict[str, RetrySpec]:
+        missing = sorted(set(TASK_TYPES) - set(value))
+        unknown = sorted(set(value) - set(TASK_TYPES))
+        if unknown or missing:
+            raise ValueError(f"unknown task types {unknown}, missing task types {missing}")
+        return value
+
+    @field_validator("pools")
+    @classmethod
+    def _pools(cls, value: dict[str, PoolSpec]) -> dict[str, PoolSpec]:
+        missing = sorted({"gpu_pool", "database_pool", "api_pool", "trading_pool"} - set(value))
+        if missing:
+            raise ValueError(f"missing pools {missing}")
+        return value
+
+
+@lru_cache(maxsize=4)
+def _cached(config_dir: str, env: str) -> OrchestrationConfig:
+    return load_config(OrchestrationConfig, "orchestration", config_dir=Path(config_dir), env=env)
+
+
+def load_orchestration() -> OrchestrationConfig:
+    """Load ``config/orchestration.yml`` with the ``PMX_ENV`` overlay (cached per directory and environment)."""
+    return _cached(str(paths.config_dir()), current_env())

@@ -1,0 +1,203 @@
+"""Operators that run the ``scripts/`` entrypoints in-process (no subprocess) inside Airflow tasks.
+
+Each operator names an entrypoint module; ``execute()`` applies the run-time inputs (``portfolio.*`` Variables,
+``dag_run.conf``, Connections), offers the entrypoint the standard inputs its ``run()`` declares (tickers,
+dates, mode, device, run id, checkpoint pipeline id, ...), writes the seed's ``logs/cron/<dag_id>.log`` line
+and returns a small XCom summary (counts, paths, ids: never a data frame).
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import json
+import os
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+from portfolio import paths
+from portfolio.checkpoint_manager import safe_name
+from portfolio.pipeline_logger import bind_context, utc_now_iso
+from scripts.entrypoint import run_logged
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+MAX_XCOM_CHARS = 16_000
+
+
+def _compact(value: Any, depth: int = 0) -> Any:
+    """Keep an XCom small and JSON-friendly: frames become their shape, long lists are cut."""
+    if hasattr(value, "shape") and hasattr(value, "columns"):
+        return {"rows": int(value.shape[0]), "columns": list(map(str, value.columns))[:20]}
+    if isinstance(value, dict):
+        return {str(k): _compact(v, depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        items = [_compact(v, depth + 1) for v in value[:50]]
+        return items + [f"... {len(value) - 50} more"] if len(value) > 50 else items
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def cron_log(dag_id: str, line: str) -> None:
+    """Append one line to the seed's ``logs/cron/<dag_id>.log``."""
+    target = paths.logs_dir() / "cron" / f"{safe_name(dag_id)}.log"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("a", encoding="utf-8") as fh:
+        fh.write(line.rstrip("\n") + "\n")
+
+
+class PortfolioEntrypointOperator(BaseOperator):
+    """Base: call ``<entrypoint>.run(**inputs)`` with the inputs its signature accepts."""
+
+    entrypoint: ClassVar[str]
+    function: ClassVar[str] = "run"
+    core_mode: ClassVar[bool] = False
+    template_fields = ("op_kwargs",)
+    template_fields_renderers = {"op_kwargs": "json"}
+    ui_color = "#e8f6f3"
+
+    def __init__(self, *, op_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.op_kwargs = op_kwargs or {}
+
+    def standard_inputs(self, context: Context) -> dict[str, Any]:
+        """Inputs offered to every entrypoint (only the ones its ``run()`` declares are passed)."""
+        from orchestration.runtime import run_params
+
+        params = run_params(context["dag_run"].conf, core=self.core_mode)
+        ti = context["ti"]
+        map_part = f"__{ti.map_index}" if ti.map_index >= 0 else ""
+        return {
+            "tickers": ",".join(params.tickers), "start": params.start.isoformat(), "end": params.end.isoformat(),
+            "mode": params.mode, "pipeline_device": params.pipeline_device,
+            "enable_gpu_parallel": params.enable_gpu_parallel, "run_id": ti.run_id,
+            "pipeline_id": f"{ti.dag_id}__{ti.run_id}__{ti.task_id}{map_part}",
+        }
+
+    def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
+        """Standard inputs overlaid with this operator's own (templated) ``op_kwargs``."""
+        return {**self.standard_inputs(context), **self.op_kwargs}
+
+    def execute(self, context: Context) -> Any:
+        func = getattr(importlib.import_module(self.entrypoint), self.function)
+        offered = self.entrypoint_inputs(context)
+        signature = inspect.signature(func)
+        takes_all = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
+        kwargs = {k: v for k, v in offered.items() if takes_all or k in signature.parameters}
+        os.environ["PIPELINE_DEVICE"] = str(offered.get("pipeline_device", os.environ.get("PIPELINE_DEVICE", "cpu")))
+        os.environ["ENABLE_GPU_PARALLEL"] = "1" if offered.get("enable_gpu_parallel") else "0"
+        ti = context["ti"]
+        bind_context(dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=ti.map_index,
+                     try_number=ti.try_number)
+        where = f"{ti.dag_id}.{ti.task_id}[{ti.map_index}] run={ti.run_id} try={ti.try_number}"
+        cron_log(ti.dag_id, f"{utc_now_iso()} START {where} {self.entrypoint}.{self.function}")
+        try:
+            summary = run_logged(self.entrypoint.rsplit(".", 1)[-1], func, kwargs)
+        except Exception as exc:
+            cron_log(ti.dag_id, f"{utc_now_iso()} FAILED {where} {type(exc).__name__}")
+            raise
+        result = _compact(summary)
+        text = json.dumps(result, default=str)
+        cron_log(ti.dag_id, f"{utc_now_iso()} SUCCESS {where} {text[:300]}")
+        return result if len(text) <= MAX_XCOM_CHARS else {"truncated": True, "keys": sorted(result)[:50]}
+
+
+class PortfolioETLOperator(PortfolioEntrypointOperator):
+    """One ETL stage (``extract``, ``quality``, ``load``, ``forecast``) of one ticker, or the whole ETL."""
+
+    entrypoint = "scripts.run_etl_pipeline"
+    function = "run_stage"
+    template_fields = ("op_kwargs", "ticker")
+
+    def __init__(self, *, stage: str, ticker: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.stage = stage
+        self.ticker = ticker
+
+    def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
+        inputs = super().entrypoint_inputs(context)
+        ti = context["ti"]
+        inputs.update(stage=self.stage, ticker=self.ticker,
+                      pipeline_id=f"{ti.dag_id}__{ti.run_id}__{self.ticker or 'all'}")
+        return inputs
+
+
+class AutoTraderOperator(PortfolioEntrypointOperator):
+    """One auto-trader cycle for one ticker (mapped) or for the whole universe."""
+
+    entrypoint = "scripts.run_auto_trader"
+    template_fields = ("op_kwargs", "ticker")
+
+    def __init__(self, *, ticker: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ticker = ticker
+
+    def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
+        inputs = super().entrypoint_inputs(context)
+        if self.ticker:
+            inputs["tickers"] = self.ticker
+        inputs["core_mode"] = self.core_mode
+        return inputs
+
+
+class CoreAutoTraderOperator(AutoTraderOperator):
+    """Auto-trader cycle in ``--core-mode`` (core tickers, trade-count gating)."""
+
+    core_mode = True
+
+
+class MonitoringOperator(PortfolioEntrypointOperator):
+    """Forecaster and system monitoring (``monitor_llm_system``)."""
+
+    entrypoint = "scripts.monitor_llm_system"
+
+
+class BackfillOperator(PortfolioEntrypointOperator):
+    """Nightly signal validation backfill."""
+
+    entrypoint = "scripts.backfill_signal_validation"
+
+
+class SyntheticDataOperator(PortfolioEntrypointOperator):
+    """Generate a new synthetic dataset and move the ``latest`` pointer."""
+
+    entrypoint = "scripts.generate_synthetic_dataset"
+
+
+class TSThresholdSweepOperator(PortfolioEntrypointOperator):
+    """Weekly sweep of (confidence_threshold, min_expected_return)."""
+
+    entrypoint = "scripts.sweep_ts_thresholds"
+
+
+class TransactionCostOperator(PortfolioEntrypointOperator):
+    """Monthly transaction-cost estimation."""
+
+    entrypoint = "scripts.estimate_transaction_costs"
+
+
+class StrategyOptimizationOperator(PortfolioEntrypointOperator):
+    """Seeded stochastic search over signal and sizing parameters."""
+
+    entrypoint = "scripts.run_strategy_optimization"
+
+
+class QuantValidationOperator(PortfolioEntrypointOperator):
+    """GREEN / YELLOW / RED quant validation health."""
+
+    entrypoint = "scripts.check_quant_validation_health"
+
+
+class SleeveMaintenanceOperator(PortfolioEntrypointOperator):
+    """Weekly sleeve maintenance (the seed's bash job, now Python)."""
+
+    entrypoint = "scripts.weekly_sleeve_maintenance"
+
+
+class SanitizeOperator(PortfolioEntrypointOperator):
+    """Prune caches, rotated logs, checkpoints, staging files and old backups."""
+
+    entrypoint = "scripts.sanitize_cache_and_logs"

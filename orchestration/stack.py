@@ -1,0 +1,140 @@
+"""Start, watch and stop a local Airflow stack: api-server, scheduler, dag-processor and triggerer.
+
+Used by ``make run`` / ``make up`` and by the integration tests (one stack per test session, on its own
+ports and home). Every component writes to ``<home>/components/<name>.log``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import requests
+
+from orchestration.airflow_env import StackLayout, stack_environment, write_env_file
+from orchestration.api_client import AirflowApi
+
+COMPONENTS: dict[str, list[str]] = {
+    "api-server": ["api-server"],
+    "scheduler": ["scheduler"],
+    "dag-processor": ["dag-processor"],
+    "triggerer": ["triggerer"],
+}
+HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
+
+
+class StackError(RuntimeError):
+    """The stack could not start or became unhealthy; the message points at the component log."""
+
+
+def airflow_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """Run ``airflow <args>`` with the stack environment; raise with its output on failure."""
+    cmd = [str(Path(sys.executable).parent / "airflow"), *args]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise StackError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
+    return proc
+
+
+class AirflowStack:
+    """One local Airflow deployment made of separately started components."""
+
+    def __init__(self, layout: StackLayout, components: tuple[str, ...] = tuple(COMPONENTS),
+                 extra_env: dict[str, str] | None = None, say: Callable[[str], None] | None = None) -> None:
+        self.layout = layout
+        self.components = components
+        self.env = stack_environment(layout)
+        self.env.update(extra_env or {})
+        self.procs: dict[str, subprocess.Popen[bytes]] = {}
+        self.say = say or (lambda _msg: None)
+        self.log_dir = layout.home / "components"
+        self._api: AirflowApi | None = None
+
+    @property
+    def api(self) -> AirflowApi:
+        """Authenticated REST client for this stack."""
+        if self._api is None:
+            self._api = AirflowApi(self.layout.api_url,
+                                   passwords_file=self.layout.home / "simple_auth_manager_passwords.json.generated")
+        return self._api
+
+    def migrate(self) -> None:
+        """Create or upgrade the metadata database."""
+        self.layout.home.mkdir(parents=True, exist_ok=True)
+        write_env_file(self.layout)
+        self.say("migrating the Airflow metadata database")
+        airflow_cli(self.env, "db", "migrate")
+
+    def start_component(self, name: str) -> None:
+        """Start one component in its own process group, logging to ``components/<name>.log``."""
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = (self.log_dir / f"{name}.log").open("ab")
+        cmd = [str(Path(sys.executable).parent / "airflow"), *COMPONENTS[name]]
+        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
+        log.close()
+
+    def start(self, timeout: float = 180) -> None:
+        """Start every component and wait until the api-server reports them healthy."""
+        for name in self.components:
+            self.say(f"starting {name}")
+            self.start_component(name)
+        self.wait_healthy(timeout)
+
+    def wait_healthy(self, timeout: float = 180) -> dict[str, object]:
+        """Block until the api-server answers and every started component is healthy."""
+        deadline = time.monotonic() + timeout
+        last: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            self._check_alive()
+            try:
+                last = self.api.health()
+            except (requests.RequestException, ValueError):
+                time.sleep(1)
+                continue
+            wanted = [HEALTH_KEYS[c] for c in self.components if c in HEALTH_KEYS]
+            if all((last.get(k) or {}).get("status") == "healthy" for k in wanted):  # type: ignore[union-attr]
+                return last
+            time.sleep(1)
+        raise StackError(f"stack not healthy after {timeout:.0f}s: {last}; logs in {self.log_dir}")
+
+    def _check_alive(self) -> None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                tail = self.log_tail(name)
+                raise StackError(f"{name} exited with {proc.returncode}; last log lines:\n{tail}")
+
+    def log_tail(self, name: str, lines: int = 40) -> str:
+        """The last lines of a component's log."""
+        path = self.log_dir / f"{name}.log"
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+
+    def stop_component(self, name: str, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        """Stop one component (and its children); ``SIGKILL`` simulates a crash."""
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, sig)
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        except ProcessLookupError:
+            pass
+
+    def restart_component(self, name: str, sig: int = signal.SIGTERM) -> None:
+        """Stop (or kill) a component and start it again."""
+        self.stop_component(name, sig)
+        self.start_component(name)
+
+    def stop(self) -> None:
+        """Stop every component, api-server last."""
+        for name in sorted(self.procs, key=lambda n: n == "api-server"):
+            self.say(f"stopping {name}")
+            self.stop_component(name)

@@ -1,0 +1,123 @@
+"""TaskFlow glue tasks shared by the DAG files: ticker lists, gates, branches, halts and summaries.
+
+The heavy lifting happens in the operators (``orchestration/operators.py``) and the domain core; these tasks
+only read run-time inputs, decide, and summarise. Each returns a small JSON-friendly value.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowFailException
+from airflow.sdk import Variable, get_current_context, task
+
+TRADING_HALT_VARIABLE = "portfolio.trading_halt"
+
+
+def _conf() -> dict[str, Any]:
+    return dict(get_current_context()["dag_run"].conf or {})
+
+
+@task(task_id="resolve_tickers")
+def resolve_tickers(core: bool = False) -> list[str]:
+    """The ticker universe of this run (``conf`` > Variable > ``CRON_TICKERS`` > config)."""
+    from orchestration.runtime import run_params
+
+    return run_params(_conf(), core=core).tickers
+
+
+@task.short_circuit(task_id="trading_allowed")
+def trading_allowed() -> bool:
+    """Skip the trading tasks while today's trading is halted by a failed environment check."""
+    raw = Variable.get(TRADING_HALT_VARIABLE, default=None)
+    if not raw:
+        return True
+    halt = json.loads(raw)
+    if halt.get("date") == date.today().isoformat():
+        print(f"trading halted for {halt['date']}: {halt.get('reason')}")
+        return False
+    return True
+
+
+@task.short_circuit(task_id="core_trade_budget")
+def core_trade_budget() -> bool:
+    """Skip core-mode trading when today's core trades reached ``broker.core_max_trades_per_day``."""
+    from orchestration.runtime import apply_runtime_inputs
+    from portfolio.trader import core_trades_today
+    from portfolio.settings import load_settings
+
+    apply_runtime_inputs(_conf())
+    used, limit = core_trades_today(), load_settings().broker.core_max_trades_per_day
+    print(f"core trades today: {used} of {limit}")
+    return used < limit
+
+
+@task(task_id="validate_environment")
+def validate_environment() -> dict[str, Any]:
+    """Run the environment checks; never raises for a failed check (the branch decides)."""
+    from orchestration.runtime import apply_runtime_inputs
+    from scripts import validate_environment as entry
+    from scripts.entrypoint import run_logged
+
+    apply_runtime_inputs(_conf())
+    return run_logged("validate_environment", entry.run, {})
+
+
+@task.branch(task_id="environment_gate")
+def environment_gate(result: dict[str, Any], ok_task: str, halt_task: str) -> str:
+    """Continue to ``ok_task`` when every check passed, else to ``halt_task``."""
+    return ok_task if result.get("ok") else halt_task
+
+
+@task(task_id="halt_trading")
+def halt_trading(result: dict[str, Any]) -> None:
+    """Record today's trading halt (read by ``trading_allowed``) and fail so that the run is red and alerts."""
+    failed = sorted(name for name, check in result.get("checks", {}).items() if not check.get("ok"))
+    reason = f"environment checks failed: {', '.join(failed) or 'unknown'}"
+    Variable.set(TRADING_HALT_VARIABLE, json.dumps({"date": date.today().isoformat(), "reason": reason}))
+    raise AirflowFailException(f"{reason}; trading halted for {date.today().isoformat()}")
+
+
+@task(task_id="snapshot")
+def trading_snapshot() -> dict[str, Any]:
+    """Equity snapshot and trading metrics after the cycle."""
+    from orchestration.runtime import apply_runtime_inputs
+    from portfolio.trader import portfolio_snapshot
+
+    apply_runtime_inputs(_conf())
+    ctx = get_current_context()
+    return portfolio_snapshot(run_id=ctx["run_id"])
+
+
+def _check(name: str) -> Any:
+    from orchestration.runtime import apply_runtime_inputs
+    from monitoring import health
+
+    apply_runtime_inputs(_conf())
+    return getattr(health, name)()
+
+
+@task(task_id="pipeline_health")
+def pipeline_health() -> dict[str, Any]:
+    """Checkpoints, event-log streams and rotation."""
+    return _check("pipeline_health")
+
+
+@task(task_id="database_integrity")
+def database_integrity() -> dict[str, Any]:
+    """SQLite ``integrity_check`` and a fresh online backup; fails the task when the database is damaged."""
+    return _check("database_health")
+
+
+@task(task_id="data_source_availability")
+def data_source_availability() -> dict[str, Any]:
+    """Which market-data sources are usable right now (keys, network, cache)."""
+    return _check("data_source_health")
+
+
+@task(task_id="performance_snapshot")
+def performance_snapshot() -> dict[str, Any]:
+    """Write the offline performance report (HTML + JSON) under ``reports/``."""
+    return _check("performance_snapshot")

@@ -1,0 +1,91 @@
+"""Shared fixtures: every test gets its own PMX_HOME so no state leaks between tests or into the checkout.
+
+In-process Airflow (``dag.test()``, DagBag parsing) uses a session-wide AIRFLOW_HOME under the pytest temp
+directory, configured from ``config/airflow.yml`` before anything imports ``airflow``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="pmx-test-airflow-"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point in-process Airflow at a private home before any test imports it."""
+    from orchestration.airflow_env import StackLayout, stack_environment
+
+    layout = StackLayout(home=_SESSION_AIRFLOW_HOME, pmx_home=_SESSION_AIRFLOW_HOME / "pmx")
+    env = stack_environment(layout, base={})
+    for key in [k for k in os.environ if k.startswith("AIRFLOW__")]:
+        del os.environ[key]  # never test against the developer's own Airflow settings
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
+    os.environ["PMX_STATSD_ENABLED"] = "false"
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Remove the session's Airflow home."""
+    shutil.rmtree(_SESSION_AIRFLOW_HOME, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def airflow_metadata() -> Path:
+    """The session's in-process Airflow home with a migrated metadata database (for ``dag.test()``)."""
+    marker = _SESSION_AIRFLOW_HOME / ".migrated"
+    if not marker.exists():
+        airflow = Path(sys.executable).parent / "airflow"
+        proc = subprocess.run([str(airflow), "db", "migrate"], env=os.environ.copy(), capture_output=True,
+                              text=True, check=False)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        marker.touch()
+    return _SESSION_AIRFLOW_HOME
+
+
+def _reset_caches() -> None:
+    from portfolio import database_manager, metrics, pipeline_logger, settings
+
+    settings._cached.cache_clear()
+    database_manager.forget_ready_state()
+    pipeline_logger._default = None
+    pipeline_logger._default_key = None
+    pipeline_logger.clear_context()
+    metrics._client = None
+    metrics._client_key = None
+    try:
+        from orchestration import config as orchestration_config
+
+        orchestration_config._cached.cache_clear()
+    except ImportError:
+        pass
+    from portfolio import secret_loader
+    from portfolio.data_sources import http
+
+    secret_loader.clear_cache()
+    http.reset_network_state()
+
+
+@pytest.fixture
+def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """An isolated project home: data/, logs/ and the database live under ``tmp_path``."""
+    home = tmp_path / "pmx_home"
+    home.mkdir()
+    monkeypatch.setenv("PMX_HOME", str(home))
+    monkeypatch.setenv("PMX_LOG_DIR", str(home / "logs"))
+    monkeypatch.setenv("PORTFOLIO_DB_PATH", str(home / "data" / "portfolio_maximizer.db"))
+    monkeypatch.setenv("PMX_STATSD_ENABLED", "false")
+    for name in ("CRON_TICKERS", "CRON_START_DATE", "CRON_END_DATE", "CRON_EXEC_MODE", "PIPELINE_DEVICE",
+                 "ENABLE_GPU_PARALLEL", "ENABLE_PARALLEL_TICKER_PROCESSING", "ENABLE_PARALLEL_FORECASTS",
+                 "PMX_ENV", "PMX_CONFIG_DIR", "SYNTHETIC_DATASET_ID", "ALPHA_VANTAGE_API_KEY", "FINNHUB_API_KEY",
+                 "PMX_ENV_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    _reset_caches()
+    yield home
+    _reset_caches()

@@ -1,0 +1,117 @@
+"""The DAG folder loads cleanly and matches the seed's cron table (the table is written out here on purpose)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from portfolio.paths import REPO_ROOT
+
+DAGS_DIR = REPO_ROOT / "dags"
+NEW_YORK = "America/New_York"
+EXPECTED_SCHEDULES = {
+    "daily_etl": "15 5 * * 1-5",
+    "auto_trader": "*/30 7-20 * * 1-5",
+    "auto_trader_core": "0 7-20 * * 1-5",
+    "monitoring": "5 * * * *",
+    "env_sanity": "0 5 * * 1-5",
+    "nightly_backfill": "5 2 * * *",
+    "ts_threshold_sweep": "0 4 * * 1",
+    "transaction_costs": "15 4 1 * *",
+    "weekly_sleeve_maintenance": "0 5 * * 1",
+    "synthetic_refresh": "0 1 * * 1",
+    "sanitize_caches": "30 3 * * *",
+    "portfolio_master": "0 5 * * 1-5",
+}
+HEAVY_MODULES = ("pandas", "statsmodels", "arch", "plotly", "exchange_calendars", "portfolio.database_manager",
+                 "portfolio.data_sources")
+
+
+@pytest.fixture(scope="module")
+def dagbag(airflow_metadata: Path):
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS_DIR))
+
+
+def _cron_and_tz(timetable) -> tuple[str, str]:
+    inner = getattr(timetable, "timetable", timetable)  # AssetOrTimeSchedule wraps a cron timetable
+    return inner.expression, str(getattr(inner.timezone, "name", inner.timezone))
+
+
+def test_no_import_errors(dagbag) -> None:
+    assert dagbag.import_errors == {}
+    assert sorted(dagbag.dag_ids) == sorted(EXPECTED_SCHEDULES)
+
+
+@pytest.mark.parametrize("dag_id", sorted(EXPECTED_SCHEDULES))
+def test_schedule_timezone_and_defaults(dagbag, dag_id: str) -> None:
+    dag = dagbag.get_dag(dag_id)
+    assert _cron_and_tz(dag.timetable) == (EXPECTED_SCHEDULES[dag_id], NEW_YORK)
+    assert dag.catchup is False
+    assert "portfolio" in dag.tags and len(dag.tags) >= 2
+    assert dag.max_active_runs == 1
+    for task in dag.tasks:
+        assert task.owner == "portfolio-team", task.task_id
+        assert task.on_failure_callback, f"{task.task_id} has no dead-letter callback"
+
+
+def test_retries_follow_task_types(dagbag) -> None:
+    etl = dagbag.get_dag("daily_etl")
+    assert etl.get_task("etl.extract").retries == 3
+    assert etl.get_task("etl.extract").retry_exponential_backoff == 2.0
+    assert etl.get_task("etl.quality_check").retries == 0, "a quality failure must not be retried blindly"
+    assert etl.get_task("etl.load").retries == 2
+    assert dagbag.get_dag("auto_trader").get_task("trading.trade").retries == 1
+
+
+def test_mapped_tasks_use_pools_and_limits(dagbag) -> None:
+    etl = dagbag.get_dag("daily_etl")
+    pools = {t.task_id: t.pool for t in etl.tasks}
+    assert pools["etl.extract"] == "api_pool"
+    assert pools["etl.load"] == "database_pool"
+    assert pools["etl.forecast"] == "gpu_pool"
+    assert dagbag.get_dag("auto_trader").get_task("trading.trade").pool == "trading_pool"
+    assert etl.get_task("etl.extract").max_active_tis_per_dag == 4
+
+
+def test_auto_trader_is_data_aware(dagbag) -> None:
+    timetable = dagbag.get_dag("auto_trader").timetable
+    assert [a.name for a in timetable.asset_condition.objects] == ["portfolio_ohlcv"]
+    load = dagbag.get_dag("daily_etl").get_task("etl.load")
+    assert [a.name for a in load.outlets] == ["portfolio_ohlcv"]
+
+
+def test_master_dag_shape(dagbag) -> None:
+    dag = dagbag.get_dag("portfolio_master")
+    assert dag.get_task("resolve_tickers").upstream_task_ids == {"env_sanity.environment_ok"}
+    assert dag.get_task("trading.trading_allowed").upstream_task_ids == {"etl.forecast"}
+    assert dag.get_task("monitoring.start").upstream_task_ids == {"etl.forecast"}
+    gate = dag.get_task("env_sanity.environment_gate")
+    assert gate.downstream_task_ids == {"env_sanity.environment_ok", "env_sanity.halt_trading"}
+    assert dag.topological_sort()  # raises on a cycle
+
+
+def test_sensor_reschedules_and_soft_fails(dagbag) -> None:
+    sensor = dagbag.get_dag("auto_trader").get_task("trading.market_open")
+    assert sensor.mode == "reschedule"
+    assert sensor.soft_fail is True
+
+
+def test_parsing_imports_no_heavy_modules(airflow_metadata: Path) -> None:
+    code = (
+        "import sys, json\n"
+        "from airflow.dag_processing.dagbag import DagBag\n"
+        f"bag = DagBag(dag_folder={str(DAGS_DIR)!r})\n"
+        f"print(json.dumps({{'errors': len(bag.import_errors), 'heavy': [m for m in {HEAVY_MODULES!r} "
+        "if m in sys.modules]}))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], env=os.environ.copy(), capture_output=True, text=True,
+                          check=True)
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result == {"errors": 0, "heavy": []}
