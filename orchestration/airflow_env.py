@@ -90,6 +90,9 @@ def stack_secrets(home: Path) -> dict[str, str]:
 def stack_environment(layout: StackLayout, base: dict[str, str] | None = None) -> dict[str, str]:
     """The complete process environment for the components of one stack."""
     env = {k: v for k, v in (base if base is not None else os.environ).items() if not k.startswith("AIRFLOW__")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # every task process imports the project: let it cache bytecode
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env.setdefault(name, "1")  # many small model fits in parallel tasks: threaded BLAS only oversubscribes
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")  # components start each other as `airflow ...`
     env["AIRFLOW_HOME"] = str(layout.home)

@@ -7,6 +7,7 @@ from typing import Any
 
 from airflow.sdk import Asset, AssetOrTimeSchedule, CronTriggerTimetable
 
+from alerts.deadlines import deadlines_for_dag
 from orchestration.config import load_orchestration
 from orchestration.dead_letters import record_dead_letter
 
@@ -45,6 +46,7 @@ def dag_kwargs(dag_id: str, *, also_on_assets: list[Asset] | None = None, **over
         "default_args": {"owner": cfg.owner, "on_failure_callback": record_dead_letter, **retry_args("control")},
         "doc_md": f"**{dag_id}**: {spec.description}. Schedule `{spec.schedule}` ({cfg.timezone}). "
                   "See docs/dag_reference.md.",
+        "deadline": deadlines_for_dag(dag_id),  # SLAs from config/slas.yml (docs/slas.md)
     }
     kwargs.update(overrides)
     return kwargs

@@ -80,14 +80,14 @@ def monitoring_group(trigger_rule: str = "all_success") -> TaskGroup:
     return group
 
 
-def env_sanity_group() -> EmptyOperator:
+def env_sanity_group() -> Any:
     """validate_environment -> branch: environment_ok, or halt_trading (records the halt and fails).
 
     Returns ``environment_ok``: what runs downstream of the gate hangs off it.
     """
     with TaskGroup(group_id="env_sanity"):
         result = tasks.validate_environment()
-        ok = EmptyOperator(task_id="environment_ok")
+        ok = tasks.environment_ok()
         halt = tasks.halt_trading(result)
-        tasks.environment_gate(result, ok_task=ok.task_id, halt_task=halt.operator.task_id) >> [ok, halt]
+        tasks.environment_gate(result, ok_task=ok.operator.task_id, halt_task=halt.operator.task_id) >> [ok, halt]
     return ok

@@ -71,6 +71,14 @@ def environment_gate(result: dict[str, Any], ok_task: str, halt_task: str) -> st
     return ok_task if result.get("ok") else halt_task
 
 
+@task(task_id="environment_ok")
+def environment_ok() -> None:
+    """The environment passed: lift a trading halt recorded by an earlier failed check."""
+    if Variable.get(TRADING_HALT_VARIABLE, default=None):
+        Variable.delete(TRADING_HALT_VARIABLE)
+        print("trading halt lifted")
+
+
 @task(task_id="halt_trading")
 def halt_trading(result: dict[str, Any]) -> None:
     """Record today's trading halt (read by ``trading_allowed``) and fail so that the run is red and alerts."""

@@ -117,6 +117,18 @@ MIGRATIONS: list[str] = [
         UNIQUE (dag_id, task_id, run_id, map_index)
     );
     """,
+    # 2 (forecasting and trading): forecasts.confidence (ensemble confidence in [0, 1]),
+    # forecast_metrics.converged / fit_seconds / created_at (non-convergence and latency are recorded),
+    # equity_snapshots.bar (the bar a snapshot marks; quant health keeps the last snapshot per bar),
+    # and an index for "latest forecast of a ticker for a bar".
+    """
+    ALTER TABLE forecasts ADD COLUMN confidence REAL;
+    ALTER TABLE forecast_metrics ADD COLUMN converged INTEGER;
+    ALTER TABLE forecast_metrics ADD COLUMN fit_seconds REAL;
+    ALTER TABLE forecast_metrics ADD COLUMN created_at TEXT;
+    ALTER TABLE equity_snapshots ADD COLUMN bar TEXT;
+    CREATE INDEX forecasts_ticker_model_asof ON forecasts (ticker, model, as_of);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)

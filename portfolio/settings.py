@@ -85,6 +85,11 @@ class DataSources(Strict):
     cache_dir: str = "data/cache"
     cache_ttl_hours: float = Field(default=12, ge=0)
     timeout_seconds: float = Field(default=10, gt=0)
+    network_cooldown_seconds: float = Field(default=60, ge=0)  # skip a source this long after a network error
+    alpha_vantage_url: str = "https://www.alphavantage.co/query"
+    finnhub_url: str = "https://finnhub.io/api/v1"
+    staging_dir: str = "data/staging"  # raw extracts between the extract, validate and load tasks
+    staging_retention_days: float = Field(default=3, gt=0)
 
 
 class Regime(Strict):
@@ -117,6 +122,7 @@ class Forecasting(Strict):
     garch_q: int = Field(default=1, ge=1)
     ssa_window: int = Field(default=30, ge=4)
     ssa_rank: int = Field(default=4, ge=1)
+    holdout_folds: int = Field(default=2, ge=1, le=10)  # holdout backtest: folds of `horizon` bars each
 
 
 class Signals(Strict):
@@ -148,6 +154,13 @@ class QuantHealth(Strict):
     green: HealthTier
     yellow: HealthTier
     min_trades: int = Field(default=5, ge=0)
+    periods_per_year: int = Field(default=252, ge=1)  # annualisation of Sharpe/Sortino (daily bars)
+
+
+class PerformanceReport(Strict):
+    min_dag_success_rate: float = Field(default=0.9, ge=0, le=1)  # alert below this per DAG
+    stale_after_sessions: int = Field(default=3, ge=0)  # alert when the last bar is more sessions behind
+    html_trade_rows: int = Field(default=100, ge=0)  # newest trades shown in the HTML (all go to trades.csv)
 
 
 class PipelineSettings(Strict):
@@ -166,6 +179,7 @@ class PipelineSettings(Strict):
     broker: Broker = Broker()
     costs: Costs = Costs()
     quant_health: QuantHealth
+    performance_report: PerformanceReport = PerformanceReport()
 
 
 @lru_cache(maxsize=8)

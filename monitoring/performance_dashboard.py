@@ -1,0 +1,274 @@
+"""Performance report: trading results, pipeline events and DAG statistics in one offline HTML page.
+
+Reads the portfolio database, the JSON event log and Airflow (REST API when reachable, else the listener's
+``dag_run_*`` / ``task_*`` events) and writes, atomically, into one directory:
+
+* ``performance_report.html``: plotly figures with plotly.js inlined once (opens with no network),
+* ``performance_report.json``: every number of the report, plus the alerts,
+* ``trades.csv`` and ``dag_runs.csv``,
+* ``performance_report.png``: equity and drawdown through kaleido and the local Chromium (``png=True``).
+
+Threshold findings (drawdown beyond the ``quant_health`` limits, quant health RED, a DAG success rate below
+``performance_report.min_dag_success_rate``, market data more than ``performance_report.stale_after_sessions``
+sessions behind) are listed in the report, returned and logged as ``performance_alert`` events.
+Every section says "no data yet" instead of failing when its source is empty.
+
+CLI: ``python -m monitoring.performance_dashboard [--output DIR] [--no-airflow] [--api-url URL] [--png]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import math
+import os
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from monitoring import report_dags, report_pipeline, report_trading
+
+if TYPE_CHECKING:
+    from portfolio.settings import PipelineSettings
+
+HTML_NAME, JSON_NAME = "performance_report.html", "performance_report.json"
+PNG_NAME = "performance_report.png"
+TRADES_CSV, DAG_RUNS_CSV = "trades.csv", "dag_runs.csv"
+API_TIMEOUT_S = 10.0
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` to a temporary file next to ``path``, fsync it and rename it over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, 0o644)  # a report, readable like any other output (mkstemp creates 0600)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def csv_bytes(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
+    """CSV with a header row; missing values are empty cells."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    return buf.getvalue().encode("utf-8")
+
+
+def json_safe(value: Any) -> Any:
+    """Replace non-finite floats (an infinite Sortino, a NaN mean) by None, recursively, for strict JSON."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    return value
+
+
+Records = list[dict[str, Any]]
+
+
+def _dag_records(events: Records, include_airflow: bool, airflow_api: object | None, api_url: str | None,
+                 since: str) -> tuple[Records, Records, dict[str, Any]]:
+    """Runs and tasks from the REST API when asked and reachable, else from the listener's events."""
+    note = "Airflow API not queried" if not include_airflow else None
+    if include_airflow:
+        try:
+            api = airflow_api
+            if api is None:
+                from orchestration.local import local_api
+
+                api = local_api(api_url)
+                api.timeout = API_TIMEOUT_S
+            runs, tasks = report_dags.from_api(api, since)
+            return runs, tasks, {"kind": "api", "note": str(getattr(api, "base_url", "") or "")}
+        except Exception as exc:
+            note = f"Airflow API unavailable ({type(exc).__name__}: {str(exc)[:200]}); using listener events"
+    runs, tasks = report_dags.from_events(events)
+    return runs, tasks, {"kind": "events" if runs or tasks else "none", "note": note}
+
+
+def _alert(name: str, severity: str, subject: str, value: Any, threshold: Any,
+           message: str) -> dict[str, Any]:
+    return {"alert": name, "severity": severity, "subject": subject, "value": value, "threshold": threshold,
+            "message": message}
+
+
+def find_alerts(report: dict[str, Any], settings: PipelineSettings) -> list[dict[str, Any]]:
+    """Threshold findings of a built report (severity ``warning`` or ``critical``)."""
+    out: list[dict[str, Any]] = []
+    qh_cfg, cfg = settings.quant_health, settings.performance_report
+    trading = report["trading"]
+    drawdown = trading["equity"].get("max_drawdown")
+    if drawdown is not None:
+        for tier, severity in ((qh_cfg.yellow, "critical"), (qh_cfg.green, "warning")):
+            if drawdown > tier.max_drawdown:
+                name = "yellow" if severity == "critical" else "green"
+                out.append(_alert("drawdown", severity, "portfolio", drawdown, tier.max_drawdown,
+                                  f"max drawdown {drawdown:.2%} in the last {report['period']['days']} days "
+                                  f"exceeds "
+                                  f"quant_health.{name}.max_drawdown {tier.max_drawdown:.2%}"))
+                break
+    qh = trading["quant_health"]
+    if qh.get("colour") == "RED":
+        out.append(_alert("quant_health", "critical", "portfolio", "RED", "GREEN/YELLOW",
+                          "quant health RED: " + "; ".join(qh.get("reasons", []))))
+    for dag_id, stats in report["dags"]["dags"].items():
+        rate = stats["success_rate"]
+        if rate is not None and rate < cfg.min_dag_success_rate:
+            out.append(_alert("dag_success_rate", "warning", dag_id, rate, cfg.min_dag_success_rate,
+                              f"{dag_id}: success rate {rate:.1%} over {stats['finished']} finished runs is "
+                              f"below "
+                              f"performance_report.min_dag_success_rate {cfg.min_dag_success_rate:.0%}"))
+    for ticker, md in trading["market_data"].items():
+        behind = md.get("sessions_behind")
+        if behind is not None and behind > cfg.stale_after_sessions:
+            out.append(_alert("stale_market_data", "warning", ticker, behind, cfg.stale_after_sessions,
+                              f"{ticker}: last bar {md['last_bar']} is {behind} sessions behind (more than "
+                              f"performance_report.stale_after_sessions {cfg.stale_after_sessions})"))
+    return out
+
+
+def _png(points: list[dict[str, Any]], target: Path) -> tuple[str | None, str | None]:
+    """Export the equity/drawdown figure; return (path, None) or (None, why not)."""
+    if not points:
+        return None, "no equity snapshots in the period: nothing to plot"
+    try:
+        from monitoring.report_figures import equity_figure, png_bytes
+
+        write_atomic(target, png_bytes(equity_figure(points)))
+    except Exception as exc:
+        return None, f"PNG export failed: {type(exc).__name__}: {str(exc)[:300]}"
+    return str(target), None
+
+
+def build_report(output_dir: Path | None = None, *, include_airflow: bool = True,
+                 airflow_api: object | None = None, days: int = 30, png: bool = False,
+                 api_url: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Write the report of the last ``days`` days to ``output_dir`` (default ``reports/``); summarise it."""
+    from portfolio import paths
+    from portfolio.database_manager import DatabaseManager
+    from portfolio.pipeline_logger import get_logger
+    from portfolio.settings import load_settings
+
+    if isinstance(days, bool) or not isinstance(days, int) or days < 1:
+        raise ValueError(f"days={days!r}: must be a whole number of days >= 1")
+    began = time.monotonic()
+    settings = load_settings()
+    out_dir = Path(output_dir) if output_dir is not None else paths.reports_dir()
+    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    since, until = _iso(moment - timedelta(days=days)), _iso(moment)
+    db = DatabaseManager()
+    conn = db.connect()
+    try:
+        trades = report_trading.trade_rows(conn, since, until)
+        events = report_pipeline.period_events(since, until)
+        trading = {"equity": report_trading.equity_curve(conn, since, until),
+                   "trades": report_trading.trade_stats(trades),
+                   "forecast_errors": report_trading.forecast_errors(conn, since, until),
+                   "signals": report_trading.signal_hit_rate(conn, since, until),
+                   "market_data": report_trading.market_data(conn, moment.date(), settings.quality.calendar),
+                   "quant_health": report_trading.quant_health(db, settings)}
+        pipeline = report_pipeline.pipeline_section(events, conn)
+    finally:
+        conn.close()
+    runs, tasks, dag_source = _dag_records(events, include_airflow, airflow_api, api_url, since)
+    report: dict[str, Any] = {
+        "generated_at": _iso(datetime.now(UTC)), "period": {"days": days, "since": since, "until": until},
+        "sources": {"db_path": str(db.path), "dags": dag_source}, "trading": trading, "pipeline": pipeline,
+        "dags": report_dags.statistics(runs, tasks)}
+    report["alerts"] = find_alerts(report, settings)
+    report["counts"] = {"equity_points": trading["equity"]["count"], "trades": len(trades),
+                        "forecast_models": len(trading["forecast_errors"]),
+                        "signals_scored": trading["signals"]["scored"],
+                        "events": pipeline["events"], "dag_runs": len(runs), "task_instances": len(tasks),
+                        "alerts": len(report["alerts"])}
+
+    from monitoring.report_html import render
+
+    figures: dict[str, Any] = {}
+    if any((trading["equity"]["points"], trading["trades"]["by_ticker"], trading["forecast_errors"],
+            report["dags"]["dags"], pipeline["by_component"])):
+        from monitoring.report_figures import report_figures
+
+        figures = report_figures(report)
+    html_path, json_path = out_dir / HTML_NAME, out_dir / JSON_NAME
+    html = render(report, figures, trades, settings.performance_report.html_trade_rows)
+    write_atomic(html_path, html.encode("utf-8"))
+    write_atomic(out_dir / TRADES_CSV, csv_bytes(report_trading.TRADE_COLUMNS, trades))
+    write_atomic(out_dir / DAG_RUNS_CSV, csv_bytes(report_dags.RUN_COLUMNS, runs))
+    png_path, png_error = _png(trading["equity"]["points"], out_dir / PNG_NAME) if png else (None, None)
+    report["png"] = {"path": png_path, "error": png_error}
+    payload = json.dumps(json_safe(report), indent=1, default=str, allow_nan=False)
+    write_atomic(json_path, payload.encode("utf-8"))
+
+    log = get_logger("performance_dashboard")
+    for alert in report["alerts"]:
+        level = "error" if alert["severity"] == "critical" else "warning"
+        log.log_event("performance_alert", level=level, **alert)
+    result = {"output_dir": str(out_dir), "html": str(html_path), "json": str(json_path),
+              "trades_csv": str(out_dir / TRADES_CSV), "dag_runs_csv": str(out_dir / DAG_RUNS_CSV),
+              "png": png_path, "png_error": png_error, "days": days, "dag_source": dag_source["kind"],
+              "quant_health": trading["quant_health"].get("colour"), "counts": report["counts"],
+              "alerts": report["alerts"], "seconds": round(time.monotonic() - began, 3)}
+    log.log_event("performance_report", **{k: v for k, v in result.items() if k != "alerts"})
+    return json_safe(result)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="python -m monitoring.performance_dashboard",
+                                     description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--output", type=Path, help="directory for the report files (default: reports/)")
+    parser.add_argument("--no-airflow", action="store_true", help="do not query the Airflow REST API")
+    parser.add_argument("--api-url", help="Airflow api-server URL (default: the local stack's)")
+    parser.add_argument("--days", type=int, default=30, help="length of the period in days (default 30)")
+    parser.add_argument("--png", action="store_true", help="also export the equity/drawdown figure as PNG")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry: 0 on success, 1 when the report could not be built, 2 on bad arguments or config."""
+    from portfolio.config_loader import ConfigError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.days < 1:
+        parser.error(f"--days {args.days}: must be at least 1")
+    try:
+        result = build_report(args.output, include_airflow=not args.no_airflow, days=args.days, png=args.png,
+                              api_url=args.api_url)
+    except ConfigError as exc:
+        print(f"performance_dashboard: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        print(f"performance_dashboard: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(f"report: {result['html']} ({result['seconds']}s; {len(result['alerts'])} alert(s); "
+          f"DAG statistics from {result['dag_source']})")
+    for alert in result["alerts"]:
+        print(f"  {alert['severity']}: {alert['message']}")
+    if args.png:
+        print(f"png: {result['png'] or result['png_error']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Auto-trader: one bar-aware paper-trading cycle over the tickers (time-series signals, fallback second).
+
+Cron (seed): ``auto_trader`` every 30 min 7-20 on weekdays; ``auto_trader_core`` hourly with ``--core-mode``
+(only tickers.core, at most broker.core_max_trades_per_day core trades a day). A second cycle on the same
+bar does nothing. Parameters fall back to CRON_TICKERS, CRON_START_DATE, CRON_END_DATE, CRON_EXEC_MODE,
+PIPELINE_DEVICE, ENABLE_GPU_PARALLEL and ENABLE_PARALLEL_TICKER_PROCESSING, then to config/pipeline.yml.
+Exit 1 when any ticker failed (the others still trade).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+NAME = "run_auto_trader"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = make_parser(NAME, __doc__ or "")
+    add_run_arguments(parser)
+    parser.add_argument("--core-mode", action="store_true",
+                        help="trade only tickers.core, capped at broker.core_max_trades_per_day")
+    parser.add_argument("--run-id", help="run id (default manual__<UTC timestamp>)")
+    parser.add_argument("--parallel-tickers", dest="enable_parallel_tickers", choices=["0", "1"],
+                        help="trade tickers in threads (env ENABLE_PARALLEL_TICKER_PROCESSING)")
+    parser.add_argument("--gpu-parallel", dest="enable_gpu_parallel", choices=["0", "1"],
+                        help="GPU-parallel preparation when a GPU exists (env ENABLE_GPU_PARALLEL)")
+    return parser
+
+
+def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
+        mode: str | None = None, pipeline_device: str | None = None, core_mode: bool = False,
+        run_id: str | None = None, enable_parallel_tickers: str | bool | None = None,
+        enable_gpu_parallel: str | bool | None = None) -> dict[str, Any]:
+    """Run one trading cycle; return counts, per-ticker results and ids (raises if a ticker failed)."""
+    from portfolio.params import resolve
+    from portfolio.trader import run_cycle
+
+    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device,
+                     enable_parallel_tickers=enable_parallel_tickers, enable_gpu_parallel=enable_gpu_parallel,
+                     core=core_mode)
+    run_id = run_id or f"manual__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
+    summary = run_cycle(params, run_id, core_mode=core_mode)
+    summary["device"] = params.pipeline_device
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry: exit 0 on success, 1 if the cycle failed, 2 on bad arguments or config."""
+    from portfolio.automation import limit_blas_threads
+
+    limit_blas_threads()
+    return cli_main(NAME, build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

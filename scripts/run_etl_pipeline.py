@@ -1,0 +1,100 @@
+"""Daily market-data ETL: extract (cache, failover) -> validate -> load into SQLite -> forecast, per ticker.
+
+Parameters fall back to the seed's environment (CRON_TICKERS, CRON_START_DATE, CRON_END_DATE, CRON_EXEC_MODE,
+PIPELINE_DEVICE, ENABLE_GPU_PARALLEL, ENABLE_PARALLEL_TICKER_PROCESSING), then to config/pipeline.yml.
+A retried run with the same --run-id resumes each ticker after its last completed stage.
+The Airflow DAG calls :func:`run_stage` once per stage and ticker (extract, quality, load, forecast).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+NAME = "run_etl_pipeline"
+STAGES = ("extract", "quality", "load", "forecast", "all")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = make_parser(NAME, __doc__ or "")
+    add_run_arguments(parser)
+    parser.add_argument("--run-id", help="run id (default manual__<UTC timestamp>); reuse it to resume")
+    parser.add_argument("--no-forecast", dest="forecast", action="store_false",
+                        help="skip the forecast stage")
+    parser.add_argument("--parallel-tickers", dest="enable_parallel_tickers", choices=["0", "1"],
+                        help="process tickers in threads (env ENABLE_PARALLEL_TICKER_PROCESSING)")
+    parser.add_argument("--gpu-parallel", dest="enable_gpu_parallel", choices=["0", "1"],
+                        help="GPU-parallel forecasting when a GPU is present (env ENABLE_GPU_PARALLEL)")
+    parser.add_argument("--fresh", action="store_true", help="ignore checkpoints of this run id")
+    return parser
+
+
+def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
+        mode: str | None = None, pipeline_device: str | None = None, run_id: str | None = None,
+        forecast: bool = True, enable_parallel_tickers: str | bool | None = None,
+        enable_gpu_parallel: str | bool | None = None, fresh: bool = False) -> dict[str, Any]:
+    """Run the ETL for every ticker; return the run summary (raises if any ticker failed)."""
+    from portfolio.checkpoint_manager import CheckpointManager
+    from portfolio.etl import run_etl
+    from portfolio.params import resolve
+
+    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device,
+                     enable_parallel_tickers=enable_parallel_tickers, enable_gpu_parallel=enable_gpu_parallel)
+    run_id = run_id or f"manual__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
+    prefix = f"{NAME}__{run_id}"
+    if fresh:
+        checkpoints = CheckpointManager()
+        for ticker in params.tickers:
+            checkpoints.clear(f"{prefix}__{ticker}")
+    summary = run_etl(params, run_id, forecast=forecast, pipeline_prefix=prefix)
+    summary["params"] = params.as_dict()
+    return summary
+
+
+def run_stage(*, stage: str, ticker: str | None = None, run_id: str, pipeline_id: str | None = None,
+              tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
+              mode: str | None = None, pipeline_device: str | None = None,
+              enable_gpu_parallel: str | bool | None = None) -> dict[str, Any]:
+    """One stage of one ticker (``extract``, ``quality``, ``load``, ``forecast``) or ``all`` of them.
+
+    Each completed stage is checkpointed under ``pipeline_id`` (default ``etl__<run_id>__<ticker>``), so a
+    later ``all`` call with the same id resumes after it. Returns a small dict (paths and counts).
+    """
+    from portfolio import etl
+    from portfolio.checkpoint_manager import CheckpointManager
+    from portfolio.params import ParameterError, resolve
+
+    if stage not in STAGES:
+        raise ParameterError(f"stage={stage!r}: expected one of {', '.join(STAGES)}")
+    if not ticker:
+        raise ParameterError(f"stage={stage!r} needs a ticker")
+    params = resolve(tickers=ticker, start=start, end=end, mode=mode, pipeline_device=pipeline_device,
+                     enable_gpu_parallel=enable_gpu_parallel)
+    ticker = params.tickers[0]
+    pipeline_id = pipeline_id or etl.default_pipeline_id(run_id, ticker)
+    if stage == "all":
+        return etl.run_ticker_etl(ticker, params, run_id, pipeline_id=pipeline_id)
+    if stage == "extract":
+        result = etl.extract_ticker(ticker, params, run_id)
+    elif stage == "quality":
+        result = etl.validate_ticker(ticker, run_id)
+    elif stage == "load":
+        result = etl.load_ticker(ticker, run_id)
+    else:
+        result = etl.forecast_stage(ticker, run_id)
+    CheckpointManager().save(pipeline_id, "validate" if stage == "quality" else stage, result)
+    return {"stage": stage, "ticker": ticker, "run_id": run_id, **result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry: exit 0 on success, 1 if the run failed, 2 on bad arguments or config."""
+    return cli_main(NAME, build_parser(), run, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
