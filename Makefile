@@ -6,7 +6,6 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
-SYSTEM_PACKAGES := prometheus chromium
 PYTEST_ARGS ?=
 
 .PHONY: help venv system-deps run up bootstrap test test-fast test-integration bench lint lock dashboards clean
@@ -29,10 +28,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(VENV)/bin/uv pip install --quiet --python $(PY) --no-deps -e . -C editable_mode=compat
 	@touch $@
 
-# Debian packages the tests use for real (prometheus + promtool, chromium for PNG/HTML checks).
+# Debian packages the tests use for real: prometheus (+ promtool), prometheus-alertmanager (+ amtool),
+# chromium (HTML report rendering and PNG export).
 system-deps:
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
+	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \

@@ -101,6 +101,7 @@ def stack_environment(layout: StackLayout, base: dict[str, str] | None = None) -
     env["PMX_STATSD_PORT"] = str(layout.statsd_port)
     env.update(settings_environment(layout))
     env.update(stack_secrets(layout.home))
+    (layout.home / "openlineage").mkdir(parents=True, exist_ok=True)  # the file transport's directory
     return env
 
 

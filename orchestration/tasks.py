@@ -45,11 +45,10 @@ def trading_allowed() -> bool:
 def core_trade_budget() -> bool:
     """Skip core-mode trading when today's core trades reached ``broker.core_max_trades_per_day``."""
     from orchestration.runtime import apply_runtime_inputs
-    from portfolio.trader import core_trades_today
-    from portfolio.settings import load_settings
+    from portfolio.trader import core_trade_budget as budget
 
     apply_runtime_inputs(_conf())
-    used, limit = core_trades_today(), load_settings().broker.core_max_trades_per_day
+    used, limit = budget()
     print(f"core trades today: {used} of {limit}")
     return used < limit
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, Iterator, Literal
 
 from portfolio import paths
-from portfolio.redaction import redact
+from portfolio.redaction import redact_data
 
 Stream = Literal["pipeline", "events", "errors"]
 STREAMS: tuple[Stream, ...] = ("pipeline", "events", "errors")
@@ -146,8 +146,8 @@ class PipelineLogger:
         record.update(fields)
         record.setdefault("pid", os.getpid())
         record.setdefault("hostname", _HOST)
-        line = json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
-        return (redact(line) + "\n").encode("utf-8")
+        line = json.dumps(redact_data(record), default=str, separators=(",", ":"), ensure_ascii=False)
+        return (line + "\n").encode("utf-8")
 
     def log_event(self, event: str, *, stream: Stream = "events", level: str = "info", **fields: Any) -> None:
         """Append one event to ``stream``; error-level events are copied to the ``errors`` stream."""

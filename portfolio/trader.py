@@ -169,3 +169,29 @@ def run_cycle(params: RunParams, run_id: str, *, core_mode: bool = False) -> dic
                            + "; ".join(f"{t}: {e}" for t, e in errors.items()))
     log.log_event("trade_cycle", **{k: v for k, v in summary.items() if k != "results"})
     return summary
+
+
+def core_trade_budget(db: DatabaseManager | None = None,
+                      settings: PipelineSettings | None = None) -> tuple[int, int]:
+    """(core trades on the day of the latest bar, daily limit): the gate the core DAG checks before trading."""
+    from portfolio.database_manager import DatabaseManager
+    from portfolio.settings import load_settings
+
+    limit = (settings or load_settings()).broker.core_max_trades_per_day
+    conn = (db or DatabaseManager()).connect()
+    try:
+        row = conn.execute("SELECT MAX(date) FROM ohlcv").fetchone()
+        used = core_trades_on(conn, str(row[0])) if row and row[0] else 0
+    finally:
+        conn.close()
+    return used, limit
+
+
+def portfolio_snapshot(run_id: str, db: DatabaseManager | None = None) -> dict[str, Any]:
+    """Write an equity snapshot after a cycle, publish the trading gauges and return the valuation."""
+    from portfolio.database_manager import DatabaseManager
+
+    broker = PaperBroker(db or DatabaseManager())
+    valuation = broker.snapshot(run_id)
+    broker.publish([])
+    return {"run_id": run_id, **{k: round(float(v), 2) for k, v in valuation.items()}}

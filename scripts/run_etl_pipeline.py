@@ -62,12 +62,14 @@ def run_stage(*, stage: str, ticker: str | None = None, run_id: str, pipeline_id
               enable_gpu_parallel: str | bool | None = None) -> dict[str, Any]:
     """One stage of one ticker (``extract``, ``quality``, ``load``, ``forecast``) or ``all`` of them.
 
-    Each completed stage is checkpointed under ``pipeline_id`` (default ``etl__<run_id>__<ticker>``), so a
-    later ``all`` call with the same id resumes after it. Returns a small dict (paths and counts).
+    Each completed stage is checkpointed under ``pipeline_id`` (default ``etl__<run_id>__<ticker>``): calling a
+    stage again whose checkpoint exists returns it without redoing the work (``resumed: True``), and a later
+    ``all`` call with the same id resumes after it. Returns a small dict (paths and counts).
     """
     from portfolio import etl
     from portfolio.checkpoint_manager import CheckpointManager
     from portfolio.params import ParameterError, resolve
+    from portfolio.pipeline_logger import get_logger
 
     if stage not in STAGES:
         raise ParameterError(f"stage={stage!r}: expected one of {', '.join(STAGES)}")
@@ -79,6 +81,12 @@ def run_stage(*, stage: str, ticker: str | None = None, run_id: str, pipeline_id
     pipeline_id = pipeline_id or etl.default_pipeline_id(run_id, ticker)
     if stage == "all":
         return etl.run_ticker_etl(ticker, params, run_id, pipeline_id=pipeline_id)
+    checkpoints = CheckpointManager()
+    checkpoint = "validate" if stage == "quality" else stage
+    done = checkpoints.load(pipeline_id, checkpoint)
+    if done is not None:  # a retry after the stage completed (e.g. the worker died before reporting success)
+        get_logger(NAME).log_event("stage_resumed", ticker=ticker, stage=stage, pipeline_id=pipeline_id)
+        return {"stage": stage, "ticker": ticker, "run_id": run_id, "resumed": True, **done}
     if stage == "extract":
         result = etl.extract_ticker(ticker, params, run_id)
     elif stage == "quality":
@@ -87,7 +95,7 @@ def run_stage(*, stage: str, ticker: str | None = None, run_id: str, pipeline_id
         result = etl.load_ticker(ticker, run_id)
     else:
         result = etl.forecast_stage(ticker, run_id)
-    CheckpointManager().save(pipeline_id, "validate" if stage == "quality" else stage, result)
+    checkpoints.save(pipeline_id, checkpoint, result)
     return {"stage": stage, "ticker": ticker, "run_id": run_id, **result}
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import reset_caches
+
 _SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="pmx-test-airflow-"))
 
 
@@ -49,29 +51,6 @@ def airflow_metadata() -> Path:
     return _SESSION_AIRFLOW_HOME
 
 
-def _reset_caches() -> None:
-    from portfolio import database_manager, metrics, pipeline_logger, settings
-
-    settings._cached.cache_clear()
-    database_manager.forget_ready_state()
-    pipeline_logger._default = None
-    pipeline_logger._default_key = None
-    pipeline_logger.clear_context()
-    metrics._client = None
-    metrics._client_key = None
-    try:
-        from orchestration import config as orchestration_config
-
-        orchestration_config._cached.cache_clear()
-    except ImportError:
-        pass
-    from portfolio import secret_loader
-    from portfolio.data_sources import http
-
-    secret_loader.clear_cache()
-    http.reset_network_state()
-
-
 @pytest.fixture
 def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """An isolated project home: data/, logs/ and the database live under ``tmp_path``."""
@@ -86,6 +65,6 @@ def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
                  "PMX_ENV", "PMX_CONFIG_DIR", "SYNTHETIC_DATASET_ID", "ALPHA_VANTAGE_API_KEY", "FINNHUB_API_KEY",
                  "PMX_ENV_FILE"):
         monkeypatch.delenv(name, raising=False)
-    _reset_caches()
+    reset_caches()
     yield home
-    _reset_caches()
+    reset_caches()

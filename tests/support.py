@@ -24,3 +24,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def reset_caches() -> None:
+    """Forget every process-wide cache that depends on PMX_* environment variables."""
+    from portfolio import database_manager, metrics, pipeline_logger, settings
+
+    settings._cached.cache_clear()
+    database_manager.forget_ready_state()
+    pipeline_logger._default = None
+    pipeline_logger._default_key = None
+    pipeline_logger.clear_context()
+    metrics._client = None
+    metrics._client_key = None
+    from orchestration import config as orchestration_config
+    from portfolio import secret_loader
+    from portfolio.data_sources import http
+
+    orchestration_config._cached.cache_clear()
+    secret_loader.clear_cache()
+    http.reset_network_state()

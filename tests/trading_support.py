@@ -64,7 +64,7 @@ def count_rows(db: DatabaseManager, *tables: str) -> dict[str, int]:
 def override_config(home: Path, monkeypatch: Any, changes: dict[str, Any]) -> Path:
     """Copy ``config/`` under ``home``, merge ``changes`` into pipeline.yml, set PMX_CONFIG_DIR to it."""
     from portfolio.config_loader import deep_merge
-    from tests.conftest import _reset_caches
+    from tests.support import reset_caches
 
     target = home / "config"
     for src in (REPO_ROOT / "config").rglob("*.yml"):
@@ -75,7 +75,7 @@ def override_config(home: Path, monkeypatch: Any, changes: dict[str, Any]) -> Pa
     data = yaml.safe_load(pipeline.read_text(encoding="utf-8"))
     pipeline.write_text(yaml.safe_dump(deep_merge(data, changes), sort_keys=False), encoding="utf-8")
     monkeypatch.setenv("PMX_CONFIG_DIR", str(target))
-    _reset_caches()
+    reset_caches()
     return target
 
 

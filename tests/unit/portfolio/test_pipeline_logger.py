@@ -108,3 +108,19 @@ def test_unwritable_directory_raises_oserror(tmp_path: Path) -> None:
 def test_get_logger_follows_pmx_log_dir(pmx_home: Path) -> None:
     get_logger("etl").log_event("hello")
     assert (pmx_home / "logs" / "pipeline" / "events.jsonl").exists()
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"secrets": {"ok": True, "reason": "absent"}}, id="dict-under-sensitive-key"),
+        pytest.param({"token_count": 5, "api_key_present": False}, id="numbers-under-sensitive-keys"),
+        pytest.param({"note": "password: {curly}", "items": ["token=[x]"]}, id="brackets-in-text"),
+    ],
+)
+def test_redaction_never_breaks_the_json_line(tmp_path: Path, fields: dict) -> None:
+    log = PipelineLogger(tmp_path)
+    log.log_event("check", **fields)
+    (event,) = list(read_events(tmp_path))
+    assert event["event"] == "check"
+    assert set(fields) <= set(event)

@@ -191,3 +191,17 @@ def test_quality_stage_failure_propagates(pmx_home: Path) -> None:
     staged.with_suffix(".json").write_text(json.dumps(meta))
     with pytest.raises(DataQualityError, match="dates_monotonic_unique"):
         run_etl_pipeline.run_stage(stage="quality", **common)
+
+
+def test_a_stage_that_already_completed_resumes_from_its_checkpoint(pmx_home: Path) -> None:
+    from portfolio.pipeline_logger import read_events
+
+    common = {"ticker": "AAPL", "run_id": "r2", "start": "2024-01-02", "end": "2024-02-29", "mode": "synthetic",
+              "pipeline_id": "daily_etl__r2__AAPL"}
+    first = run_etl_pipeline.run_stage(stage="extract", **common)
+    Path(first["path"]).with_suffix(".json").unlink()  # redoing the extract would recreate this sidecar
+    again = run_etl_pipeline.run_stage(stage="extract", **common)
+    assert again["resumed"] is True and again["path"] == first["path"]
+    assert not Path(first["path"]).with_suffix(".json").exists()
+    events = [e for e in read_events(pmx_home / "logs" / "pipeline") if e["event"] == "stage_resumed"]
+    assert [(e["ticker"], e["stage"]) for e in events] == [("AAPL", "extract")]

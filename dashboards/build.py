@@ -1,0 +1,73 @@
+"""Build every dashboard and write ``dashboards/json/<uid>.json`` (deterministic: sorted keys, fixed layout).
+
+``python -m dashboards.build`` regenerates the committed JSON; ``--check`` only reports differences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from grafana_foundation_sdk.cog.encoder import JSONEncoder
+
+from dashboards import dag_health, data_pipeline, platform, sla, trading
+
+JSON_DIR = Path(__file__).resolve().parent / "json"
+
+
+def dashboards(sla_names: Sequence[str] = ()) -> dict[str, dict[str, object]]:
+    """All dashboards as JSON-ready dicts, keyed by file stem."""
+    builders: dict[str, Callable[[], object]] = {
+        "airflow-platform": platform.build,
+        "dag-health": dag_health.build,
+        "sla-alerting": lambda: sla.build(sla_names),
+        "data-pipeline": data_pipeline.build,
+        "trading": trading.build,
+    }
+    return {name: json.loads(json.dumps(build(), cls=JSONEncoder)) for name, build in builders.items()}
+
+
+def render(board: dict[str, object]) -> str:
+    """The exact text written to disk for one dashboard."""
+    return json.dumps(board, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write(out_dir: Path = JSON_DIR, sla_names: Sequence[str] = ()) -> list[Path]:
+    """Write every dashboard into ``out_dir``; return the paths written."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, board in dashboards(sla_names).items():
+        path = out_dir / f"{name}.json"
+        path.write_text(render(board), encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: write (default) or ``--check`` the JSON files."""
+    parser = argparse.ArgumentParser(prog="python -m dashboards.build", description=__doc__)
+    parser.add_argument("--out", type=Path, default=JSON_DIR, help="output directory (default %(default)s)")
+    parser.add_argument("--sla-names", default="", help="comma-separated SLA names for the SLA picker")
+    parser.add_argument("--check", action="store_true", help="exit 1 if the files differ from a fresh build")
+    args = parser.parse_args(argv)
+    names = [n for n in args.sla_names.split(",") if n]
+    if args.check:
+        stale = [
+            name
+            for name, board in dashboards(names).items()
+            if not (args.out / f"{name}.json").is_file()
+            or (args.out / f"{name}.json").read_text(encoding="utf-8") != render(board)
+        ]
+        for name in stale:
+            print(f"{args.out / name}.json is out of date: run python -m dashboards.build", file=sys.stderr)
+        return 1 if stale else 0
+    for path in write(args.out, names):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""A short, human-readable summary of what one pipeline run produced (used by ``make run``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portfolio.database_manager import DatabaseManager
+from portfolio.pipeline_logger import get_logger
+
+
+def pipeline_summary(run_id: str, db: DatabaseManager | None = None) -> dict[str, Any]:
+    """Tickers processed, forecasts, trades, equity and quant health colour for ``run_id``."""
+    from portfolio.quant_health import check_health
+
+    db = db or DatabaseManager()
+    with db.connect() as conn:
+        etl = conn.execute("SELECT COUNT(*), COALESCE(SUM(rows_loaded), 0), "
+                           "SUM(status != 'success') FROM etl_runs WHERE run_id = ?", (run_id,)).fetchone()
+        forecasts = conn.execute("SELECT COUNT(DISTINCT ticker), COUNT(DISTINCT ticker || '/' || model) "
+                                 "FROM forecasts WHERE run_id = ?", (run_id,)).fetchone()
+        signals = conn.execute("SELECT action, COUNT(*) FROM signals WHERE run_id = ? GROUP BY action",
+                               (run_id,)).fetchall()
+        trades = conn.execute("SELECT COUNT(*), COALESCE(SUM(cost), 0) FROM trades WHERE run_id = ?",
+                              (run_id,)).fetchone()
+        equity = conn.execute("SELECT equity, pnl FROM equity_snapshots ORDER BY ts DESC LIMIT 1").fetchone()
+    health = check_health(db)
+    summary = {
+        "tickers": f"{etl[0]} processed ({etl[2] or 0} not loaded), {etl[1]} bars loaded",
+        "forecasts": f"{forecasts[1]} model forecasts for {forecasts[0]} tickers",
+        "signals": ", ".join(f"{n} {a}" for a, n in signals) or "none",
+        "trades": f"{trades[0]} (costs ${trades[1]:,.2f})",
+        "equity": f"${equity[0]:,.2f} (PnL ${equity[1]:,.2f})" if equity else "no snapshot yet",
+        "health": f"{health['colour']}" + (f" ({'; '.join(health['reasons'][:2])})" if health.get("reasons") else ""),
+        "database": str(db.path),
+        "events": str(get_logger().log_dir),
+    }
+    return summary
