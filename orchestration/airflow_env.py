@@ -29,6 +29,7 @@ class StackLayout:
     scheduler_health_port: int = 8974
     pmx_home: Path = field(default_factory=paths.project_home)
     extra: dict[str, str] = field(default_factory=dict)
+    repo: Path = paths.REPO_ROOT
 
     @property
     def api_url(self) -> str:
@@ -37,7 +38,7 @@ class StackLayout:
 
 
 def _placeholders(layout: StackLayout) -> dict[str, str]:
-    return {"home": str(layout.home), "repo": str(paths.REPO_ROOT), "api_port": str(layout.api_port),
+    return {"home": str(layout.home), "repo": str(layout.repo), "api_port": str(layout.api_port),
             "statsd_host": layout.statsd_host, "statsd_port": str(layout.statsd_port),
             "log_port": str(layout.log_port), "trigger_log_port": str(layout.trigger_log_port),
             "scheduler_health_port": str(layout.scheduler_health_port)}

@@ -23,11 +23,13 @@ def pipeline_summary(run_id: str, db: DatabaseManager | None = None) -> dict[str
         trades = conn.execute("SELECT COUNT(*), COALESCE(SUM(cost), 0) FROM trades WHERE run_id = ?",
                               (run_id,)).fetchone()
         equity = conn.execute("SELECT equity, pnl FROM equity_snapshots ORDER BY ts DESC LIMIT 1").fetchone()
+        traded_before = conn.execute("SELECT COUNT(*) FROM bar_state").fetchone()[0]
     health = check_health(db)
     summary = {
         "tickers": f"{etl[0]} processed ({etl[2] or 0} not loaded), {etl[1]} bars loaded",
         "forecasts": f"{forecasts[1]} model forecasts for {forecasts[0]} tickers",
-        "signals": ", ".join(f"{n} {a}" for a, n in signals) or "none",
+        "signals": ", ".join(f"{n} {a}" for a, n in signals)
+                   or ("none: no new bar since the previous cycle" if traded_before else "none"),
         "trades": f"{trades[0]} (costs ${trades[1]:,.2f})",
         "equity": f"${equity[0]:,.2f} (PnL ${equity[1]:,.2f})" if equity else "no snapshot yet",
         "health": f"{health['colour']}" + (f" ({'; '.join(health['reasons'][:2])})" if health.get("reasons") else ""),

@@ -92,8 +92,14 @@ def load_env_file(path: Path | None = None) -> dict[str, str]:
 
 
 def get_secret(name: str, default: str | None = None) -> str | None:
-    """``name`` from the environment, else ``.env``, else ``default``; registered for redaction."""
+    """``name`` from the environment, else the file named by ``<name>_FILE`` (Docker secrets), else ``.env``,
+    else ``default``; registered for redaction."""
     value = os.environ.get(name)
+    if value in (None, "") and os.environ.get(f"{name}_FILE"):
+        try:
+            value = Path(os.environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip()
+        except OSError:
+            value = None
     if value in (None, ""):
         value = load_env_file().get(name)
     if value in (None, ""):

@@ -38,7 +38,7 @@ def test_malformed_yaml_names_file_and_line(config_copy: Path) -> None:
     ("yaml_path", "bad_value", "expected_key", "shown"),
     [
         pytest.param(("tickers", "default"), ["AAPL", "bad ticker"], "tickers.default", "'bad ticker'", id="bad-ticker"),
-        pytest.param(("signals", "confidence_threshold"), 1.5, "signals.confidence_threshold", "= 1.5", id="range"),
+        pytest.param(("broker", "max_position_fraction"), 1.5, "broker.max_position_fraction", "= 1.5", id="range"),
         pytest.param(("data_sources", "order"), ["yfinance", "bloomberg"], "data_sources.order[1]", "'bloomberg'",
                      id="unknown-source"),
         pytest.param(("broker", "leverage"), 3, "broker.leverage", "= 3", id="unknown-key"),

@@ -89,3 +89,14 @@ def test_loaded_secret_never_reaches_the_event_log(pmx_home: Path) -> None:
     get_logger("test").log_event("probe", detail=f"calling https://x/query?symbol=A&token={key}", raw=key)
     text = (pmx_home / "logs" / "pipeline" / "events.jsonl").read_text()
     assert "probe" in text and "av-secret-0001" not in text
+
+
+def test_secret_from_a_docker_secret_file(pmx_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from portfolio.redaction import redact
+    from portfolio.secret_loader import get_secret
+
+    secret_file = pmx_home / "finnhub_api_key"
+    secret_file.write_text("fh-file-secret-123\n")
+    monkeypatch.setenv("FINNHUB_API_KEY_FILE", str(secret_file))
+    assert get_secret("FINNHUB_API_KEY") == "fh-file-secret-123"
+    assert redact("key fh-file-secret-123") == "key ***"

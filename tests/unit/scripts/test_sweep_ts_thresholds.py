@@ -67,7 +67,9 @@ def test_sweep_on_stored_forecasts_finds_the_confident_pair(pmx_home: Path,
     low = next(g for g in report["grid"]
                if g["confidence_threshold"] == 0.3 and g["min_expected_return"] == 0)
     assert low["hit_rate"] < 1.0 and low["trades"] > report["best"]["trades"]
-    assert report["current"]["confidence_threshold"] == 0.55
+    from portfolio.settings import load_settings
+
+    assert report["current"]["confidence_threshold"] == load_settings().signals.confidence_threshold
     assert entrypoint_events(NAME) == ["entrypoint_start", "entrypoint_finish"]
 
 

@@ -1,0 +1,104 @@
+"""daily_etl for N tickers x 5 years under the real scheduler vs the same work run directly as a script.
+
+Starts a private stack (LocalExecutor, the project's config/airflow.yml), triggers ``daily_etl`` in synthetic
+mode and times trigger -> run end; then runs ``scripts/run_etl_pipeline.py`` in a fresh interpreter on a fresh
+pipeline home with the same tickers and dates. Prints numbers only.
+
+    .venv/bin/python bench/daily_etl_scheduler.py [--tickers 50] [--start 2020-01-01] [--end 2024-12-31]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def tickers(n: int) -> str:
+    return ",".join(f"TK{i:02d}" for i in range(n))
+
+
+def under_scheduler(root: Path, conf: dict[str, str]) -> dict[str, float]:
+    from orchestration.airflow_env import StackLayout
+    from orchestration.run import bootstrap
+    from orchestration.stack import AirflowStack
+
+    layout = StackLayout(home=root / "airflow", api_port=free_port(), statsd_port=free_port(),
+                         log_port=free_port(), trigger_log_port=free_port(), scheduler_health_port=free_port(),
+                         pmx_home=root / "pmx")
+    stack = AirflowStack(layout, say=lambda m: print(f"  {m}", flush=True))
+    stack.env["PMX_STATSD_ENABLED"] = "false"
+    try:
+        bootstrap(stack)
+        stack.start()
+        stack.api.wait_for_dags(["daily_etl"])
+        stack.api.set_paused("daily_etl", False)
+        started = time.monotonic()
+        run_id = stack.api.trigger("daily_etl", conf=conf)
+        run = stack.api.wait_for_run("daily_etl", run_id, timeout=7200, poll=2)
+        wall = time.monotonic() - started
+        tis = stack.api.task_instances("daily_etl", run_id)
+    finally:
+        stack.stop()
+    assert run["state"] == "success", run
+    durations = [ti["duration"] or 0.0 for ti in tis]
+    by_task: dict[str, list[float]] = {}
+    for ti in tis:
+        by_task.setdefault(ti["task_id"], []).append(ti["duration"] or 0.0)
+    queued = [(datetime.fromisoformat(ti["start_date"]) - datetime.fromisoformat(ti["queued_when"])).total_seconds()
+              for ti in tis if ti.get("queued_when") and ti.get("start_date")]
+    return {"wall_s": wall, "task_instances": len(tis), "sum_task_s": sum(durations),
+            "median_queue_to_start_s": statistics.median(queued) if queued else float("nan"),
+            **{f"median_{k}_s": statistics.median(v) for k, v in sorted(by_task.items())}}
+
+
+def as_script(root: Path, args: argparse.Namespace) -> float:
+    env = {**os.environ, "PMX_HOME": str(root), "PMX_LOG_DIR": str(root / "logs"), "PMX_STATSD_ENABLED": "false",
+           "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    env.pop("PORTFOLIO_DB_PATH", None)
+    cmd = [sys.executable, str(REPO / "scripts" / "run_etl_pipeline.py"), "--tickers", tickers(args.tickers),
+           "--start-date", args.start, "--end-date", args.end, "--mode", "synthetic", "--run-id", "bench"]
+    started = time.monotonic()
+    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tickers", type=int, default=50)
+    parser.add_argument("--start", default="2020-01-01")
+    parser.add_argument("--end", default="2024-12-31")
+    args = parser.parse_args()
+    conf = {"execution_mode": "synthetic", "tickers": tickers(args.tickers), "start_date": args.start,
+            "end_date": args.end}
+    with tempfile.TemporaryDirectory(prefix="bench-etl-") as tmp:
+        print(f"daily_etl, {args.tickers} tickers, {args.start}..{args.end}, synthetic")
+        print("under the scheduler (LocalExecutor, parallelism from config/airflow.yml):", flush=True)
+        airflow = under_scheduler(Path(tmp) / "stack", conf)
+        for key, value in airflow.items():
+            print(f"  {key:<28} {value:10.1f}")
+        print("as a script (scripts/run_etl_pipeline.py, same work, fresh home):", flush=True)
+        script = as_script(Path(tmp) / "script", args)
+        print(f"  {'wall_s':<28} {script:10.1f}")
+        print(f"ratio scheduler / script: {airflow['wall_s'] / script:.2f}")
+
+
+if __name__ == "__main__":
+    main()

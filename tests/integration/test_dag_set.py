@@ -1,0 +1,94 @@
+"""The DAG set under the real scheduler: the master DAG end to end, and a failing ticker's dead letter + replay."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+CONF = {"execution_mode": "synthetic", "start_date": "2024-01-02"}
+
+
+def _pmx_db(stack) -> Path:
+    return Path(stack.env["PMX_HOME"]) / "data" / "portfolio_maximizer.db"
+
+
+def _states(api, dag_id: str, run_id: str) -> dict[tuple[str, int], dict]:
+    return {(ti["task_id"], ti["map_index"]): ti for ti in api.task_instances(dag_id, run_id)}
+
+
+@pytest.fixture
+def stack_db_env(airflow_stack, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Point this test process at the stack's pipeline home (for the dead-letter API and direct SQL)."""
+    from tests.support import reset_caches
+
+    home = Path(airflow_stack.env["PMX_HOME"])
+    monkeypatch.setenv("PMX_HOME", str(home))
+    monkeypatch.setenv("PMX_LOG_DIR", airflow_stack.env["PMX_LOG_DIR"])
+    monkeypatch.setenv("PORTFOLIO_DB_PATH", str(_pmx_db(airflow_stack)))
+    monkeypatch.setenv("PMX_CONFIG_DIR", airflow_stack.env["PMX_CONFIG_DIR"])
+    reset_caches()
+    yield home
+    reset_caches()
+
+
+def test_master_dag_runs_green_under_the_scheduler(airflow_stack) -> None:
+    api = airflow_stack.api
+    api.wait_for_dags(["portfolio_master"])
+    api.set_paused("portfolio_master", False)
+    run_id = api.trigger("portfolio_master", conf={**CONF, "tickers": "JPM,XOM"})  # tickers no other test trades
+    run = api.wait_for_run("portfolio_master", run_id, timeout=900)
+    states = _states(api, "portfolio_master", run_id)
+    not_green = {k: v["state"] for k, v in states.items()
+                 if v["state"] != "success" and k != ("env_sanity.halt_trading", -1)}
+    assert run["state"] == "success", not_green
+    assert not not_green
+    assert states[("env_sanity.halt_trading", -1)]["state"] == "skipped"
+    assert {k[1] for k in states if k[0] == "etl.forecast"} == {0, 1}
+    with sqlite3.connect(_pmx_db(airflow_stack)) as conn:
+        loaded = dict(conn.execute("SELECT ticker, rows_loaded FROM etl_runs WHERE run_id = ?", (run_id,)))
+        signals = conn.execute("SELECT COUNT(*) FROM signals WHERE run_id = ?", (run_id,)).fetchone()[0]
+    assert set(loaded) == {"JPM", "XOM"} and min(loaded.values()) > 200
+    assert signals == 2
+
+
+def test_failing_ticker_is_dead_lettered_and_replays_from_its_checkpoint(airflow_stack, stack_db_env: Path) -> None:
+    from orchestration.dead_letters import list_dead_letters, replay
+    from portfolio.database_manager import DatabaseManager
+
+    db = DatabaseManager()
+    with db.connect() as conn:  # the cause: the table refuses one ticker's rows
+        conn.execute("CREATE TRIGGER reject_xfail BEFORE INSERT ON ohlcv WHEN NEW.ticker = 'XFAIL' "
+                     "BEGIN SELECT RAISE(ABORT, 'ohlcv refuses XFAIL rows'); END")
+    api = airflow_stack.api
+    api.wait_for_dags(["daily_etl"])
+    api.set_paused("daily_etl", False)
+    run_id = api.trigger("daily_etl", conf={**CONF, "tickers": "AAPL,XFAIL"})
+    assert api.wait_for_run("daily_etl", run_id, timeout=600)["state"] == "failed"
+    states = _states(api, "daily_etl", run_id)
+    assert states[("etl.load", 1)]["state"] == "failed"
+    assert states[("etl.load", 1)]["try_number"] == 3, "load retries twice before giving up"
+    assert states[("etl.forecast", 1)]["state"] == "upstream_failed"
+    for task in ("etl.extract", "etl.quality_check", "etl.load", "etl.forecast"):
+        assert states[(task, 0)]["state"] == "success", f"AAPL's {task} must not be affected"
+
+    (letter,) = [d for d in list_dead_letters() if d["run_id"] == run_id]
+    assert (letter["dag_id"], letter["task_id"], letter["map_index"]) == ("daily_etl", "etl.load", 1)
+    assert letter["ticker"] == "XFAIL"
+    assert "refuses XFAIL" in letter["error"]
+
+    with db.connect() as conn:  # the fix
+        conn.execute("DROP TRIGGER reject_xfail")
+    replay(letter["id"], api)
+    assert api.wait_for_run("daily_etl", run_id, timeout=600)["state"] == "success"
+    after = _states(api, "daily_etl", run_id)
+    assert after[("etl.load", 1)]["state"] == after[("etl.forecast", 1)]["state"] == "success"
+    assert after[("etl.extract", 1)]["try_number"] == 1, "the replay resumes after the extract checkpoint"
+    with db.connect() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM ohlcv WHERE ticker = 'XFAIL'").fetchone()[0] > 200
+    assert [d["id"] for d in list_dead_letters() if d["run_id"] == run_id] == []
+    assert [d["replay_status"] for d in list_dead_letters(include_replayed=True) if d["run_id"] == run_id] == [
+        "cleared"]

@@ -1,0 +1,57 @@
+"""The production compose stack is consistent with the project's single sources of configuration."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from orchestration import compose
+from portfolio.paths import REPO_ROOT
+
+DEPLOY = REPO_ROOT / "deploy"
+
+
+@pytest.fixture(scope="module")
+def stack() -> dict:
+    return yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())
+
+
+def test_rendered_env_file_is_up_to_date() -> None:
+    assert compose.main(["--check"]) == 0, "run: python -m orchestration.compose"
+
+
+def test_env_file_carries_the_scale_path_and_no_secret_values() -> None:
+    env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    assert env["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
+    assert env["AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED"] == "True"
+    assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env
+    for key, value in env.items():
+        if re.search(r"(?i)secret|fernet|conn|backend|password", key) and not key.endswith(("_CMD", "_FILE")):
+            assert "/run/secrets/" not in value and len(value) < 200, key
+    assert not any(k.endswith("FERNET_KEY") or k.endswith("JWT_SECRET") for k in env)
+
+
+def test_services_share_one_image_and_publish_only_on_localhost(stack: dict) -> None:
+    airflow = {"airflow-init", "api-server", "scheduler", "dag-processor", "triggerer", "worker", "alerts-worker"}
+    assert airflow <= set(stack["services"])
+    for name in airflow:
+        service = stack["services"][name]
+        assert service["image"] == "portfolio-maximizer:latest", name
+        assert service["env_file"] == ["airflow.compose.env"], name
+    for name, service in stack["services"].items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} beyond localhost"
+
+
+def test_every_secret_is_a_documented_file(stack: dict) -> None:
+    readme = (DEPLOY / "secrets" / "README.md").read_text()
+    used = {s for svc in stack["services"].values() for s in svc.get("secrets", [])}
+    assert used == set(stack["secrets"])
+    for name, spec in stack["secrets"].items():
+        assert spec["file"] == f"secrets/{name}"
+        assert f"`{name}`" in readme, f"{name} is not documented in deploy/secrets/README.md"
+    referenced = set(re.findall(r"/run/secrets/(\w+)", compose.render()))
+    assert referenced <= used, referenced - used
