@@ -18,8 +18,17 @@ from dashboards import dag_health, data_pipeline, platform, sla, trading
 JSON_DIR = Path(__file__).resolve().parent / "json"
 
 
-def dashboards(sla_names: Sequence[str] = ()) -> dict[str, dict[str, object]]:
-    """All dashboards as JSON-ready dicts, keyed by file stem."""
+def configured_sla_names() -> list[str]:
+    """The SLA names of ``config/slas.yml``: the same file drives Deadline Alerts, rules and these panels."""
+    from alerts.sla_config import sla_names
+
+    return sla_names()
+
+
+def dashboards(sla_names: Sequence[str] | None = None) -> dict[str, dict[str, object]]:
+    """All dashboards as JSON-ready dicts, keyed by file stem (SLA picker from ``config/slas.yml`` by default)."""
+    if sla_names is None:
+        sla_names = configured_sla_names()
     builders: dict[str, Callable[[], object]] = {
         "airflow-platform": platform.build,
         "dag-health": dag_health.build,
@@ -35,7 +44,7 @@ def render(board: dict[str, object]) -> str:
     return json.dumps(board, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write(out_dir: Path = JSON_DIR, sla_names: Sequence[str] = ()) -> list[Path]:
+def write(out_dir: Path = JSON_DIR, sla_names: Sequence[str] | None = None) -> list[Path]:
     """Write every dashboard into ``out_dir``; return the paths written."""
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
@@ -50,10 +59,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line: write (default) or ``--check`` the JSON files."""
     parser = argparse.ArgumentParser(prog="python -m dashboards.build", description=__doc__)
     parser.add_argument("--out", type=Path, default=JSON_DIR, help="output directory (default %(default)s)")
-    parser.add_argument("--sla-names", default="", help="comma-separated SLA names for the SLA picker")
+    parser.add_argument("--sla-names", default=None,
+                        help="comma-separated SLA names for the SLA picker (default: config/slas.yml)")
     parser.add_argument("--check", action="store_true", help="exit 1 if the files differ from a fresh build")
     args = parser.parse_args(argv)
-    names = [n for n in args.sla_names.split(",") if n]
+    names = None if args.sla_names is None else [n for n in args.sla_names.split(",") if n]
     if args.check:
         stale = [
             name

@@ -1,5 +1,7 @@
 """Start, watch and stop a local Airflow stack: api-server, scheduler, dag-processor and triggerer.
 
+Plus the project's own long-running processes (``PYTHON_COMPONENTS``: the alert outbox worker).
+
 Used by ``make run`` / ``make up`` and by the integration tests (one stack per test session, on its own
 ports and home). Every component writes to ``<home>/components/<name>.log``.
 """
@@ -25,6 +27,11 @@ COMPONENTS: dict[str, list[str]] = {
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer"],
 }
+# Project processes started with the venv's Python next to the Airflow components (not ``airflow <args>``).
+# alerts-worker delivers SLA/incident alerts from the durable outbox (docs/slas.md#delivery-worker).
+PYTHON_COMPONENTS: dict[str, list[str]] = {
+    "alerts-worker": ["-m", "alerts.outbox_worker"],
+}
 HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
 
 
@@ -44,7 +51,7 @@ def airflow_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subpro
 class AirflowStack:
     """One local Airflow deployment made of separately started components."""
 
-    def __init__(self, layout: StackLayout, components: tuple[str, ...] = tuple(COMPONENTS),
+    def __init__(self, layout: StackLayout, components: tuple[str, ...] = (*COMPONENTS, *PYTHON_COMPONENTS),
                  extra_env: dict[str, str] | None = None, say: Callable[[str], None] | None = None) -> None:
         self.layout = layout
         self.components = components
@@ -74,7 +81,10 @@ class AirflowStack:
         """Start one component in its own process group, logging to ``components/<name>.log``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
-        cmd = [str(Path(sys.executable).parent / "airflow"), *COMPONENTS[name]]
+        if name in PYTHON_COMPONENTS:
+            cmd = [sys.executable, *PYTHON_COMPONENTS[name]]
+        else:
+            cmd = [str(Path(sys.executable).parent / "airflow"), *COMPONENTS[name]]
         self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()

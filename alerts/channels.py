@@ -1,0 +1,277 @@
+"""Delivery through the Slack, PagerDuty and SMTP providers, with each failure classified once.
+
+Every ``send`` returns an :class:`Outcome`: ``delivered``, ``retry`` (5xx, 408/429, timeouts, network) or
+``dead_letter`` (a 4xx that cannot succeed, a missing Connection, a misconfigured URL). The secrets live in
+Airflow Connections; outcome reasons are redacted and never contain them.
+
+After a crash mid-request a delivery is *in doubt*; ``reconcile`` tells whether it arrived: the Slack Web API
+is searched for the message's metadata (exactly once); PagerDuty deduplicates on ``dedup_key`` so a resend
+is absorbed by the open alert; webhooks and email cannot be checked and are resent (at least once).
+"""
+
+from __future__ import annotations
+
+import math
+import smtplib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+from alerts.messages import email_message, pagerduty_event, slack_message
+from portfolio.redaction import bounded, register_secret
+
+if TYPE_CHECKING:
+    from alerts.alerting_config import AlertingConfig, ChannelConfig
+    from alerts.incident import Incident
+
+Result = Literal["delivered", "retry", "dead_letter"]
+RETRYABLE_4XX = frozenset({408, 425, 429})
+SLACK_PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "invalid_blocks",
+        "msg_too_long",
+        "invalid_metadata_format",
+        "restricted_action",
+        "no_text",
+        "invalid_arguments",
+        "channel_is_archived",
+    }
+)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The result of one delivery attempt."""
+
+    result: Result
+    reason: str = ""
+    status: int | None = None
+    maybe_sent: bool = False  # no answer (timeout, reset): the request may have arrived; reconcile first
+
+
+def _name(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+def _missing_connection(exc: BaseException) -> bool:
+    return _name(exc) in ("AirflowNotFoundException", "ConnectionNotFound") or "isn't defined" in str(exc)
+
+
+def classify_status(status: int, reason: str, config: AlertingConfig) -> Outcome:
+    """HTTP status -> outcome: 2xx delivered, configured 4xx dead letter, everything else retried."""
+    if 200 <= status < 300:
+        return Outcome("delivered", "", status)
+    if status in config.dead_letter.permanent_statuses and status not in RETRYABLE_4XX:
+        return Outcome("dead_letter", f"HTTP {status}: {reason}"[:500], status)
+    return Outcome("retry", f"HTTP {status}: {reason}"[:500], status)
+
+
+def _exception_outcome(exc: BaseException, config: AlertingConfig, conn_id: str) -> Outcome:
+    if _missing_connection(exc):
+        result: Result = "dead_letter" if config.dead_letter.missing_connection == "dead_letter" else "retry"
+        return Outcome(result, f"connection {conn_id!r} is not defined")
+    return Outcome("retry", bounded(f"{_name(exc)}: {exc}", 500), maybe_sent=True)
+
+
+class Channel:
+    """Base class: one configured channel."""
+
+    def __init__(self, name: str, spec: ChannelConfig, config: AlertingConfig) -> None:
+        self.name, self.spec, self.config = name, spec, config
+        self.timeout = config.retry.timeout_seconds
+
+    def send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
+        """Deliver once; never raises."""
+        try:
+            return self._send(incident, action, delivery_key)
+        except Exception as exc:
+            return _exception_outcome(exc, self.config, self.spec.conn_id)
+
+    def _send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
+        raise NotImplementedError
+
+    def reconcile(self, incident: Incident, action: str, delivery_key: str, since: float) -> bool | None:
+        """After a crash mid-send: True = it arrived, False = resend, None = cannot tell yet (retry later)."""
+        return False
+
+
+class SlackChannel(Channel):
+    """Slack through the provider's ``SlackHook`` (Web API) or ``SlackWebhookHook`` (incoming webhook)."""
+
+    def _hook(self) -> Any:
+        if self.spec.mode == "webhook":
+            from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
+
+            return SlackWebhookHook(
+                slack_webhook_conn_id=self.spec.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[]
+            )
+        from airflow.providers.slack.hooks.slack import SlackHook
+
+        return SlackHook(slack_conn_id=self.spec.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[])
+
+    def _send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
+        message = slack_message(incident, delivery_key)
+        hook = self._hook()
+        if self.spec.mode == "webhook":
+            resp = hook.client.send_dict({"text": message["text"], "blocks": message["blocks"]})
+            return classify_status(resp.status_code, str(resp.body)[:200], self.config)
+        register_secret(getattr(hook.client, "token", None))
+        from slack_sdk.errors import SlackApiError
+
+        try:
+            hook.client.chat_postMessage(channel=self.spec.channel, **message)
+        except SlackApiError as exc:
+            status = exc.response.status_code
+            error = (
+                str((exc.response.data or {}).get("error", "")) if isinstance(exc.response.data, dict) else ""
+            )
+            if status == 200 and error in SLACK_PERMANENT_ERRORS:
+                return Outcome("dead_letter", f"slack error {error}", status)
+            if status == 200:
+                return Outcome("retry", f"slack error {error or 'unknown'}", status)
+            return classify_status(status, error or "slack api error", self.config)
+        return Outcome("delivered", "", 200)
+
+    def reconcile(self, incident: Incident, action: str, delivery_key: str, since: float) -> bool | None:
+        """Look for our message (by metadata) in the channel history since the attempt started."""
+        if self.spec.mode == "webhook":
+            return False  # a webhook cannot be queried: resend (at least once)
+        try:
+            hook = self._hook()
+            channel = self.spec.channel or ""
+            channel_id = hook.get_channel_id(channel.lstrip("#")) if channel.startswith("#") else channel
+            resp = hook.client.conversations_history(
+                channel=channel_id, oldest=f"{since - 120:.6f}", include_all_metadata=True, limit=200
+            )
+            for msg in resp.get("messages", []):
+                payload = (msg.get("metadata") or {}).get("event_payload") or {}
+                if payload.get("delivery_key") == delivery_key:
+                    return True
+            return False
+        except Exception:
+            return None
+
+
+class PagerDutyChannel(Channel):
+    """PagerDuty Events API v2 through the provider (routing key from the Connection, ``prepare_event_data``).
+
+    The Connection's extra may set ``base_url`` (an https Events API endpoint) and ``ca_bundle`` (a CA file
+    for it): the stock hook always talks to events.pagerduty.com with the public CAs.
+    """
+
+    def _send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
+        import pagerduty
+        from airflow.providers.pagerduty.hooks.pagerduty_events import PagerdutyEventsHook, prepare_event_data
+
+        hook = PagerdutyEventsHook(pagerduty_events_conn_id=self.spec.conn_id)
+        register_secret(hook.integration_key)
+        extra = hook.get_connection(self.spec.conn_id).extra_dejson or {}
+        data = prepare_event_data(**pagerduty_event(incident, action, self.spec.source))
+        verify: Any = True
+        if extra.get("ca_bundle"):
+            import ssl
+
+            verify = ssl.create_default_context(cafile=extra["ca_bundle"])
+        try:
+            client = pagerduty.EventsApiV2Client(
+                hook.integration_key, base_url=extra.get("base_url"), verify=verify
+            )
+        except pagerduty.UrlError as exc:
+            return Outcome("dead_letter", f"bad PagerDuty base_url: {exc}")
+        client.retry = {429: 1}  # our outbox retries; the client only absorbs one quick 429
+        client.max_network_attempts = 0
+        client.sleep_timer = 0.1
+        client.timeout = math.ceil(self.timeout)
+        try:
+            client.send_event(**data)
+        except pagerduty.HttpError as exc:
+            status = exc.response.status_code if exc.response is not None else 0
+            return classify_status(
+                status, bounded(exc.response.text if exc.response is not None else str(exc), 200), self.config
+            )
+        finally:
+            client.close()
+        return Outcome("delivered", "", 202)
+
+    def reconcile(self, incident: Incident, action: str, delivery_key: str, since: float) -> bool | None:
+        """Resend: PagerDuty folds a repeated event with the same ``dedup_key`` into the open alert."""
+        return False
+
+
+class EmailChannel(Channel):
+    """Email through the SMTP provider's ``SmtpHook`` (optional channel)."""
+
+    def _send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
+        from airflow.providers.smtp.hooks.smtp import SmtpHook
+
+        subject, body = email_message(incident)
+        try:
+            with SmtpHook(smtp_conn_id=self.spec.conn_id) as hook:
+                hook.send_email_smtp(to=list(self.spec.to), subject=subject, html_content=body)
+        except smtplib.SMTPResponseException as exc:
+            code = int(getattr(exc, "smtp_code", 0) or 0)
+            result: Result = "dead_letter" if 500 <= code < 600 else "retry"
+            return Outcome(result, bounded(f"SMTP {code}: {exc}", 300), code)
+        except smtplib.SMTPRecipientsRefused as exc:
+            return Outcome("dead_letter", bounded(f"recipients refused: {exc}", 300))
+        return Outcome("delivered")
+
+
+CHANNEL_TYPES: dict[str, type[Channel]] = {
+    "slack": SlackChannel,
+    "pagerduty": PagerDutyChannel,
+    "email": EmailChannel,
+}
+
+
+PROVIDER_MODULES = {
+    "slack": ("airflow.providers.slack.hooks.slack", "airflow.providers.slack.hooks.slack_webhook"),
+    "pagerduty": ("airflow.providers.pagerduty.hooks.pagerduty_events",),
+    "email": ("airflow.providers.smtp.hooks.smtp",),
+}
+
+
+def warm_up_airflow_orm() -> None:
+    """Import every Airflow model and configure the SQLAlchemy mappers in the calling thread.
+
+    A Connection lookup (delivery threads) and a DagRun query (the worker loop) both trigger model imports and
+    mapper configuration; doing that lazily from two threads deadlocks on the import locks.
+    """
+    import airflow.models
+    from sqlalchemy.orm import configure_mappers
+
+    airflow.models.import_all_models()
+    import airflow.models.connection
+    import airflow.models.dagrun
+    import airflow.models.taskinstance
+    import airflow.secrets.metastore
+
+    configure_mappers()
+
+
+def preload(config: AlertingConfig) -> None:
+    """Import Airflow and the providers of enabled channels once, in the calling thread.
+
+    Airflow configures logging on first import; doing that from several delivery threads at once races.
+    """
+    import importlib
+
+    warm_up_airflow_orm()
+    for spec in config.channels.values():
+        if spec.enabled:
+            for module in PROVIDER_MODULES[spec.type]:
+                importlib.import_module(module)
+
+
+def build_channels(config: AlertingConfig) -> dict[str, Channel]:
+    """One sender per configured channel (disabled ones included: routing already skips them)."""
+    return {name: CHANNEL_TYPES[spec.type](name, spec, config) for name, spec in config.channels.items()}

@@ -1,0 +1,65 @@
+"""The incident contract: what deadline callbacks and threshold checks pass to ``alerts.router.submit``."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+Severity = Literal["critical", "error", "warning", "info"]
+SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
+# the kinds the router knows; other kinds are accepted and routed by severity like "error_threshold"
+KINDS: tuple[str, ...] = ("sla_miss", "sla_recovered", "task_budget", "error_threshold", "test")
+
+
+def utc_now() -> datetime:
+    """Timezone-aware current UTC time."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class Incident:
+    """One thing an operator must hear about.
+
+    ``dedup_key`` identifies the incident across retries and re-submissions: the same ``(kind, dedup_key)``
+    is stored once and delivered once per channel; PagerDuty uses it as its ``dedup_key`` (SLA misses:
+    ``pmx-sla/<dag_id>/<sla>/<run_id>``). ``links`` maps a label to a URL (run, runbook, ...); ``details``
+    is free-form JSON-serializable context. Secrets must never be put in any field.
+    """
+
+    kind: str
+    dedup_key: str
+    severity: Severity
+    summary: str
+    details: dict[str, Any] = field(default_factory=dict)
+    dag_id: str | None = None
+    run_id: str | None = None
+    links: dict[str, str] = field(default_factory=dict)
+    created_at: datetime = field(default_factory=utc_now)
+
+    def __post_init__(self) -> None:
+        if self.severity not in SEVERITIES:
+            raise ValueError(f"Incident.severity = {self.severity!r}: must be one of {', '.join(SEVERITIES)}")
+        if not self.dedup_key:
+            raise ValueError("Incident.dedup_key must not be empty")
+        if self.created_at.tzinfo is None:
+            self.created_at = self.created_at.replace(tzinfo=UTC)
+
+    def to_json(self) -> str:
+        """Serialize to one JSON object (datetimes as ISO-8601)."""
+        data = asdict(self)
+        data["created_at"] = self.created_at.isoformat()
+        return json.dumps(data, default=str, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Incident:
+        """Inverse of :meth:`to_json`."""
+        data = json.loads(text)
+        data["created_at"] = datetime.fromisoformat(data["created_at"])
+        return cls(**data)
+
+
+def sla_dedup_key(dag_id: str, sla: str, run_id: str) -> str:
+    """The stable dedup key of one SLA miss (and of its recovery): DAG + SLA + run."""
+    return f"pmx-sla/{dag_id}/{sla}/{run_id}"

@@ -1,0 +1,108 @@
+"""What each channel receives: Slack text + blocks, PagerDuty event fields, email subject and body.
+
+Pure functions (no I/O). Every message carries the severity, the links and the dedup key; nothing else from
+environment (secrets stay in Connections and never reach an incident).
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from alerts.incident import Incident
+
+SLACK_EMOJI = {
+    "critical": ":rotating_light:",
+    "error": ":red_circle:",
+    "warning": ":warning:",
+    "info": ":information_source:",
+}
+LINK_TEXT = {"run": "DAG run", "runbook": "Runbook", "sla_misses": "SLA misses"}
+
+
+def headline(incident: Incident) -> str:
+    """One-line title: ``[CRITICAL] summary`` or ``[RECOVERED] summary``."""
+    tag = "RECOVERED" if incident.kind == "sla_recovered" else incident.severity.upper()
+    return f"[{tag}] {incident.summary}"
+
+
+def _link_list(incident: Incident) -> list[tuple[str, str]]:
+    return [(LINK_TEXT.get(k, k.replace("_", " ").title()), v) for k, v in incident.links.items() if v]
+
+
+def slack_message(incident: Incident, delivery_key: str) -> dict[str, Any]:
+    """Arguments of ``chat.postMessage`` / the webhook body (``text`` fallback, ``blocks``, ``metadata``)."""
+    emoji = ":white_check_mark:" if incident.kind == "sla_recovered" else SLACK_EMOJI[incident.severity]
+    text = f"{emoji} {headline(incident)}"
+    fields = [
+        f"*Severity*\n{incident.severity}",
+        f"*DAG*\n{incident.dag_id or '-'}",
+        f"*Run*\n{incident.run_id or '-'}",
+    ]
+    if incident.details.get("deadline"):
+        fields.append(f"*Deadline*\n{incident.details['deadline']}")
+    if incident.details.get("late_seconds") is not None:
+        fields.append(f"*Late by*\n{incident.details.get('late_text')}")
+    links = " | ".join(f"<{url}|{label}>" for label, url in _link_list(incident))
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f[:1900]} for f in fields]},
+    ]
+    if links:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links[:2900]}})
+    blocks.append(
+        {
+            "type": "context",
+            "elements": [{"type": "mrkdwn", "text": f"dedup_key `{incident.dedup_key}` · {incident.kind}"}],
+        }
+    )
+    return {
+        "text": text[:3000],
+        "blocks": blocks,
+        "metadata": {
+            "event_type": "pmx_alert",
+            "event_payload": {
+                "delivery_key": delivery_key,
+                "dedup_key": incident.dedup_key,
+                "kind": incident.kind,
+            },
+        },
+    }
+
+
+def pagerduty_event(incident: Incident, action: str, source: str) -> dict[str, Any]:
+    """Keyword arguments for the PagerDuty provider's ``prepare_event_data``."""
+    details = {k: v for k, v in incident.details.items() if k != "channels"}
+    details.update({"dag_id": incident.dag_id, "run_id": incident.run_id, "kind": incident.kind})
+    return {
+        "summary": headline(incident)[:1024],
+        "severity": incident.severity,
+        "source": source,
+        "custom_details": details,
+        "component": incident.dag_id,
+        "group": "portfolio-maximizer",
+        "class_type": incident.kind,
+        "action": action,
+        "dedup_key": incident.dedup_key,
+        "links": [{"href": url, "text": label} for label, url in _link_list(incident)],
+    }
+
+
+def email_message(incident: Incident) -> tuple[str, str]:
+    """(subject, HTML body)."""
+    rows = "".join(
+        f"<tr><th align=left>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
+        for k, v in [
+            ("severity", incident.severity),
+            ("dag_id", incident.dag_id),
+            ("run_id", incident.run_id),
+            ("dedup_key", incident.dedup_key),
+            *incident.details.items(),
+        ]
+    )
+    links = "".join(
+        f'<li><a href="{html.escape(url)}">{html.escape(label)}</a></li>'
+        for label, url in _link_list(incident)
+    )
+    body = f"<p>{html.escape(incident.summary)}</p><table>{rows}</table><ul>{links}</ul>"
+    return headline(incident)[:250], body

@@ -1,0 +1,109 @@
+"""Read model of the SLA-misses view: each miss with deadline, lateness, deliveries, ack and resolution."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from alerts.outbox import Outbox
+
+
+def _deliveries(conn: Any, incident_id: int | None) -> list[dict[str, Any]]:
+    if incident_id is None:
+        return []
+    rows = conn.execute(
+        "SELECT channel, action, status, attempts, delivered_at, last_error FROM deliveries "
+        "WHERE incident_id = ? ORDER BY id",
+        (incident_id,),
+    ).fetchall()
+    return [
+        {
+            "channel": r["channel"],
+            "action": r["action"],
+            "status": r["status"],
+            "attempts": r["attempts"],
+            "delivered_at": _iso(r["delivered_at"]),
+            "last_error": r["last_error"],
+        }
+        for r in rows
+    ]
+
+
+def _iso(epoch: float | None) -> str | None:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if epoch else None
+
+
+def list_misses(
+    outbox: Outbox,
+    *,
+    dag_id: str | None = None,
+    since: float | None = None,
+    until: float | None = None,
+    limit: int = 200,
+    now: float | None = None,
+) -> list[dict[str, Any]]:
+    """SLA misses, newest first, filtered by DAG and by detection time (unix seconds)."""
+    now = now or time.time()
+    clauses: list[str] = ["m.kind = 'sla_miss'"]
+    args: list[Any] = []
+    if dag_id:
+        clauses.append("m.dag_id = ?")
+        args.append(dag_id)
+    if since is not None:
+        clauses.append("m.submitted_at >= ?")
+        args.append(since)
+    if until is not None:
+        clauses.append("m.submitted_at <= ?")
+        args.append(until)
+    sql = (
+        f"SELECT m.*, r.id AS recovery_id FROM incidents m LEFT JOIN incidents r ON r.kind = 'sla_recovered' "
+        f"AND r.dedup_key = m.dedup_key WHERE {' AND '.join(clauses)} ORDER BY m.submitted_at DESC LIMIT ?"
+    )
+    out: list[dict[str, Any]] = []
+    with outbox.connect() as conn:
+        for row in conn.execute(sql, [*args, max(1, min(limit, 1000))]).fetchall():
+            payload = json.loads(row["payload"])
+            deadline = row["deadline_at"]
+            if row["late_seconds"] is not None:
+                late, ongoing = float(row["late_seconds"]), False
+            elif deadline:
+                late = now - datetime.fromisoformat(deadline.replace("Z", "+00:00")).timestamp()
+                ongoing = True
+            else:
+                late, ongoing = None, True
+            deliveries = _deliveries(conn, row["id"])
+            out.append(
+                {
+                    "id": row["id"],
+                    "dag_id": row["dag_id"],
+                    "run_id": row["run_id"],
+                    "sla": row["sla"],
+                    "severity": row["severity"],
+                    "deadline": deadline,
+                    "detected_at": payload.get("created_at"),
+                    "late_seconds": round(late, 1) if late is not None else None,
+                    "still_late": ongoing,
+                    "run_state": row["run_state"],
+                    "summary": row["summary"],
+                    "dedup_key": row["dedup_key"],
+                    "delivered_to": sorted({d["channel"] for d in deliveries if d["status"] == "delivered"}),
+                    "deliveries": deliveries,
+                    "recovery_deliveries": _deliveries(conn, row["recovery_id"]),
+                    "acknowledged_at": _iso(row["acknowledged_at"]),
+                    "acknowledged_by": row["acknowledged_by"],
+                    "resolved_at": _iso(row["resolved_at"]),
+                    "links": payload.get("links") or {},
+                }
+            )
+    return out
+
+
+def miss_dag_ids(outbox: Outbox) -> list[str]:
+    """DAG ids that have at least one miss (for the filter drop-down)."""
+    with outbox.connect() as conn:
+        rows = conn.execute(
+            "SELECT DISTINCT dag_id FROM incidents WHERE kind = 'sla_miss' ORDER BY dag_id"
+        ).fetchall()
+    return [r["dag_id"] for r in rows if r["dag_id"]]

@@ -1,0 +1,262 @@
+"""``config/slas.yml`` -> typed SLA specs, validated at load (unknown DAG, bad interval, unknown channel...).
+
+One file drives the Deadline Alerts attached in ``orchestration.dag_defaults.dag_kwargs``
+(:mod:`alerts.deadlines`), the Prometheus rules ``alerts/prometheus/sla_rules.yml``
+(:mod:`alerts.sla_rules`) and the Grafana SLA panels (``load_slas()`` / ``sla_names()``).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from portfolio import paths
+from portfolio.config_loader import ConfigError, read_yaml, validate
+
+Reference = Literal["scheduled", "queued", "time_of_day", "average_runtime"]
+Severity = Literal["critical", "error", "warning", "info"]
+_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def parse_duration(value: Any) -> timedelta:
+    """``"45m"``, ``"1h30m"``, ``"90s"`` (or a timedelta) -> timedelta; zero, negative or no unit: error."""
+    if isinstance(value, timedelta):
+        delta = value
+    elif isinstance(value, str) and value.strip().startswith("-"):
+        raise ValueError(f"must be positive, got {value!r}")
+    elif isinstance(value, str) and (m := _DURATION.match(value)) and any(m.groups()):
+        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        delta = timedelta(hours=h, minutes=mi, seconds=s)
+    else:
+        raise ValueError(f"expected a duration with units such as '45m', '1h30m' or '90s', got {value!r}")
+    if delta <= timedelta(0):
+        raise ValueError(f"must be positive, got {value!r}")
+    return delta
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class SlaSpec(BaseModel):
+    """One SLA: when a DAG run must be finished, how bad a miss is, who hears about it, what to do."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=_NAME.pattern)
+    dag_id: str = Field(min_length=1)
+    reference: Reference
+    interval: Duration | None = None  # scheduled/queued: the budget; average_runtime: slack over the mean
+    at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # time_of_day: "HH:MM"
+    timezone: str | None = None  # time_of_day: defaults to the DAG schedule's timezone
+    manual_interval: Duration | None = None  # budget from queued_at for runs without a schedule slot
+    max_runs: int = Field(default=10, ge=1)  # average_runtime: runs averaged
+    min_runs: int = Field(default=3, ge=1)  # average_runtime: no deadline before this many successes
+    severity: Severity = "error"
+    channels: list[str] | None = None  # default: config/alerting.yml routing for the severity
+    runbook: str = Field(min_length=1)  # anchor in docs/slas.md or an absolute URL
+    description: str = ""
+    offset: timedelta | None = None  # time_of_day: derived at load (at - scheduled time)
+
+    @model_validator(mode="after")
+    def _reference_fields(self) -> SlaSpec:
+        needs_interval = self.reference in ("scheduled", "queued", "average_runtime")
+        if needs_interval and self.interval is None:
+            raise ValueError(f"reference {self.reference!r} needs `interval`")
+        if self.reference == "time_of_day":
+            if self.at is None:
+                raise ValueError("reference 'time_of_day' needs `at` (\"HH:MM\")")
+            if self.interval is not None:
+                raise ValueError("reference 'time_of_day' takes `at`, not `interval`")
+        elif self.at is not None or self.timezone is not None:
+            raise ValueError(f"`at`/`timezone` only apply to reference 'time_of_day', not {self.reference!r}")
+        if self.min_runs > self.max_runs:
+            raise ValueError(f"min_runs ({self.min_runs}) must not exceed max_runs ({self.max_runs})")
+        return self
+
+    @property
+    def budget(self) -> timedelta:
+        """The run's allowed time from its reference (time_of_day: from the scheduled time)."""
+        if self.reference == "time_of_day":
+            if self.offset is None:
+                raise ValueError(f"SLA {self.name}: time_of_day offset not derived (load it with load_slas)")
+            return self.offset
+        assert self.interval is not None
+        return self.interval
+
+    @property
+    def manual_budget(self) -> timedelta:
+        """Budget from ``queued_at`` for runs that have no schedule slot (manual, asset-triggered)."""
+        return self.manual_interval or self.budget
+
+    def runbook_url(self, base: str) -> str:
+        """The runbook as an absolute URL (relative anchors hang off ``base``)."""
+        if "://" in self.runbook:
+            return self.runbook
+        return (
+            f"{base.rstrip('/')}/{self.runbook.lstrip('/')}"
+            if not self.runbook.startswith("#")
+            else f"{base.rstrip('/')}{self.runbook}"
+        )
+
+
+class TaskBudget(BaseModel):
+    """A soft per-task budget: a task running longer than ``budget`` raises a ``task_budget`` incident."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dag_id: str = Field(min_length=1)
+    task_id: str = Field(min_length=1)  # fnmatch pattern over task ids, e.g. "*.forecast"
+    budget: Duration
+    severity: Severity = "warning"
+
+
+class SlaFile(BaseModel):
+    """The raw shape of ``config/slas.yml``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    runbook_base_url: str = "{ui_base_url}/pmx-sla/runbook"
+    slas: dict[str, dict[str, Any]]
+    task_budgets: list[TaskBudget] = Field(default_factory=list)
+
+
+class SlaConfig(BaseModel):
+    """Validated SLAs and task budgets."""
+
+    model_config = ConfigDict(frozen=True)
+
+    runbook_base_url: str
+    slas: tuple[SlaSpec, ...]
+    task_budgets: tuple[TaskBudget, ...] = ()
+
+    def for_dag(self, dag_id: str) -> list[SlaSpec]:
+        """The SLAs of one DAG (usually one)."""
+        return [s for s in self.slas if s.dag_id == dag_id]
+
+    def by_name(self, name: str) -> SlaSpec | None:
+        """One SLA by name."""
+        return next((s for s in self.slas if s.name == name), None)
+
+
+def _daily_time(cron: str) -> tuple[int, int] | None:
+    """(hour, minute) of a cron that fires at one fixed time of day, else None."""
+    fields = cron.split()
+    if len(fields) != 5 or not (fields[0].isdigit() and fields[1].isdigit()):
+        return None
+    return int(fields[1]), int(fields[0])
+
+
+def _derive_offset(
+    spec: SlaSpec, schedules: dict[str, str], schedule_tz: str, file: Path, key: str
+) -> SlaSpec:
+    if spec.reference != "time_of_day":
+        return spec
+    tz = spec.timezone or schedule_tz
+    if tz != schedule_tz:
+        raise ConfigError(
+            file,
+            f"{key}.timezone",
+            tz,
+            f"must equal the DAG schedule timezone {schedule_tz!r} "
+            "(a different zone makes the offset change with daylight saving time)",
+        )
+    at = spec.at or ""
+    slot = _daily_time(schedules[spec.dag_id])
+    if slot is None:
+        raise ConfigError(
+            file,
+            f"{key}.reference",
+            "time_of_day",
+            f"DAG {spec.dag_id!r} schedule "
+            f"{schedules[spec.dag_id]!r} does not fire at one fixed time of day; use 'scheduled'",
+        )
+    minutes = (int(at[:2]) * 60 + int(at[3:]) - slot[0] * 60 - slot[1]) % 1440
+    if minutes == 0:
+        raise ConfigError(file, f"{key}.at", at, f"equals the scheduled time {slot[0]:02d}:{slot[1]:02d}")
+    return spec.model_copy(update={"offset": timedelta(minutes=minutes), "timezone": tz})
+
+
+def parse_slas(
+    data: dict[str, Any],
+    file: Path,
+    known_channels: dict[str, Any] | None,
+    schedules: dict[str, str],
+    schedule_tz: str,
+) -> SlaConfig:
+    """Validate ``slas.yml`` against the DAG set and channel names; errors name file, key and value."""
+    raw = validate(SlaFile, data, file)
+    specs: list[SlaSpec] = []
+    for name, body in raw.slas.items():
+        key = f"slas.{name}"
+        if not isinstance(body, dict):
+            raise ConfigError(file, key, body, "each SLA must be a mapping")
+        try:
+            spec = validate(SlaSpec, {"name": name, **body}, file)
+        except ConfigError as exc:  # re-anchor the key path under slas.<name>
+            sub = exc.key if exc.key and exc.key != "name" else ""
+            raise ConfigError(file, f"{key}.{sub}" if sub else key, exc.value, exc.problem) from None
+        if spec.dag_id not in schedules:
+            raise ConfigError(
+                file, f"{key}.dag_id", spec.dag_id, f"unknown DAG; known: {', '.join(sorted(schedules))}"
+            )
+        if spec.channels is not None and known_channels is not None:
+            from alerts.alerting_config import check_channels
+
+            check_channels(spec.channels, known_channels, file, f"{key}.channels")
+        specs.append(_derive_offset(spec, schedules, schedule_tz, file, key))
+    for i, budget in enumerate(raw.task_budgets):
+        if budget.dag_id not in schedules:
+            raise ConfigError(file, f"task_budgets[{i}].dag_id", budget.dag_id, "unknown DAG")
+    return SlaConfig(
+        runbook_base_url=raw.runbook_base_url, slas=tuple(specs), task_budgets=tuple(raw.task_budgets)
+    )
+
+
+@lru_cache(maxsize=8)
+def _cached(config_dir: str, env: str) -> SlaConfig:
+    from alerts.alerting_config import load_alerting
+    from orchestration.config import OrchestrationConfig
+    from portfolio.config_loader import load_config
+
+    directory = Path(config_dir)
+    file = directory / "slas.yml"
+    orch = load_config(OrchestrationConfig, "orchestration", config_dir=directory, env=env)
+    schedules = {dag_id: spec.schedule for dag_id, spec in orch.dags.items()}
+    channels = dict(load_alerting(directory, env).channels)
+    return parse_slas(read_yaml(file), file, channels, schedules, orch.timezone)
+
+
+def load_sla_config(config_dir: Path | None = None) -> SlaConfig:
+    """Load and validate ``config/slas.yml`` (cached per config directory)."""
+    from portfolio.config_loader import current_env
+
+    return _cached(str(config_dir or paths.config_dir()), current_env())
+
+
+def load_slas(config_dir: Path | None = None) -> list[SlaSpec]:
+    """Every configured SLA (for dashboards and rule generators)."""
+    return list(load_sla_config(config_dir).slas)
+
+
+def sla_names(config_dir: Path | None = None) -> list[str]:
+    """The SLA names, in file order (the ``sla`` label of ``pmx_sla_*`` metrics)."""
+    return [s.name for s in load_slas(config_dir)]
+
+
+def runbook_base(config_dir: Path | None = None) -> str:
+    """The runbook base URL with ``{ui_base_url}`` filled in from ``config/alerting.yml``."""
+    from alerts.alerting_config import load_alerting
+
+    base = load_sla_config(config_dir).runbook_base_url
+    return base.replace("{ui_base_url}", load_alerting(config_dir).link_base())
+
+
+def clear_cache() -> None:
+    """Forget loaded configs."""
+    _cached.cache_clear()

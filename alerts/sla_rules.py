@@ -1,0 +1,207 @@
+"""Generate ``alerts/prometheus/sla_rules.yml`` (and its promtool unit tests) from ``config/slas.yml``.
+
+Per SLA: ``PmxSlaMissed_<sla>`` fires on any miss in the last hour with the SLA's own severity, DAG, rule text
+and runbook. SLAs of DAGs that run at least three times a day also get ``PmxSlaMissedRepeatedly_<sla>``
+(three misses in 24 h: the budget or the DAG needs attention). Every rule carries ``routed_by="pmx-outbox"``:
+the project's own router already delivers each miss, so Alertmanager should not page for these again.
+``python -m alerts.sla_rules`` rewrites the file; a unit test fails when the committed file differs from what
+the config produces.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from alerts.deadlines import format_duration
+from alerts.sla_config import SlaSpec, load_sla_config, runbook_base
+from portfolio.paths import REPO_ROOT
+
+RULES_FILE = REPO_ROOT / "alerts" / "prometheus" / "sla_rules.yml"
+HEADER = (
+    "# GENERATED from config/slas.yml by `python -m alerts.sla_rules`; do not edit by hand.\n"
+    "# One alert per SLA with its own severity and runbook (generic SLA rules live in pmx.alerts.yml).\n"
+)
+REPEAT_MISSES, MIN_RUNS_PER_DAY = 3, 3
+# The outbox router already pages for every miss: Alertmanager can match this label to avoid a second page.
+ROUTED_BY = "pmx-outbox"
+
+
+def _misses(sla: str, window: str) -> str:
+    series = f'pmx_sla_misses_total{{sla="{sla}"}}'
+    return (
+        f"sum by (dag_id, sla) (\n  ({series} unless {series} offset {window})\n"
+        f"  or increase({series}[{window}])\n)"
+    )
+
+
+def rule_text(spec: SlaSpec) -> str:
+    """The SLA in words, for alert descriptions."""
+    manual = f"manual runs within {format_duration(spec.manual_budget.total_seconds())} of being queued"
+    if spec.reference == "time_of_day":
+        return f"finished by {spec.at} {spec.timezone}; {manual}"
+    budget = format_duration(spec.budget.total_seconds())
+    if spec.reference == "scheduled":
+        return f"finished within {budget} of the scheduled time; {manual}"
+    if spec.reference == "queued":
+        return f"finished within {budget} of being queued"
+    return f"finished within the mean of the last {spec.max_runs} successful runs + {budget}"
+
+
+def runs_per_day(schedule: str, timezone: str) -> int:
+    """How many times a cron fires on a busy weekday (Wednesday 2026-01-07)."""
+    import pendulum
+    from croniter import croniter
+
+    start = pendulum.datetime(2026, 1, 7, tz=timezone)
+    it = croniter(schedule, start - timedelta(seconds=1))
+    count = 0
+    while it.get_next(datetime) < start + timedelta(days=1):
+        count += 1
+        if count > 1440:
+            break
+    return count
+
+
+def rules(slas: list[SlaSpec], runbook: str, schedules: dict[str, str], timezone: str) -> dict[str, Any]:
+    """The rules document."""
+    out: list[dict[str, Any]] = []
+    for spec in slas:
+        url = spec.runbook_url(runbook)
+        labels = {"severity": spec.severity, "sla": spec.name, "dag_id": spec.dag_id, "routed_by": ROUTED_BY}
+        out.append(
+            {
+                "alert": f"PmxSlaMissed_{spec.name}",
+                "expr": f"{_misses(spec.name, '1h')} > 0\n",
+                "labels": labels,
+                "annotations": {
+                    "summary": f"SLA {spec.name} of {spec.dag_id} missed",
+                    "description": (
+                        f"{spec.description or spec.name}: {rule_text(spec)}. "
+                        "{{ $value }} miss(es) in the last hour."
+                    ),
+                    "runbook_url": url,
+                },
+            }
+        )
+        if runs_per_day(schedules[spec.dag_id], timezone) >= MIN_RUNS_PER_DAY:
+            out.append(
+                {
+                    "alert": f"PmxSlaMissedRepeatedly_{spec.name}",
+                    "expr": f"{_misses(spec.name, '24h')} >= {REPEAT_MISSES}\n",
+                    "labels": {
+                        **labels,
+                        "severity": "warning" if spec.severity in ("warning", "info") else "error",
+                    },
+                    "annotations": {
+                        "summary": f"SLA {spec.name} of {spec.dag_id} missed {REPEAT_MISSES}+ times in 24 h",
+                        "description": (
+                            f"{rule_text(spec)} failed {{{{ $value }}}} times in 24 h: the DAG got slower "
+                            "or the budget no longer fits."
+                        ),
+                        "runbook_url": url,
+                    },
+                }
+            )
+    return {"groups": [{"name": "pmx-sla-generated", "rules": out}]}
+
+
+def render(config_dir: Path | None = None) -> str:
+    """The text of ``sla_rules.yml`` for the given config directory."""
+    from orchestration.config import OrchestrationConfig
+    from portfolio.config_loader import current_env, load_config
+
+    directory = config_dir
+    cfg = load_sla_config(directory)
+    orch = load_config(OrchestrationConfig, "orchestration", config_dir=directory, env=current_env())
+    doc = rules(
+        list(cfg.slas),
+        _stable_runbook_base(directory),
+        {d: s.schedule for d, s in orch.dags.items()},
+        orch.timezone,
+    )
+    return HEADER + yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, width=110, allow_unicode=True)
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings (PromQL) as ``|`` blocks, like hand-written rule files."""
+
+
+def _str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_BlockDumper.add_representer(str, _str)
+
+
+def _stable_runbook_base(config_dir: Path | None) -> str:
+    """Runbook base for committed rules: an ``auto`` UI URL becomes the local default, not the shell's."""
+    import os
+
+    saved = os.environ.pop("AIRFLOW__API__BASE_URL", None)
+    try:
+        return runbook_base(config_dir)
+    finally:
+        if saved is not None:
+            os.environ["AIRFLOW__API__BASE_URL"] = saved
+
+
+def promtool_tests(slas: list[SlaSpec], rules_file: str) -> dict[str, Any]:
+    """promtool unit tests: every SLA's miss alert fires with its labels; nothing fires without a miss."""
+    tests = []
+    for spec in slas:
+        series = (
+            f'pmx_sla_misses_total{{dag_id="{spec.dag_id}",sla="{spec.name}",severity="{spec.severity}"}}'
+        )
+        tests.append(
+            {
+                "interval": "1m",
+                "input_series": [{"series": series, "values": "_x5 1 1 1 1 1"}],
+                "alert_rule_test": [
+                    {"eval_time": "3m", "alertname": f"PmxSlaMissed_{spec.name}", "exp_alerts": []},
+                    {
+                        "eval_time": "7m",
+                        "alertname": f"PmxSlaMissed_{spec.name}",
+                        "exp_alerts": [
+                            {
+                                "exp_labels": {
+                                    "severity": spec.severity,
+                                    "sla": spec.name,
+                                    "dag_id": spec.dag_id,
+                                    "routed_by": ROUTED_BY,
+                                }
+                            }
+                        ],
+                    },
+                ],
+            }
+        )
+    return {"rule_files": [rules_file], "evaluation_interval": "1m", "tests": tests}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Rewrite (or ``--check``) the generated rules file."""
+    parser = argparse.ArgumentParser(prog="alerts.sla_rules", description=__doc__)
+    parser.add_argument("--check", action="store_true", help="exit 1 when the committed file is out of date")
+    args = parser.parse_args(argv)
+    text = render()
+    if args.check:
+        current = RULES_FILE.read_text() if RULES_FILE.exists() else ""
+        print(
+            "up to date"
+            if current == text
+            else f"{RULES_FILE} is out of date: run python -m alerts.sla_rules"
+        )
+        return 0 if current == text else 1
+    RULES_FILE.write_text(text)
+    print(f"wrote {RULES_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

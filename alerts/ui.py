@@ -1,0 +1,120 @@
+"""The SLA-misses view in the Airflow UI: a FastAPI app (``fastapi_apps``) and nav entry (``external_views``).
+
+Every route depends on ``airflow.api_fastapi.core_api.security.get_user``: without a valid Airflow token
+(``Authorization: Bearer`` or the UI's cookie) the answer is 401. Mounted at ``/pmx-sla``:
+
+* ``GET  /pmx-sla/ui``                         - the HTML table (filters: DAG, time window), under Browse
+* ``GET  /pmx-sla/api/misses``                 - the same as JSON (``dag_id``, ``since``/``until``: unix s)
+* ``POST /pmx-sla/api/misses/{id}/acknowledge`` - mark a miss acknowledged (JSON request)
+* ``GET  /pmx-sla/runbook``                    - docs/slas.md rendered (runbook links in alerts point here)
+
+The FastAPI app is built on first request, so loading the plugin in a task process stays cheap.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+URL_PREFIX = "/pmx-sla"
+WINDOWS = {"24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "all": None}
+
+
+class LazyAsgiApp:
+    """An ASGI app that builds the real one on first use."""
+
+    def __init__(self, factory: Any) -> None:
+        self._factory = factory
+        self._app: Any = None
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if self._app is None:
+            self._app = self._factory()
+        await self._app(scope, receive, send)
+
+
+def _fmt_late(seconds: float | None, ongoing: bool) -> str:
+    from alerts.deadlines import format_duration
+
+    if seconds is None:
+        return "-"
+    return format_duration(seconds) + (" (still late)" if ongoing else "")
+
+
+def render_page(misses: list[dict[str, Any]], dag_ids: list[str], dag_id: str | None, window: str) -> str:
+    """The HTML of the view (self-contained; no external assets)."""
+    esc = html.escape
+    options = "".join(
+        f'<option value="{esc(d)}"{" selected" if d == dag_id else ""}>{esc(d)}</option>' for d in dag_ids
+    )
+    windows = "".join(
+        f'<option value="{w}"{" selected" if w == window else ""}>{w}</option>' for w in WINDOWS
+    )
+    rows = []
+    for m in misses:
+        delivered = (
+            " ".join(
+                f'<span class="d {esc(d["status"])}" title="{esc(d.get("last_error") or "")}">'
+                f"{esc(d['channel'])}:{esc(d['status'])}</span>"
+                for d in m["deliveries"] + m["recovery_deliveries"]
+            )
+            or "not routed"
+        )
+        ack = (
+            f"{esc(m['acknowledged_at'])} by {esc(m['acknowledged_by'] or '')}"
+            if m["acknowledged_at"]
+            else f'<button onclick="ack({m["id"]})">Acknowledge</button>'
+        )
+        run_link = m["links"].get("run", "#")
+        cells = [
+            esc(str(m["detected_at"])[:19]),
+            esc(m["dag_id"] or ""),
+            f'<a href="{esc(run_link)}" target="_top">{esc(m["run_id"] or "")}</a>',
+            esc(m["sla"] or ""),
+            esc(m["severity"]),
+            esc(m["deadline"] or ""),
+            esc(_fmt_late(m["late_seconds"], m["still_late"])),
+            delivered,
+            ack,
+            esc(m["resolved_at"] or ("run " + (m["run_state"] or "running"))),
+        ]
+        rows.append(f'<tr class="{esc(m["severity"])}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    body = "".join(rows) or '<tr><td colspan="10">No SLA misses in this window.</td></tr>'
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>SLA misses</title><style>
+body{{font-family:system-ui,sans-serif;margin:1rem;font-size:14px}}table{{border-collapse:collapse;width:100%}}
+th,td{{border-bottom:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}}
+tr.critical td:nth-child(5){{color:#b00;font-weight:bold}}tr.error td:nth-child(5){{color:#c50}}
+.d{{display:inline-block;border-radius:3px;padding:0 4px;margin:1px;background:#eee}}
+.d.delivered{{background:#cfc}}.d.dead_letter{{background:#fcc}}.d.pending,.d.sending{{background:#ffc}}
+</style></head><body><h2>SLA misses</h2>
+<form method="get">DAG <select name="dag_id"><option value="">all</option>{options}</select>
+ window <select name="window">{windows}</select> <button>Filter</button></form>
+<table id="misses"><thead><tr><th>Detected (UTC)</th><th>DAG</th><th>Run</th><th>SLA</th><th>Severity</th>
+<th>Deadline</th><th>Late by</th><th>Delivered</th><th>Acknowledged</th><th>Resolved</th></tr></thead>
+<tbody>{body}</tbody></table>
+<script>function ack(id){{fetch("{URL_PREFIX}/api/misses/"+id+"/acknowledge",{{method:"POST",
+headers:{{"Content-Type":"application/json"}},body:"{{}}",credentials:"same-origin"}}).then(()=>location.reload());}}
+</script></body></html>"""
+
+
+def create_app() -> FastAPI:
+    """Build the FastAPI app (:mod:`alerts.ui_app`); every route requires an authenticated Airflow user."""
+    from alerts.ui_app import create_app as build
+
+    return build()
+
+
+fastapi_app = LazyAsgiApp(create_app)
+fastapi_apps = [{"app": fastapi_app, "url_prefix": URL_PREFIX, "name": "pmx-sla-misses"}]
+external_views = [
+    {
+        "name": "SLA Misses",
+        "href": f"{URL_PREFIX}/ui",
+        "destination": "nav",
+        "category": "browse",
+        "url_route": "sla-misses",
+    }
+]

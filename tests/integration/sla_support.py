@@ -1,0 +1,190 @@
+"""The SLA test environment on the session stack: Slack/PagerDuty stand-ins, Connections, short retries.
+
+:func:`sla_env` (session fixture, re-exported by ``tests/integration/conftest.py``) starts the stand-ins on
+127.0.0.1 (PagerDuty over HTTPS with a CA made for the session), creates the ``slack_alerts`` and
+``pagerduty_events`` Connections through the REST API, shortens the retry policy in the stack's copy of
+``config/alerting.yml`` and restarts the ``alerts-worker`` component so that it reads it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+import yaml
+
+from alerts.outbox import Outbox
+from alerts.receivers import PagerDutyStandIn, SlackStandIn, make_tls
+from orchestration.api_client import ApiError
+from orchestration.stack import AirflowStack
+
+SLA_DAGS = ("sla_cron", "sla_gated", "sla_starved", "sla_quick")
+ZERO_POOL = "sla_zero_pool"
+TEST_RETRY = {
+    "initial_delay_seconds": 0.5,
+    "multiplier": 2,
+    "max_delay_seconds": 2,
+    "timeout_seconds": 3,
+    "max_age_hours": 1,
+}
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, poll: float = 0.5) -> Any:
+    """Poll ``condition`` until truthy; fail naming ``what`` after ``timeout`` s (no timing asserted)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(poll)
+
+
+def dedup(dag_id: str, run_id: str) -> str:
+    """The dedup key of the test SLA of ``dag_id`` for one run."""
+    return f"pmx-sla/{dag_id}/{dag_id}_sla/{run_id}"
+
+
+@dataclass
+class SlaEnv:
+    """What the SLA tests work with."""
+
+    stack: AirflowStack
+    slack: SlackStandIn
+    pd: PagerDutyStandIn
+    ca_bundle: Path
+
+    @property
+    def outbox(self) -> Outbox:
+        """The stack's outbox."""
+        return Outbox(self.stack.layout.pmx_home / "data" / "alerts" / "outbox.sqlite")
+
+    def slack_messages(self, key: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """Slack messages accepted for one dedup key (optionally of one incident kind)."""
+        out = []
+        for m in self.slack.messages():
+            payload = (m.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("dedup_key") == key and (kind is None or payload.get("kind") == kind):
+                out.append(m)
+        return out
+
+    def pd_events(self, key: str, action: str | None = None) -> list[dict[str, Any]]:
+        """PagerDuty events accepted for one dedup key (optionally of one action)."""
+        return [e for e in self.pd.events(action) if e["dedup_key"] == key]
+
+    def open_all_gates(self, dag_id: str) -> None:
+        """Open the gate of every existing run of ``dag_id`` (frees the slots of their waiting sensors)."""
+        for run in self.stack.api.dag_runs(dag_id):
+            self.open_gate(dag_id, run["dag_run_id"])
+
+    def open_gate(self, dag_id: str, run_id: str) -> None:
+        """Let a gated run finish (see tests/integration/dags/sla_scenarios.py)."""
+        path = self.stack.layout.pmx_home / "sla_gates" / dag_id / run_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+
+    def ui_get(self, path: str, token: str | None, **params: Any) -> requests.Response:
+        """GET a route of the SLA-misses app with (or without) a bearer token."""
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.get(
+            f"{self.stack.layout.api_url}/pmx-sla{path}", headers=headers, params=params, timeout=30
+        )
+
+    def restart_worker(self, sig: int | None = None) -> None:
+        """Restart the alerts-worker component (SIGKILL simulates a crash)."""
+        import signal
+
+        self.stack.restart_component("alerts-worker", sig or signal.SIGTERM)
+
+
+def _put_connection(
+    stack: AirflowStack, conn_id: str, conn_type: str, password: str, extra: dict[str, Any]
+) -> None:
+    with contextlib.suppress(ApiError):
+        stack.api.request("DELETE", f"/connections/{conn_id}")
+    stack.api.request(
+        "POST",
+        "/connections",
+        json={
+            "connection_id": conn_id,
+            "conn_type": conn_type,
+            "password": password,
+            "extra": json.dumps(extra),
+        },
+    )
+
+
+def _short_retries(stack: AirflowStack) -> None:
+    path = Path(stack.env["PMX_CONFIG_DIR"]) / "alerting.yml"
+    cfg = yaml.safe_load(path.read_text())
+    cfg["retry"].update(TEST_RETRY)
+    cfg["worker"]["run_check_interval_seconds"] = 1
+    cfg["worker"]["metrics_interval_seconds"] = 2
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+
+
+def _pool(stack: AirflowStack, slots: int) -> None:
+    body = {
+        "name": ZERO_POOL,
+        "slots": slots,
+        "description": "SLA test: starved until opened",
+        "include_deferred": False,
+    }
+    exists = any(p["name"] == ZERO_POOL for p in stack.api.request("GET", "/pools")["pools"])
+    if exists:
+        api_retrying(stack, "PATCH", f"/pools/{ZERO_POOL}", json=body)
+    else:
+        api_retrying(stack, "POST", "/pools", json=body)
+
+
+def api_retrying(stack: AirflowStack, method: str, path: str, attempts: int = 6, **kwargs: Any) -> Any:
+    """A REST call retried on 5xx: a loaded SQLite metadata DB can time a write out ("database is locked")."""
+    for attempt in range(attempts):
+        try:
+            return stack.api.request(method, path, **kwargs)
+        except ApiError as exc:
+            if "-> 5" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(2)
+    return None
+
+
+def open_pool(stack: AirflowStack, slots: int = 1) -> None:
+    """Give the starved pool some slots."""
+    _pool(stack, slots)
+
+
+@pytest.fixture(scope="session")
+def sla_env(airflow_stack: AirflowStack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SlaEnv]:
+    """Stand-ins + Connections + short retries on the session stack."""
+    tls, ca = make_tls(tmp_path_factory.mktemp("sla-tls"))
+    slack, pd = SlackStandIn().start(), PagerDutyStandIn(tls=tls).start()
+    stack = airflow_stack
+    _put_connection(stack, "slack_alerts", "slack", slack.token, {"base_url": slack.api_url})
+    _put_connection(
+        stack,
+        "pagerduty_events",
+        "pagerduty_events",
+        pd.routing_key,
+        {"base_url": pd.url, "ca_bundle": str(ca)},
+    )
+    _short_retries(stack)
+    env = SlaEnv(stack, slack, pd, ca)
+    env.restart_worker()
+    _pool(stack, 0)
+    stack.api.wait_for_dags(list(SLA_DAGS))
+    for dag_id in ("sla_gated", "sla_starved", "sla_quick"):
+        stack.api.set_paused(dag_id, False)
+    try:
+        yield env
+    finally:
+        slack.stop()
+        pd.stop()

@@ -1,0 +1,196 @@
+"""config/slas.yml: the seed's SLAs, one per DAG, and bad entries failing at load with file, key, value."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from alerts import alerting_config, sla_config
+from alerts.sla_config import load_sla_config, parse_duration, sla_names
+from orchestration.config import load_orchestration
+from portfolio.config_loader import ConfigError
+from portfolio.paths import REPO_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _fresh_caches() -> Any:
+    sla_config.clear_cache()
+    alerting_config.clear_cache()
+    yield
+    sla_config.clear_cache()
+    alerting_config.clear_cache()
+
+
+def test_the_seed_slas_are_configured_as_specified(pmx_home: Path) -> None:
+    cfg = load_sla_config()
+    etl = cfg.by_name("daily_etl_ready")
+    assert etl is not None and etl.dag_id == "daily_etl" and etl.reference == "time_of_day"
+    assert (etl.at, etl.timezone, etl.budget) == ("06:00", "America/New_York", timedelta(minutes=45))
+    trader = cfg.by_name("auto_trader_cycle")
+    assert trader is not None and (trader.reference, trader.budget) == ("queued", timedelta(minutes=5))
+    monitoring = cfg.by_name("monitoring_cycle")
+    assert monitoring is not None and (monitoring.reference, monitoring.budget) == (
+        "queued",
+        timedelta(minutes=10),
+    )
+
+
+def test_every_dag_of_the_set_has_an_sla_with_a_runbook_anchor(pmx_home: Path) -> None:
+    cfg = load_sla_config()
+    assert {s.dag_id for s in cfg.slas} == set(load_orchestration().dags)
+    runbook = (REPO_ROOT / "docs" / "slas.md").read_text()
+    for spec in cfg.slas:
+        assert spec.runbook.startswith("#")
+        assert f'<a id="{spec.runbook[1:]}"></a>' in runbook, spec.name
+    assert sla_names() == [s.name for s in cfg.slas]
+
+
+def test_every_reference_type_is_used(pmx_home: Path) -> None:
+    assert {s.reference for s in load_sla_config().slas} == {
+        "scheduled",
+        "queued",
+        "time_of_day",
+        "average_runtime",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("45m", timedelta(minutes=45)),
+        ("1h30m", timedelta(minutes=90)),
+        ("90s", timedelta(seconds=90)),
+        ("2h", timedelta(hours=2)),
+        ("0.5s", timedelta(seconds=0.5)),
+    ],
+    ids=["minutes", "hours-minutes", "seconds", "hours", "fraction"],
+)
+def test_durations(text: str, expected: timedelta) -> None:
+    assert parse_duration(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text", ["-5m", "0m", "45", "five minutes", ""], ids=["negative", "zero", "no-unit", "words", "empty"]
+)
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError):
+        parse_duration(text)
+
+
+def _broken_config(tmp: Path, edit: Any) -> Path:
+    target = tmp / "config"
+    shutil.copytree(REPO_ROOT / "config", target)
+    data = yaml.safe_load((target / "slas.yml").read_text())
+    edit(data)
+    (target / "slas.yml").write_text(yaml.safe_dump(data, sort_keys=False))
+    return target
+
+
+BAD_ENTRIES = [
+    (
+        "unknown-dag",
+        lambda d: d["slas"]["auto_trader_cycle"].update(dag_id="auto_trade"),
+        "slas.auto_trader_cycle.dag_id",
+        "'auto_trade'",
+        "unknown DAG",
+    ),
+    (
+        "negative-interval",
+        lambda d: d["slas"]["auto_trader_cycle"].update(interval="-5m"),
+        "slas.auto_trader_cycle.interval",
+        "'-5m'",
+        "must be positive",
+    ),
+    (
+        "unknown-channel",
+        lambda d: d["slas"]["daily_etl_ready"].update(channels=["pagerduty", "teams"]),
+        "slas.daily_etl_ready.channels[1]",
+        "'teams'",
+        "unknown channel",
+    ),
+    (
+        "unknown-reference",
+        lambda d: d["slas"]["monitoring_cycle"].update(reference="finished"),
+        "slas.monitoring_cycle.reference",
+        "'finished'",
+        "Input should be",
+    ),
+    (
+        "time-of-day-without-at",
+        lambda d: d["slas"]["daily_etl_ready"].pop("at"),
+        "slas.daily_etl_ready",
+        "",
+        "needs `at`",
+    ),
+    (
+        "bad-clock",
+        lambda d: d["slas"]["daily_etl_ready"].update(at="6am"),
+        "slas.daily_etl_ready.at",
+        "'6am'",
+        "should match pattern",
+    ),
+    (
+        "time-of-day-on-hourly-dag",
+        lambda d: d["slas"]["monitoring_cycle"].update(reference="time_of_day", at="06:00", interval=None),
+        "slas.monitoring_cycle.reference",
+        "'time_of_day'",
+        "does not fire at one fixed time of day",
+    ),
+    (
+        "other-timezone",
+        lambda d: d["slas"]["daily_etl_ready"].update(timezone="Europe/London"),
+        "slas.daily_etl_ready.timezone",
+        "'Europe/London'",
+        "daylight saving",
+    ),
+    (
+        "typo-key",
+        lambda d: d["slas"]["auto_trader_cycle"].update(intervall="5m"),
+        "slas.auto_trader_cycle.intervall",
+        "'5m'",
+        "Extra inputs are not permitted",
+    ),
+    (
+        "budget-unknown-dag",
+        lambda d: d["task_budgets"][0].update(dag_id="nope"),
+        "task_budgets[0].dag_id",
+        "'nope'",
+        "unknown DAG",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("edit", "key", "value", "problem"), [b[1:] for b in BAD_ENTRIES], ids=[b[0] for b in BAD_ENTRIES]
+)
+def test_bad_entries_fail_at_load_naming_file_key_and_value(
+    pmx_home: Path, tmp_path: Path, edit: Any, key: str, value: str, problem: str
+) -> None:
+    directory = _broken_config(tmp_path, edit)
+    with pytest.raises(ConfigError) as err:
+        load_sla_config(directory)
+    message = str(err.value)
+    assert str(directory / "slas.yml") in message
+    assert f": {key}" in message and value in message and problem in message
+
+
+def test_an_unknown_channel_in_alert_routing_is_reported_with_its_key(pmx_home: Path, tmp_path: Path) -> None:
+    target = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", target)
+    data = yaml.safe_load((target / "alerting.yml").read_text())
+    data["routing"]["warning"] = ["slack", "sms"]
+    (target / "alerting.yml").write_text(yaml.safe_dump(data))
+    with pytest.raises(ConfigError, match=r"alerting.yml: routing.warning\[1\] = 'sms': unknown channel"):
+        alerting_config.load_alerting(target)
+
+
+def test_time_of_day_offsets_follow_the_schedule(pmx_home: Path) -> None:
+    budgets = {s.name: s.budget for s in load_sla_config().slas if s.reference == "time_of_day"}
+    assert budgets["env_sanity_gate"] == timedelta(minutes=15)  # 05:00 -> 05:15
+    assert budgets["nightly_backfill_done"] == timedelta(minutes=85)  # 02:05 -> 03:30
+    assert budgets["portfolio_master_premarket"] == timedelta(hours=4, minutes=25)
