@@ -1,0 +1,129 @@
+"""Typed model of ``config/observability.yml``: the listener switch, its queue, the error_monitor thresholds.
+
+``PMX_LISTENER_ENABLED`` (``true``/``false``) overrides ``listener.enabled`` for one process tree, which is
+how the "plugin disabled" comparison runs are made without touching the file.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from portfolio import paths
+from portfolio.config_loader import ConfigError, current_env, load_config
+from portfolio.settings import Strict
+
+ENABLED_ENV = "PMX_LISTENER_ENABLED"
+Severity = Literal["critical", "error", "warning", "info"]
+RULES = ("dag_failures", "retry_storm", "import_errors", "consecutive_failed_runs")
+
+
+class ListenerSettings(Strict):
+    enabled: bool = True
+    lifecycle_events: bool = True          # on_starting / before_stopping events (every component)
+    max_error_chars: int = Field(default=2000, ge=100, le=20000)
+    queue_size: int = Field(default=1000, ge=1, le=100_000)
+    flush_timeout_seconds: float = Field(default=5.0, ge=0, le=60)
+
+
+class WindowRule(Strict):
+    """Fire when ``threshold`` occurrences fall inside the sliding window; re-arm below ``reset_below``."""
+
+    enabled: bool = True
+    threshold: int = Field(ge=1)
+    window_minutes: float = Field(gt=0, le=7 * 24 * 60)
+    reset_below: int | None = Field(default=None, ge=0)   # default: the window must drain to 0
+    cooldown_minutes: float = Field(default=30, ge=0)
+    severity: Severity = "error"
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> WindowRule:
+        if self.reset_below is not None and self.reset_below > self.threshold:
+            raise ValueError(f"reset_below {self.reset_below} must be <= threshold {self.threshold}")
+        return self
+
+    @property
+    def rearm_below(self) -> int:
+        """The window count under which a fired alert re-arms."""
+        return 1 if self.reset_below is None else self.reset_below
+
+
+class StreakRule(Strict):
+    """Fire when a DAG has ``threshold`` failed runs in a row; a successful run resolves and re-arms."""
+
+    enabled: bool = True
+    threshold: int = Field(default=3, ge=1)
+    cooldown_minutes: float = Field(default=60, ge=0)
+    severity: Severity = "critical"
+
+
+class Rules(Strict):
+    dag_failures: WindowRule = WindowRule(threshold=3, window_minutes=60, cooldown_minutes=30)
+    retry_storm: WindowRule = WindowRule(threshold=10, window_minutes=15, cooldown_minutes=30,
+                                         severity="warning")
+    import_errors: WindowRule = WindowRule(threshold=1, window_minutes=60, cooldown_minutes=60)
+    consecutive_failed_runs: StreakRule = StreakRule()
+
+
+class ErrorMonitorSettings(Strict):
+    enabled: bool = True
+    state_path: str = "data/error_monitor.sqlite"
+    busy_timeout_ms: int = Field(default=5000, ge=100, le=60_000)
+    route_alerts: bool = True               # hand crossed thresholds to alerts.router.submit when importable
+    rules: Rules = Rules()
+
+    def state_file(self) -> Path:
+        """Absolute path of the SQLite state file."""
+        return paths.resolve(self.state_path)
+
+
+class ObservabilityConfig(Strict):
+    listener: ListenerSettings = ListenerSettings()
+    error_monitor: ErrorMonitorSettings = ErrorMonitorSettings()
+
+
+@lru_cache(maxsize=8)
+def _cached(config_dir: str, env: str) -> ObservabilityConfig:
+    return load_config(ObservabilityConfig, "observability", config_dir=Path(config_dir), env=env)
+
+
+def load_observability(*, fresh: bool = False) -> ObservabilityConfig:
+    """Load ``config/observability.yml`` plus the ``PMX_ENV`` overlay; cached per directory and env."""
+    if fresh:
+        _cached.cache_clear()
+    return _cached(str(paths.config_dir()), current_env())
+
+
+def env_switch() -> bool | None:
+    """``PMX_LISTENER_ENABLED`` as a bool, ``None`` when unset; an unknown value is a :class:`ConfigError`."""
+    raw = os.environ.get(ENABLED_ENV)
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(ENABLED_ENV, ENABLED_ENV, raw, "must be true or false")
+
+
+def listener_enabled() -> bool:
+    """Whether the listener should be registered: the env switch wins, then ``listener.enabled``.
+
+    A broken config file still registers the listener (it stays inert and reports the error once), so a
+    typo never silently switches observability off.
+    """
+    try:
+        switch = env_switch()
+    except ConfigError:
+        return True
+    if switch is not None:
+        return switch
+    try:
+        return load_observability().listener.enabled
+    except Exception:  # reported by the listener itself on first use
+        return True

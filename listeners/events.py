@@ -1,0 +1,216 @@
+"""Build the listener's JSON event records (schema: ``listeners/event.schema.json``, docs/listener_events.md).
+
+Works with both kinds of task instance a hook receives: the task runner's ``RuntimeTaskInstance`` (no
+``duration``, ``pool`` or ``operator``; the run type lives in the context the API server sent) and the ORM
+``TaskInstance`` of the scheduler / api-server. Relationships are only read when already loaded, so a hook
+never triggers a database query.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+from listeners.redact import scrub, scrub_bounded
+
+SCHEMA_VERSION = 1
+COMPONENT = "listener"
+HOSTNAME = socket.gethostname()
+TASK_STATES = ("running", "success", "failed", "up_for_retry", "skipped")
+_LEVELS = {"failed": "error", "up_for_retry": "warning"}
+
+
+def utc_iso(value: datetime | None = None) -> str | None:
+    """``value`` (default now) as UTC ISO-8601 with microseconds and ``Z``; ``None`` stays ``None``."""
+    if value is None:
+        value = datetime.now(UTC)
+    elif not isinstance(value, datetime):
+        return None
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def airflow_version() -> str | None:
+    """The running Airflow version (from the already imported package)."""
+    module = sys.modules.get("airflow")
+    version = getattr(module, "__version__", None)
+    return str(version) if version else None
+
+
+def state_text(value: Any) -> str | None:
+    """An Airflow state enum (or plain string) as its lower-case value."""
+    if value is None:
+        return None
+    return str(getattr(value, "value", value)).lower()
+
+
+def _loaded(obj: Any, name: str) -> Any:
+    """An attribute only if already present on the instance (never lazy-loads an ORM relationship)."""
+    try:
+        return vars(obj).get(name)
+    except TypeError:
+        return None
+
+
+def _seconds(start: Any, end: Any) -> float | None:
+    if isinstance(start, datetime) and isinstance(end, datetime):
+        return round((end - start).total_seconds(), 6)
+    return None
+
+
+def base_record(event: str, hook: str, *, level: str = "info", stream: str = "pipeline") -> dict[str, Any]:
+    """Fields every listener event carries (``ts`` still a datetime: :func:`finalize` formats it)."""
+    return {"ts": datetime.now(UTC), "event": event, "level": level, "component": COMPONENT, "stream": stream,
+            "schema_version": SCHEMA_VERSION, "hook": hook, "hostname": HOSTNAME, "pid": os.getpid(),
+            "airflow_version": airflow_version()}
+
+
+def task_run_type(ti: Any) -> str | None:
+    """Run type of the task's DAG run (``manual``, ``scheduled``...), when known without a query."""
+    context = getattr(ti, "_ti_context_from_server", None)
+    dag_run = getattr(context, "dag_run", None) if context is not None else _loaded(ti, "dag_run")
+    return state_text(getattr(dag_run, "run_type", None)) if dag_run is not None else None
+
+
+def task_state(hook_state: str, ti: Any) -> str:
+    """The state an event reports: the failed hook covers both ``up_for_retry`` and ``failed``."""
+    if hook_state != "failed":
+        return hook_state
+    actual = state_text(getattr(ti, "state", None))
+    return "up_for_retry" if actual == "up_for_retry" else "failed"
+
+
+def task_record(hook: str, state: str, ti: Any, previous_state: Any, error: Any = None) -> dict[str, Any]:
+    """The raw event of one task-instance hook: plain reads of the task instance, nothing formatted yet."""
+    start, end = getattr(ti, "start_date", None), getattr(ti, "end_date", None)
+    running = state == "running"
+    if end is None and not running:
+        end = datetime.now(UTC)  # a skip leaves end_date unset on a RuntimeTaskInstance: the hook is the end
+    duration = None if running else getattr(ti, "duration", None)
+    if not running and not isinstance(duration, (int, float)):
+        duration = _seconds(start, end)
+    record = base_record(f"task_{state}", hook, level=_LEVELS.get(state, "info"))
+    map_index = getattr(ti, "map_index", -1)
+    record.update({
+        "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id,
+        "map_index": -1 if map_index is None else int(map_index),
+        "try_number": getattr(ti, "try_number", None), "max_tries": getattr(ti, "max_tries", None),
+        "state": state, "previous_state": state_text(previous_state), "run_type": task_run_type(ti),
+        "start_date": start, "end_date": None if running else end, "duration_s": duration,
+        "cpu_s": None, "peak_rss_bytes": None,
+        "error_type": None, "error": error if state in ("failed", "up_for_retry") else None,
+    })
+    return record
+
+
+def dag_run_record(hook: str, state: str, dag_run: Any, msg: Any) -> dict[str, Any]:
+    """The raw event of one DAG-run hook (plain reads of the ORM object, safe to format on another thread)."""
+    start, end = getattr(dag_run, "start_date", None), getattr(dag_run, "end_date", None)
+    running = state == "running"
+    record = base_record(f"dag_run_{state}", hook, level="error" if state == "failed" else "info")
+    record.update({
+        "dag_id": dag_run.dag_id, "run_id": dag_run.run_id,
+        "run_type": state_text(getattr(dag_run, "run_type", None)), "state": state,
+        "start_date": start, "end_date": None if running else end,
+        "duration_s": None if running else _seconds(start, end), "msg": None if msg is None else str(msg),
+    })
+    return record
+
+
+def import_error_record(hook: str, filename: Any, stacktrace: Any, new: bool) -> dict[str, Any]:
+    """The raw event of one import-error hook."""
+    record = base_record("dag_import_error", hook, level="error", stream="events")
+    record.update({"filename": str(filename), "new": new, "error_type": None, "error": str(stacktrace or "")})
+    return record
+
+
+DATE_FIELDS = ("ts", "start_date", "end_date")
+
+
+def format_dates(record: dict[str, Any]) -> dict[str, Any]:
+    """``ts``, ``start_date`` and ``end_date`` as UTC ISO-8601 strings."""
+    for key in DATE_FIELDS:
+        value = record.get(key)
+        if isinstance(value, datetime):
+            record[key] = utc_iso(value)
+    return record
+
+
+def finalize(record: dict[str, Any], limit: int) -> dict[str, Any]:
+    """Format a raw record for the log: UTC ISO dates, ``error_type`` and the redacted, bounded ``error``."""
+    format_dates(record)
+    error = record.get("error")
+    if record["event"] == "dag_import_error":
+        record["error_type"] = traceback_error_type(error or "")
+        record["error"] = scrub_bounded(error or "", limit)
+    elif error is not None:
+        record.update(error_fields(error, limit))
+    if record.get("msg"):
+        record["msg"] = scrub(record["msg"])[:200]
+    return record
+
+
+def error_fields(error: Any, limit: int) -> dict[str, Any]:
+    """``error_type`` and a redacted, bounded ``error`` message (``None`` when there is no error)."""
+    if error is None:
+        return {"error_type": None, "error": None}
+    if isinstance(error, BaseException):
+        text = str(error) or type(error).__name__
+        return {"error_type": type(error).__name__, "error": scrub_bounded(text, limit)}
+    return {"error_type": None, "error": scrub_bounded(str(error), limit)}
+
+
+def traceback_error_type(stacktrace: str) -> str | None:
+    """The exception class named on the last line of a Python traceback (``ModuleNotFoundError``...)."""
+    for line in reversed(stacktrace.strip().splitlines()):
+        head = line.split(":", 1)[0].strip()
+        if head and head.replace(".", "").replace("_", "").isalnum() and " " not in head:
+            return head.rsplit(".", 1)[-1]
+        if line.strip():
+            return None
+    return None
+
+
+class ResourceUsage:
+    """CPU seconds and peak RSS of the process running a task (plus the children it waited for).
+
+    In a task-runner process (forked for one task) the counters start at the fork, so the whole process
+    is the task's cost. In a process that runs several tasks (``dag.test()``), CPU is the delta since the
+    task's ``running`` hook; peak RSS is always the process's high-water mark.
+    """
+
+    def __init__(self) -> None:
+        self.whole_process = False
+        self._baselines: dict[tuple[Any, ...], float] = {}
+
+    @staticmethod
+    def cpu_seconds() -> float:
+        """User + system CPU of this process and its reaped children."""
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+    @staticmethod
+    def peak_rss_bytes() -> int:
+        """Peak resident set size (bytes) of this process or its largest reaped child."""
+        own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+        return max(own.ru_maxrss, kids.ru_maxrss) * 1024  # Linux reports kilobytes
+
+    def start(self, key: tuple[Any, ...]) -> None:
+        """Remember the CPU counter when a task starts running in this process."""
+        if not self.whole_process:
+            if len(self._baselines) > 10_000:
+                self._baselines.clear()
+            self._baselines[key] = self.cpu_seconds()
+
+    def finish(self, key: tuple[Any, ...]) -> dict[str, Any]:
+        """``cpu_s`` and ``peak_rss_bytes`` for a task that just reached a terminal state."""
+        now = self.cpu_seconds()
+        base = 0.0 if self.whole_process else self._baselines.pop(key, None)
+        if base is None:
+            return {"cpu_s": None, "peak_rss_bytes": None}
+        return {"cpu_s": round(now - base, 6), "peak_rss_bytes": self.peak_rss_bytes()}

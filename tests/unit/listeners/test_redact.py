@@ -1,0 +1,64 @@
+"""Secrets never reach listener output: Airflow's maskers, registered values and secret-looking pairs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from listeners.redact import scrub, scrub_bounded
+from portfolio import redaction
+
+SECRET = "Kx9-super-secret-value-77"
+
+
+@pytest.fixture
+def registered(monkeypatch: pytest.MonkeyPatch) -> str:
+    """A secret registered with the project's registry (restored afterwards)."""
+    monkeypatch.setattr(redaction, "_secrets", frozenset())
+    redaction.register_secret(SECRET)
+    return SECRET
+
+
+@pytest.mark.parametrize("module", ["airflow.sdk._shared.secrets_masker", "airflow._shared.secrets_masker"],
+                         ids=["task-sdk-masker", "core-masker"])
+def test_values_known_to_airflows_maskers_are_masked(module: str) -> None:
+    import importlib
+
+    masker = importlib.import_module(module)
+    value = f"conn-password-{module.count('.')}-Zq81"
+    masker.mask_secret(value)
+    assert scrub(f"login refused with {value} for user svc") == "login refused with *** for user svc"
+
+
+def test_registered_values_are_masked_without_any_key_word(registered: str) -> None:
+    assert scrub(f"upstream said {registered}!") == "upstream said ***!"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("retry with password=hunter22 now", "retry with password=*** now"),
+    ('{"api_key": "abc123"}', '{"api_key": "***"}'),
+    ("postgres://svc:pw1234@db:5432/x", "postgres://svc:***@db:5432/x"),
+    ("nothing secret here", "nothing secret here"),
+], ids=["pair", "json-pair", "url", "plain"])
+def test_secret_looking_pairs_are_masked(text: str, expected: str) -> None:
+    assert scrub(text) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abcPASSWORDtoken=:_ -/@'\"x1")), max_size=80))
+def test_scrub_never_does_less_than_the_project_redactor(text: str) -> None:
+    assert scrub(text) == redaction.redact(text)
+
+
+def test_bounded_text_is_cut_after_masking_so_no_partial_secret_leaks(registered: str) -> None:
+    text = "x" * 95 + registered + "y" * 500
+    out = scrub_bounded(text, 100)
+    assert registered[:5] not in out and out.startswith("x" * 95 + "***")
+    assert out.endswith("more characters]")
+
+
+def test_huge_text_is_cut_before_scrubbing(registered: str) -> None:
+    text = ("line\n" * 200_000) + registered
+    out = scrub_bounded(text, 1000)
+    assert len(out) < 1100 and registered not in out and "more characters" in out
