@@ -7,6 +7,7 @@ PY     := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: help venv system-deps run up bootstrap test test-fast test-integration bench lint lock dashboards clean
 
@@ -50,11 +51,14 @@ up: $(STAMP)
 bootstrap: $(STAMP)
 	$(PY) -m orchestration.run --bootstrap-only
 
+# Unit tests on every core (a module stays on one worker: loadfile), then the integration tests, which share one
+# real Airflow stack per session and therefore run in a single process.
 test: $(STAMP) system-deps
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration and not e2e" -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -m "not integration and not e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "not integration and not e2e" -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-integration: $(STAMP) system-deps
 	$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)

@@ -69,7 +69,7 @@ def main() -> None:
             cold_ms, warm_ms = statistics.median(cold) * 1000, warm * 1000
             cold_total += cold_ms
             warm_total += warm_ms
-            print(f"{str(path.relative_to(REPO)):<45} {cold_ms:>14.1f} {warm_ms:>14.1f}")
+            print(f"{path.relative_to(REPO)!s:<45} {cold_ms:>14.1f} {warm_ms:>14.1f}")
         start = time.perf_counter()
         bag = DagBag(dag_folder=str(DAGS))
         folder = time.perf_counter() - start

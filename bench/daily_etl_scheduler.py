@@ -35,14 +35,15 @@ def tickers(n: int) -> str:
     return ",".join(f"TK{i:02d}" for i in range(n))
 
 
-def under_scheduler(root: Path, conf: dict[str, str]) -> dict[str, float]:
+def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = False) -> dict[str, float]:
     from orchestration.airflow_env import StackLayout
     from orchestration.run import bootstrap
     from orchestration.stack import AirflowStack
 
     layout = StackLayout(home=root / "airflow", api_port=free_port(), statsd_port=free_port(),
                          log_port=free_port(), trigger_log_port=free_port(), scheduler_health_port=free_port(),
-                         pmx_home=root / "pmx")
+                         pmx_home=root / "pmx",
+                         extra={"AIRFLOW__SCHEDULER__MP_START_METHOD": "fork"} if plain_fork else {})
     stack = AirflowStack(layout, say=lambda m: print(f"  {m}", flush=True))
     stack.env["PMX_STATSD_ENABLED"] = "false"
     try:
@@ -85,13 +86,16 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=50)
     parser.add_argument("--start", default="2020-01-01")
     parser.add_argument("--end", default="2024-12-31")
+    parser.add_argument("--plain-fork", action="store_true",
+                        help="workers forked from the scheduler (no preloaded libraries), for comparison")
     args = parser.parse_args()
     conf = {"execution_mode": "synthetic", "tickers": tickers(args.tickers), "start_date": args.start,
             "end_date": args.end}
     with tempfile.TemporaryDirectory(prefix="bench-etl-") as tmp:
         print(f"daily_etl, {args.tickers} tickers, {args.start}..{args.end}, synthetic")
-        print("under the scheduler (LocalExecutor, parallelism from config/airflow.yml):", flush=True)
-        airflow = under_scheduler(Path(tmp) / "stack", conf)
+        workers = "forked from the scheduler" if args.plain_fork else "forked from the preloaded fork server"
+        print(f"under the scheduler (LocalExecutor, workers {workers}):", flush=True)
+        airflow = under_scheduler(Path(tmp) / "stack", conf, plain_fork=args.plain_fork)
         for key, value in airflow.items():
             print(f"  {key:<28} {value:10.1f}")
         print("as a script (scripts/run_etl_pipeline.py, same work, fresh home):", flush=True)

@@ -102,11 +102,12 @@ def build(sla_names: Sequence[str] = ()) -> object:
         [
             Query(
                 "histogram_quantile(0.95, sum by (channel, le) "
-                f"(rate(pmx_alerts_delivery_latency_seconds_bucket[{RATE}])))",
+                f"(rate(pmx_alerts_delivery_latency_seconds_bucket[{RATE}]))) or on() vector(0)",
                 "{{channel}}",
             ),
         ],
         unit="s",
+        description="From an incident's creation to its delivery; 0 while nothing was delivered.",
     )
     board.timeseries(
         "Outbox",

@@ -25,8 +25,9 @@ def build() -> object:
     )
     board.stat(
         "Win rate",
-        Query("max(pmx_trading_win_rate_ratio)", instant=True),
+        Query("max(pmx_trading_win_rate_ratio) or on() vector(0)", instant=True),
         unit="percentunit",
+        description="Share of closed positions that made money; 0 until the first position is closed.",
         steps=thresholds((None, "red"), (0.4, "orange"), (0.5, "green")),
     )
     board.stat(
@@ -60,7 +61,8 @@ def build() -> object:
             instant=True,
         ),
     )
-    board.timeseries("Win rate", [Query("max(pmx_trading_win_rate_ratio)", "win rate")], unit="percentunit")
+    board.timeseries("Win rate", [Query("max(pmx_trading_win_rate_ratio) or on() vector(0)", "win rate")],
+                     unit="percentunit")
     board.stat(
         "Last auto-trader cycle",
         Query("pmx:trading_data_age_seconds", instant=True),

@@ -49,7 +49,7 @@ def database_health() -> dict[str, Any]:
         raise HealthCheckFailed(f"{db.path}: integrity_check reported {len(problems)} problem(s): {problems[:3]}")
     backup = db.backup()
     with db.connect() as conn:
-        tables = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]  # noqa: S608 - fixed table names
+        tables = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                   for t in ("ohlcv", "forecasts", "signals", "trades")}
     return _report("database", "ok", db_path=str(db.path), backup=str(backup), rows=tables)
 

@@ -10,6 +10,8 @@ from typing import Any
 import requests
 
 TERMINAL_RUN_STATES = frozenset({"success", "failed"})
+IDEMPOTENT_METHODS = frozenset({"GET", "PUT", "PATCH", "DELETE"})
+TRANSIENT_RETRIES = 4  # 0.5 + 1 + 2 + 4 s of backoff at most
 
 
 class ApiError(RuntimeError):
@@ -47,18 +49,29 @@ class AirflowApi:
         return self._token
 
     def request(self, method: str, path: str, *, ok: tuple[int, ...] = (200, 201, 204), **kwargs: Any) -> Any:
-        """Call ``/api/v2<path>``; retry once with a fresh token on 401; return the decoded JSON."""
+        """Call ``/api/v2<path>``; return the decoded JSON.
+
+        A 401 is retried once with a fresh token. A 5xx on an idempotent method (the SQLite metadata database
+        answers "database is locked" while the scheduler writes) is retried with backoff.
+        """
         url = f"{self.base_url}/api/v2{path}"
-        for attempt in (1, 2):
+        retries_5xx = TRANSIENT_RETRIES if method.upper() in IDEMPOTENT_METHODS else 0
+        token_refreshed = False
+        attempt = 0
+        while True:
             headers = {"Authorization": f"Bearer {self.token()}"}
             resp = self.session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-            if resp.status_code == 401 and attempt == 1:
+            if resp.status_code == 401 and not token_refreshed:
                 self._token = None
+                token_refreshed = True
+                continue
+            if resp.status_code >= 500 and attempt < retries_5xx:
+                time.sleep(0.5 * 2 ** attempt)
+                attempt += 1
                 continue
             if resp.status_code not in ok:
                 raise ApiError(f"{method} {path} -> {resp.status_code}: {resp.text[:500]}")
             return resp.json() if resp.content else None
-        raise AssertionError("unreachable")
 
     # -- convenience ---------------------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:

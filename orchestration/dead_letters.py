@@ -10,6 +10,7 @@ in the ``dead_letters`` table of the portfolio database. Command line::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -48,11 +49,9 @@ def record_dead_letter(context: Any) -> None:
         get_logger("dead_letters").error("task_dead_lettered", dag_id=ti.dag_id, task_id=ti.task_id,
                                          run_id=ti.run_id, map_index=ti.map_index, ticker=ticker,
                                          try_number=ti.try_number, error_type=type(exc).__name__ if exc else None)
-    except Exception as err:  # noqa: BLE001 - a callback must never mask the task's own failure
-        try:
+    except Exception as err:
+        with contextlib.suppress(Exception):
             get_logger("dead_letters").error("dead_letter_write_failed", error=bounded(repr(err), 500))
-        except Exception:  # noqa: BLE001
-            pass
 
 
 def list_dead_letters(include_replayed: bool = False) -> list[dict[str, Any]]:

@@ -35,7 +35,7 @@ def _compact(value: Any, depth: int = 0) -> Any:
         return {str(k): _compact(v, depth + 1) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         items = [_compact(v, depth + 1) for v in value[:50]]
-        return items + [f"... {len(value) - 50} more"] if len(value) > 50 else items
+        return [*items, f"... {len(value) - 50} more"] if len(value) > 50 else items
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)

@@ -71,7 +71,7 @@ def _variable(name: str) -> str | None:
 
     try:
         value = Variable.get(name, default=None)
-    except Exception:  # noqa: BLE001 - an unreachable API falls back to the environment, like a missing Variable
+    except Exception:
         return None
     return None if value in (None, "") else str(value)
 
@@ -99,7 +99,7 @@ def _load_connection_secrets() -> None:
             continue
         try:
             secret = Connection.get(conn_id).password
-        except Exception:  # noqa: BLE001 - a missing connection means "no key": the source reports unavailable
+        except Exception:
             continue
         if secret:
             register_secret(secret)

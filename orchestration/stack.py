@@ -44,7 +44,8 @@ def airflow_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subpro
     cmd = [str(Path(sys.executable).parent / "airflow"), *args]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
-        raise StackError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout[-2000:]}{proc.stderr[-3000:]}")
+        output = f"{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
+        raise StackError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{output}")
     return proc
 
 

@@ -10,8 +10,8 @@ import json
 from datetime import date
 from typing import Any
 
-from airflow.sdk.exceptions import AirflowFailException
 from airflow.sdk import Variable, get_current_context, task
+from airflow.sdk.exceptions import AirflowFailException
 
 TRADING_HALT_VARIABLE = "portfolio.trading_halt"
 
@@ -99,8 +99,8 @@ def trading_snapshot() -> dict[str, Any]:
 
 
 def _check(name: str) -> Any:
-    from orchestration.runtime import apply_runtime_inputs
     from monitoring import health
+    from orchestration.runtime import apply_runtime_inputs
 
     apply_runtime_inputs(_conf())
     return getattr(health, name)()

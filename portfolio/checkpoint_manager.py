@@ -92,7 +92,7 @@ class CheckpointManager:
             self.log.log_event("checkpoint_corrupt", level="warning", pipeline_id=pipeline_id, stage=stage,
                                path=str(path), reason=reason)
             return None
-        return state  # type: ignore[no-any-return]
+        return state
 
     def completed_stages(self, pipeline_id: str) -> list[str]:
         """Stages of ``pipeline_id`` with a valid checkpoint, oldest first."""

@@ -123,7 +123,8 @@ class DatabaseManager:
             if version > SCHEMA_VERSION:
                 raise DatabaseError(f"{self.path}: schema version {version} is newer than this code ({SCHEMA_VERSION})")
             for number in range(version + 1, SCHEMA_VERSION + 1):
-                conn.executescript(f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;")
+                conn.executescript(
+                    f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;")
                 self.log.log_event("db_migrated", db_path=str(self.path), schema_version=number)
             return max(version, SCHEMA_VERSION)
 

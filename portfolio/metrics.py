@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import socket
 import threading
-from typing import Mapping
+from collections.abc import Mapping
 
 DEFAULT_PREFIX = "pmx"
 _BAD_TAG_CHARS = str.maketrans({c: "_" for c in ",= :|#\n\r\t"})
@@ -60,7 +60,7 @@ class StatsdClient:
 
                 get_logger("metrics").log_event("observability_failure", level="warning", component_failed="metrics",
                                                 reason=reason[:300])
-            except Exception:  # noqa: BLE001 - reporting must never raise either
+            except Exception:
                 pass
 
     def _send(self, line: str) -> None:

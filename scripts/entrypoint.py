@@ -76,7 +76,7 @@ def cli_main(name: str, parser: argparse.ArgumentParser, run: Callable[..., dict
     except USAGE_ERRORS as exc:  # bad arguments or config (a malformed pipeline.yml included)
         print(f"{name}: error: {bounded(str(exc), 500)}", file=sys.stderr)
         return EXIT_USAGE
-    except Exception as exc:  # noqa: BLE001 - the CLI reports every failure as one line (details in the event)
+    except Exception as exc:
         print(f"{name}: failed: {type(exc).__name__}: {bounded(str(exc), 500)}", file=sys.stderr)
         return EXIT_FAILED
     print(json.dumps(summary, default=str, indent=2, sort_keys=True))

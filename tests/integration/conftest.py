@@ -7,6 +7,7 @@ short retry delays so that retry scenarios finish in seconds.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
@@ -49,10 +50,8 @@ class StatsdSink:
                 self.packets.append(data.decode("utf-8", "replace"))
                 targets = list(self.forward_to)
             for target in targets:
-                try:
+                with contextlib.suppress(OSError):
                     out.sendto(data, target)
-                except OSError:
-                    pass
 
     def lines(self) -> list[str]:
         """Every StatsD line received so far."""
@@ -104,7 +103,8 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, statsd_sink: StatsdS
                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5"},
     )
-    stack = AirflowStack(layout, extra_env={"PMX_CONFIG_DIR": str(config_dir), "PMX_LOG_DIR": str(root / "pmx" / "logs"),
+    stack = AirflowStack(layout, extra_env={"PMX_CONFIG_DIR": str(config_dir),
+                                            "PMX_LOG_DIR": str(root / "pmx" / "logs"),
                                             "PMX_STATSD_ENABLED": "true"})
     from orchestration.run import bootstrap
 
@@ -114,3 +114,58 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, statsd_sink: StatsdS
         yield stack
     finally:
         stack.stop()
+
+
+# -- SLA tests (alerts/): Slack/PagerDuty stand-ins, Connections and short retries on the session stack -------
+from tests.integration.sla_support import sla_env  # noqa: E402,F401  (session fixture, see sla_support.py)
+
+# -- the whole DAG set, observed end to end ---------------------------------------------------------------
+DAG_SET_CONF = {"execution_mode": "synthetic", "tickers": "AAPL,MSFT", "start_date": "2024-01-02"}  # = tickers.core
+
+
+@pytest.fixture(scope="session")
+def prometheus(airflow_stack: AirflowStack, statsd_sink: StatsdSink,
+               tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """A StatsD-to-Prometheus bridge fed with everything the stack sends, scraped by a real Prometheus."""
+    import time
+
+    from monitoring.promql_probe import PrometheusServer, rule_files
+    from monitoring.statsd_bridge.mapper import MetricMapper
+    from monitoring.statsd_bridge.server import StatsDBridgeServer
+    from tests.support import require
+
+    require(shutil.which("prometheus") is not None, "prometheus not installed (apt-get install prometheus)")
+    bridge = StatsDBridgeServer(MetricMapper.from_file(REPO_ROOT / "monitoring" / "statsd_mapping.yml"),
+                                udp=("127.0.0.1", 0), web=("127.0.0.1", 0))
+    with bridge:
+        assert bridge.udp is not None
+        statsd_sink.forward_to.append(bridge.udp.address)
+        host, port = bridge.web_address
+        server = PrometheusServer(tmp_path_factory.mktemp("prometheus"), {"statsd": [f"{host}:{port}"]},
+                                  rules=rule_files())
+        try:
+            with server:
+                deadline = time.monotonic() + 60
+                while not server.targets_up():
+                    assert time.monotonic() < deadline, "Prometheus never scraped the bridge"
+                    time.sleep(0.5)
+                yield server
+        finally:
+            statsd_sink.forward_to.remove(bridge.udp.address)
+
+
+@pytest.fixture(scope="session")
+def dag_set_runs(airflow_stack: AirflowStack, prometheus: object) -> dict[str, dict]:
+    """All twelve DAGs triggered at once in synthetic mode (observed by ``prometheus``); the finished runs."""
+    from orchestration.config import DAG_IDS
+
+    api = airflow_stack.api
+    api.wait_for_dags(list(DAG_IDS))
+    run_ids = {}
+    for dag_id in DAG_IDS:
+        api.set_paused(dag_id, False)
+        run_ids[dag_id] = api.trigger(dag_id, conf=DAG_SET_CONF)
+    runs = {dag_id: api.wait_for_run(dag_id, run_id, timeout=1200) for dag_id, run_id in run_ids.items()}
+    for dag_id in DAG_IDS:  # no cron or asset-triggered runs behind the backs of later tests
+        api.set_paused(dag_id, True)
+    return runs

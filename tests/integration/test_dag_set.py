@@ -35,24 +35,22 @@ def stack_db_env(airflow_stack, monkeypatch: pytest.MonkeyPatch) -> Path:
     reset_caches()
 
 
-def test_master_dag_runs_green_under_the_scheduler(airflow_stack) -> None:
-    api = airflow_stack.api
-    api.wait_for_dags(["portfolio_master"])
-    api.set_paused("portfolio_master", False)
-    run_id = api.trigger("portfolio_master", conf={**CONF, "tickers": "JPM,XOM"})  # tickers no other test trades
-    run = api.wait_for_run("portfolio_master", run_id, timeout=900)
-    states = _states(api, "portfolio_master", run_id)
+def test_master_dag_runs_green_under_the_scheduler(airflow_stack, dag_set_runs: dict[str, dict]) -> None:
+    run = dag_set_runs["portfolio_master"]
+    states = _states(airflow_stack.api, "portfolio_master", run["dag_run_id"])
     not_green = {k: v["state"] for k, v in states.items()
                  if v["state"] != "success" and k != ("env_sanity.halt_trading", -1)}
     assert run["state"] == "success", not_green
     assert not not_green
     assert states[("env_sanity.halt_trading", -1)]["state"] == "skipped"
-    assert {k[1] for k in states if k[0] == "etl.forecast"} == {0, 1}
+    assert {k[1] for k in states if k[0] in ("etl.forecast", "trading.trade")} == {0, 1}
     with sqlite3.connect(_pmx_db(airflow_stack)) as conn:
-        loaded = dict(conn.execute("SELECT ticker, rows_loaded FROM etl_runs WHERE run_id = ?", (run_id,)))
-        signals = conn.execute("SELECT COUNT(*) FROM signals WHERE run_id = ?", (run_id,)).fetchone()[0]
-    assert set(loaded) == {"JPM", "XOM"} and min(loaded.values()) > 200
-    assert signals == 2
+        loaded = dict(conn.execute("SELECT ticker, rows_loaded FROM etl_runs WHERE run_id = ?",
+                                   (run["dag_run_id"],)))
+        forecasts = conn.execute("SELECT COUNT(DISTINCT ticker) FROM forecasts WHERE run_id = ?",
+                                 (run["dag_run_id"],)).fetchone()[0]
+    assert set(loaded) == {"AAPL", "MSFT"} and min(loaded.values()) > 200
+    assert forecasts == 2
 
 
 def test_failing_ticker_is_dead_lettered_and_replays_from_its_checkpoint(airflow_stack, stack_db_env: Path) -> None:
@@ -84,6 +82,7 @@ def test_failing_ticker_is_dead_lettered_and_replays_from_its_checkpoint(airflow
         conn.execute("DROP TRIGGER reject_xfail")
     replay(letter["id"], api)
     assert api.wait_for_run("daily_etl", run_id, timeout=600)["state"] == "success"
+    api.set_paused("daily_etl", True)
     after = _states(api, "daily_etl", run_id)
     assert after[("etl.load", 1)]["state"] == after[("etl.forecast", 1)]["state"] == "success"
     assert after[("etl.extract", 1)]["try_number"] == 1, "the replay resumes after the extract checkpoint"

@@ -6,6 +6,7 @@ DAG works on what the previous ones produced, as in production.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,6 +30,7 @@ def day_home(tmp_path_factory: pytest.TempPathFactory, airflow_metadata: Path) -
 
     home = tmp_path_factory.mktemp("dag_runs")
     with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "environ", os.environ.copy())  # tasks export their run-time inputs: keep them here
         mp.setenv("PMX_HOME", str(home))
         mp.setenv("PMX_LOG_DIR", str(home / "logs"))
         mp.setenv("PORTFOLIO_DB_PATH", str(home / "data" / "portfolio_maximizer.db"))

@@ -441,10 +441,7 @@ def test_bad_days_is_a_clear_error(pmx_home: Path, tmp_path: Path, days: Any) ->
 )
 @pytest.mark.parametrize("q", [50, 95])
 def test_percentile_is_linear_interpolation(values: list[float], q: int) -> None:
-    if len(values) == 1:
-        expected = values[0]
-    else:
-        expected = statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+    expected = values[0] if len(values) == 1 else statistics.quantiles(values, n=100, method="inclusive")[q - 1]
     assert percentile(values, q) == pytest.approx(expected)
 
 

@@ -31,7 +31,7 @@ def test_tampered_checkpoint_is_rejected(pmx_home: Path) -> None:
     path.write_text("{truncated")
     assert cm.load("p", "extract") is None
     events = [e for e in read_events(pmx_home / "logs" / "pipeline") if e["event"] == "checkpoint_corrupt"]
-    assert [e["reason"] for e in events][0] == "sha256 mismatch"
+    assert next(e["reason"] for e in events) == "sha256 mismatch"
 
 
 def test_cleanup_honours_retention(pmx_home: Path) -> None:

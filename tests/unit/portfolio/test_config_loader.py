@@ -37,7 +37,8 @@ def test_malformed_yaml_names_file_and_line(config_copy: Path) -> None:
 @pytest.mark.parametrize(
     ("yaml_path", "bad_value", "expected_key", "shown"),
     [
-        pytest.param(("tickers", "default"), ["AAPL", "bad ticker"], "tickers.default", "'bad ticker'", id="bad-ticker"),
+        pytest.param(("tickers", "default"), ["AAPL", "bad ticker"], "tickers.default", "'bad ticker'",
+                     id="bad-ticker"),
         pytest.param(("broker", "max_position_fraction"), 1.5, "broker.max_position_fraction", "= 1.5", id="range"),
         pytest.param(("data_sources", "order"), ["yfinance", "bloomberg"], "data_sources.order[1]", "'bloomberg'",
                      id="unknown-source"),
