@@ -37,6 +37,7 @@ def airflow_env(home: Path) -> dict[str, str]:
 
     env = stack_environment(StackLayout(home=home, pmx_home=home / "pmx"))
     env["PMX_STATSD_ENABLED"] = "false"
+    env["AIRFLOW__LOGGING__LOGGING_LEVEL"] = "WARNING"  # no "Filling up the DagBag" line per parse
     return env
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import socket
+import time
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -17,6 +20,19 @@ def require(condition: bool, reason: str) -> None:
     if IN_CI:
         pytest.fail(f"required in CI: {reason}")
     pytest.skip(reason)
+
+
+def wait_for(condition: Callable[[], Any], timeout: float, what: str, poll: float = 0.5) -> Any:
+    """Poll ``condition`` until it returns something truthy and return that; fail naming ``what`` after
+    ``timeout`` seconds. Timeouts are generous bounds for a loaded machine, never asserted timings."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(poll)
 
 
 def free_port() -> int:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,18 +28,6 @@ def listener_events(directory: Path) -> list[dict[str, Any]]:
     out = [e for stream in ("pipeline", "events") for e in read_events(directory, stream)  # type: ignore[arg-type]
            if e.get("component") == "listener"]
     return sorted(out, key=lambda e: e["ts"])
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, poll: float = 1.0) -> Any:
-    """Poll ``condition`` until it returns something truthy; fail with ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(poll)
 
 
 @dataclass

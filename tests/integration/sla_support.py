@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,18 +33,6 @@ TEST_RETRY = {
     "timeout_seconds": 3,
     "max_age_hours": 1,
 }
-
-
-def wait_for(condition: Callable[[], Any], timeout: float, what: str, poll: float = 0.5) -> Any:
-    """Poll ``condition`` until truthy; fail naming ``what`` after ``timeout`` s (no timing asserted)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(poll)
 
 
 def dedup(dag_id: str, run_id: str) -> str:
@@ -140,21 +127,9 @@ def _pool(stack: AirflowStack, slots: int) -> None:
     }
     exists = any(p["name"] == ZERO_POOL for p in stack.api.request("GET", "/pools")["pools"])
     if exists:
-        api_retrying(stack, "PATCH", f"/pools/{ZERO_POOL}", json=body)
+        stack.api.request("PATCH", f"/pools/{ZERO_POOL}", json=body)
     else:
-        api_retrying(stack, "POST", "/pools", json=body)
-
-
-def api_retrying(stack: AirflowStack, method: str, path: str, attempts: int = 6, **kwargs: Any) -> Any:
-    """A REST call retried on 5xx: a loaded SQLite metadata DB can time a write out ("database is locked")."""
-    for attempt in range(attempts):
-        try:
-            return stack.api.request(method, path, **kwargs)
-        except ApiError as exc:
-            if "-> 5" not in str(exc) or attempt == attempts - 1:
-                raise
-            time.sleep(2)
-    return None
+        stack.api.request("POST", "/pools", json=body)
 
 
 def open_pool(stack: AirflowStack, slots: int = 1) -> None:

@@ -30,8 +30,8 @@ from tests.integration.listener_support import (
     listener_events,
     log_dir,
     run_dag,
-    wait_for,
 )
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 

@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from portfolio.pipeline_logger import read_events
-from tests.integration.sla_support import SlaEnv, api_retrying, dedup, open_pool, wait_for
+from tests.integration.sla_support import SlaEnv, dedup, open_pool
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 SCENARIOS = ("sla_cron", "sla_gated", "sla_starved")
@@ -78,7 +79,7 @@ def recovered(runs: Runs, sla_env: SlaEnv) -> Runs:
             "state"
         ]
         if dag_id == "sla_cron":  # stop the minutely schedule; let a run created meanwhile finish too
-            api_retrying(sla_env.stack, "PATCH", "/dags/sla_cron", json={"is_paused": True})
+            sla_env.stack.api.set_paused("sla_cron", True)
             sla_env.open_all_gates("sla_cron")
         key = runs.key(dag_id)
         wait_for(

@@ -12,7 +12,8 @@ import time
 import pytest
 
 from portfolio.pipeline_logger import read_events
-from tests.integration.sla_support import SlaEnv, dedup, wait_for
+from tests.integration.sla_support import SlaEnv, dedup
+from tests.support import wait_for
 
 pytestmark = pytest.mark.integration
 
