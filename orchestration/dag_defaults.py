@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,18 @@ def retry_args(task_type: str) -> dict[str, Any]:
     return args
 
 
+def schedules_enabled() -> bool:
+    """False when ``PMX_SCHEDULES=off``: every DAG is parsed without a schedule, so manual runs are the only runs.
+
+    ``make run`` sets it: unpausing a scheduled DAG makes the scheduler also start the run of its latest past
+    schedule (``catchup=False`` keeps exactly that one), which would race the one-shot run for the same bars.
+    """
+    value = os.environ.get("PMX_SCHEDULES", "on").strip().lower()
+    if value not in ("on", "off"):
+        raise ValueError(f"PMX_SCHEDULES={value!r}: expected 'on' or 'off'")
+    return value == "on"
+
+
 def dag_kwargs(dag_id: str, *, also_on_assets: list[Asset] | None = None, **overrides: Any) -> dict[str, Any]:
     """Keyword arguments for ``DAG(...)``: schedule in New York time, tags, owner, retries, dead letters.
 
@@ -35,10 +48,11 @@ def dag_kwargs(dag_id: str, *, also_on_assets: list[Asset] | None = None, **over
     cfg = load_orchestration()
     spec = cfg.dags[dag_id]
     timetable = CronTriggerTimetable(spec.schedule, timezone=cfg.timezone)
+    schedule: Any = AssetOrTimeSchedule(timetable=timetable, assets=also_on_assets) if also_on_assets else timetable
     kwargs: dict[str, Any] = {
         "dag_id": dag_id,
         "description": spec.description,
-        "schedule": AssetOrTimeSchedule(timetable=timetable, assets=also_on_assets) if also_on_assets else timetable,
+        "schedule": schedule if schedules_enabled() else None,
         "start_date": pendulum.instance(START_DATE, tz=cfg.timezone),
         "catchup": False,
         "max_active_runs": spec.max_active_runs,

@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
 
     layout = local_layout()
     say(f"Airflow home {layout.home}, pipeline home {layout.pmx_home}")
-    stack = AirflowStack(layout, say=say)
+    # One shot: no schedules, so the triggered run is the only run (see dag_defaults.schedules_enabled).
+    stack = AirflowStack(layout, say=say, extra_env=None if args.keep_running else {"PMX_SCHEDULES": "off"})
     try:
         bootstrap(stack)
         if args.bootstrap_only:
