@@ -26,12 +26,15 @@ COMPONENTS: dict[str, list[str]] = {
     "scheduler": ["scheduler"],
     "dag-processor": ["dag-processor"],
     "triggerer": ["triggerer"],
+    "celery-worker": ["celery", "worker"],  # only with CeleryExecutor (the production scale path)
 }
 # Project processes started with the venv's Python next to the Airflow components (not ``airflow <args>``).
 # alerts-worker delivers SLA/incident alerts from the durable outbox (docs/slas.md#delivery-worker).
 PYTHON_COMPONENTS: dict[str, list[str]] = {
     "alerts-worker": ["-m", "alerts.outbox_worker"],
 }
+# What ``make run`` and the test session start: LocalExecutor runs tasks inside the scheduler.
+DEFAULT_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "alerts-worker")
 HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
 
 
@@ -52,7 +55,7 @@ def airflow_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subpro
 class AirflowStack:
     """One local Airflow deployment made of separately started components."""
 
-    def __init__(self, layout: StackLayout, components: tuple[str, ...] = (*COMPONENTS, *PYTHON_COMPONENTS),
+    def __init__(self, layout: StackLayout, components: tuple[str, ...] = DEFAULT_COMPONENTS,
                  extra_env: dict[str, str] | None = None, say: Callable[[str], None] | None = None) -> None:
         self.layout = layout
         self.components = components

@@ -8,22 +8,18 @@ short retry delays so that retry scenarios finish in seconds.
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import yaml
 
 from orchestration.airflow_env import StackLayout
 from orchestration.stack import AirflowStack
 from portfolio.paths import REPO_ROOT
+from tests.integration.stack_support import copy_test_config, dag_bundles
 from tests.support import free_port
-
-TEST_DAGS = Path(__file__).parent / "dags"
 
 
 class StatsdSink:
@@ -63,20 +59,6 @@ class StatsdSink:
         self.sock.close()
 
 
-def _test_config(target: Path) -> Path:
-    """A copy of ``config/`` with retry delays of one second (behaviour, not timing, is what tests check)."""
-    shutil.copytree(REPO_ROOT / "config", target)
-    orch_file = target / "orchestration.yml"
-    orch = yaml.safe_load(orch_file.read_text())
-    for spec in orch["retries"].values():
-        spec["delay_seconds"] = 1 if spec["retries"] else 0
-        spec.pop("max_delay_seconds", None)
-    orch["market_hours"]["poke_interval_seconds"] = 2
-    orch["market_hours"]["timeout_seconds"] = 4
-    orch_file.write_text(yaml.safe_dump(orch, sort_keys=False))
-    return target
-
-
 @pytest.fixture(scope="session")
 def statsd_sink() -> Iterator[StatsdSink]:
     """The UDP sink every stack component sends its StatsD metrics to."""
@@ -89,17 +71,11 @@ def statsd_sink() -> Iterator[StatsdSink]:
 def airflow_stack(tmp_path_factory: pytest.TempPathFactory, statsd_sink: StatsdSink) -> Iterator[AirflowStack]:
     """A running stack shared by the integration tests of the session."""
     root = tmp_path_factory.mktemp("stack")
-    config_dir = _test_config(root / "config")
-    bundles = [
-        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(REPO_ROOT / "dags")}},
-        {"name": "test-dags", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle",
-         "kwargs": {"path": str(TEST_DAGS)}},
-    ]
+    config_dir = copy_test_config(root / "config")
     layout = StackLayout(
         home=root / "airflow", api_port=free_port(), statsd_port=statsd_sink.port, log_port=free_port(),
         trigger_log_port=free_port(), scheduler_health_port=free_port(), pmx_home=root / "pmx",
-        extra={"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": json.dumps(bundles),
+        extra={"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": dag_bundles(),
                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
                "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5"},
     )

@@ -1,0 +1,144 @@
+"""The production scale path for real: PostgreSQL metadata database, CeleryExecutor with a Redis broker and a
+Celery worker, with the project's plugin, pools and DAGs unchanged (what ``deploy/docker-compose.yml`` runs).
+
+Uses the PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) of the machine: a throw-away database and an
+empty Redis database index, both removed afterwards.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestration.airflow_env import StackLayout
+from orchestration.stack import AirflowStack
+from portfolio.pipeline_logger import read_events
+from tests.integration.stack_support import copy_test_config, dag_bundles
+from tests.support import free_port, require
+
+pytestmark = pytest.mark.integration
+
+PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
+REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
+CONF = {"execution_mode": "synthetic", "tickers": "AAPL,MSFT", "start_date": "2024-01-02"}
+
+
+def _admin():  # type: ignore[no-untyped-def]
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN_DSN)
+    conn.autocommit = True
+    return conn
+
+
+def _postgres_database() -> str:
+    try:
+        conn = _admin()
+    except Exception as exc:
+        require(False, f"PostgreSQL on 127.0.0.1:5432 not reachable: {exc}")
+        raise
+    name = f"pmx_scale_{uuid.uuid4().hex[:10]}"
+    with conn.cursor() as cur:  # no ``with conn``: it would open a transaction, and CREATE DATABASE refuses one
+        cur.execute(f'CREATE DATABASE "{name}"')
+    conn.close()
+    return name
+
+
+def _drop_database(name: str) -> None:
+    conn = _admin()
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+def _empty_redis_db() -> tuple[object, int]:
+    import redis
+
+    try:
+        redis.Redis(REDIS_HOST, REDIS_PORT, socket_timeout=5).ping()
+    except Exception as exc:
+        require(False, f"Redis on {REDIS_HOST}:{REDIS_PORT} not reachable: {exc}")
+        raise
+    for index in range(15, 0, -1):
+        client = redis.Redis(REDIS_HOST, REDIS_PORT, db=index, socket_timeout=5)
+        if client.dbsize() == 0:
+            return client, index
+    pytest.fail("no empty Redis database index (1-15) for the Celery broker")
+
+
+@pytest.fixture(scope="module")
+def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowStack, str, object]]:
+    """A second, private stack on PostgreSQL + CeleryExecutor (its own ports, home and databases)."""
+    database = _postgres_database()
+    broker, broker_db = _empty_redis_db()
+    root = tmp_path_factory.mktemp("scale")
+    config_dir = copy_test_config(root / "config")
+    sql_conn = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}"
+    layout = StackLayout(
+        home=root / "airflow", api_port=free_port(), statsd_port=free_port(), log_port=free_port(),
+        trigger_log_port=free_port(), scheduler_health_port=free_port(), pmx_home=root / "pmx",
+        extra={"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": sql_conn,
+               "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+               "AIRFLOW__CELERY__BROKER_URL": f"redis://{REDIS_HOST}:{REDIS_PORT}/{broker_db}",
+               "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{database}",
+               "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+               "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": dag_bundles(),
+               "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
+               "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5"},
+    )
+    stack = AirflowStack(layout, components=("api-server", "scheduler", "dag-processor", "celery-worker"),
+                         extra_env={"PMX_CONFIG_DIR": str(config_dir), "PMX_LOG_DIR": str(root / "pmx" / "logs"),
+                                    "PMX_SCHEDULES": "off"})
+    try:
+        from orchestration.run import bootstrap
+
+        bootstrap(stack)
+        stack.start()
+        yield stack, database, broker
+    finally:
+        stack.stop()
+        broker.flushdb()  # type: ignore[attr-defined]
+        _drop_database(database)
+
+
+def _run(stack: AirflowStack, dag_id: str, conf: dict[str, str] | None = None) -> tuple[str, dict[str, object]]:
+    stack.api.wait_for_dags([dag_id])
+    stack.api.set_paused(dag_id, False)
+    run_id = stack.api.trigger(dag_id, conf=conf)
+    return run_id, stack.api.wait_for_run(dag_id, run_id, timeout=420)
+
+
+def test_daily_etl_runs_green_on_postgres_and_celery(celery_stack: tuple[AirflowStack, str, object]) -> None:
+    import psycopg2
+
+    stack, database, broker = celery_stack
+    run_id, run = _run(stack, "daily_etl", CONF)
+    tis = stack.api.task_instances("daily_etl", run_id)
+    assert run["state"] == "success", [(t["task_id"], t["map_index"], t["state"]) for t in tis]
+    assert {t["state"] for t in tis} == {"success"}
+    assert {t["map_index"] for t in tis if t["task_id"].endswith("load")} == {0, 1}  # mapped per ticker
+    worker_log = (stack.log_dir / "celery-worker.log").read_text(errors="replace").splitlines()
+    executed = [line for line in worker_log if "Executing workload in Celery" in line and f"run_id={run_id}/" in line]
+    assert len(executed) >= len(tis)  # every task instance ran on the Celery worker
+
+    # The run lives in the PostgreSQL metadata database, and its tasks went through the Redis broker.
+    with psycopg2.connect(f"host=127.0.0.1 user=postgres dbname={database}") as conn, conn.cursor() as cur:
+        cur.execute("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", ("daily_etl", run_id))
+        assert cur.fetchall() == [("success",)]
+        cur.execute("SELECT count(*) FROM task_instance WHERE dag_id = %s AND run_id = %s AND state = 'success'",
+                    ("daily_etl", run_id))
+        assert cur.fetchone()[0] == len(tis)
+    assert broker.keys("_kombu.binding.*")  # type: ignore[attr-defined]  # the queues Celery declared
+
+
+def test_the_listener_reports_celery_tasks(celery_stack: tuple[AirflowStack, str, object]) -> None:
+    stack, _, _ = celery_stack
+    run_id, run = _run(stack, "stack_smoke")
+    assert run["state"] == "success"
+    log_dir = Path(stack.env["PMX_LOG_DIR"]) / "pipeline"
+    events = [e for stream in ("pipeline", "events") for e in read_events(log_dir, stream)  # type: ignore[arg-type]
+              if e.get("component") == "listener" and e.get("run_id") == run_id]
+    assert {e["event"] for e in events} >= {"task_running", "task_success", "dag_run_running", "dag_run_success"}
