@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from grafana_foundation_sdk.builders import bargauge, dashboard, prometheus, stat, table, timeseries
 from grafana_foundation_sdk.builders.common import StackingConfig
@@ -111,6 +112,19 @@ class DashboardBuilder:
         )
         return self
 
+    def _panel(self, panel: Any, title: str, description: str, queries: Sequence[Query], height: int,
+               width: int) -> Any:
+        """What every panel has: id, title, description, datasource, targets, size."""
+        return (
+            panel.id(self._id())
+            .title(title)
+            .description(description)
+            .datasource(DATASOURCE)
+            .targets(_targets(queries))
+            .height(height)
+            .span(width)
+        )
+
     def row(self, title: str) -> DashboardBuilder:
         """Start a new row."""
         self.board = self.board.with_row(dashboard.Row(title).id(self._id()))
@@ -127,15 +141,8 @@ class DashboardBuilder:
     ) -> DashboardBuilder:
         """A time-series panel."""
         panel = (
-            timeseries.Panel()
-            .id(self._id())
-            .title(title)
-            .description(description)
-            .datasource(DATASOURCE)
-            .targets(_targets(queries))
+            self._panel(timeseries.Panel(), title, description, queries, height=8, width=width)
             .unit(unit)
-            .height(8)
-            .span(width)
             .fill_opacity(10 if not stacked else 40)
         )
         if stacked:
@@ -154,17 +161,7 @@ class DashboardBuilder:
         mapping: dict[str, tuple[str, str]] | None = None,
     ) -> DashboardBuilder:
         """A single-value panel; ``mapping`` turns values into (text, colour)."""
-        panel = (
-            stat.Panel()
-            .id(self._id())
-            .title(title)
-            .description(description)
-            .datasource(DATASOURCE)
-            .targets(_targets([query]))
-            .unit(unit)
-            .height(5)
-            .span(width)
-        )
+        panel = self._panel(stat.Panel(), title, description, [query], height=5, width=width).unit(unit)
         if steps is not None:
             panel = panel.thresholds(steps)
         if mapping:
@@ -191,17 +188,7 @@ class DashboardBuilder:
         steps: dashboard.ThresholdsConfig | None = None,
     ) -> DashboardBuilder:
         """A bar gauge, one bar per series (instant query)."""
-        panel = (
-            bargauge.Panel()
-            .id(self._id())
-            .title(title)
-            .description(description)
-            .datasource(DATASOURCE)
-            .targets(_targets([query]))
-            .unit(unit)
-            .height(8)
-            .span(width)
-        )
+        panel = self._panel(bargauge.Panel(), title, description, [query], height=8, width=width).unit(unit)
         if steps is not None:
             panel = panel.thresholds(steps)
         self.board = self.board.with_panel(panel)
@@ -209,16 +196,7 @@ class DashboardBuilder:
 
     def table(self, title: str, query: Query, description: str = "", width: int = 12) -> DashboardBuilder:
         """A table of an instant query (one row per series)."""
-        panel = (
-            table.Panel()
-            .id(self._id())
-            .title(title)
-            .description(description)
-            .datasource(DATASOURCE)
-            .targets(_targets([query]))
-            .height(8)
-            .span(width)
-        )
+        panel = self._panel(table.Panel(), title, description, [query], height=8, width=width)
         self.board = self.board.with_panel(panel)
         return self
 

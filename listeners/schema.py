@@ -24,7 +24,3 @@ def schema_errors(record: dict[str, Any]) -> list[str]:
     return [f"{'/'.join(str(p) for p in err.absolute_path) or '<root>'}: {err.message}"
             for err in sorted(validator.iter_errors(record), key=lambda e: list(e.absolute_path))]
 
-
-def is_listener_event(record: dict[str, Any]) -> bool:
-    """Whether a pipeline_logger line was written by the listener."""
-    return record.get("component") == "listener" and "schema_version" in record
