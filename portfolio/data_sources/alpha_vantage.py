@@ -5,9 +5,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
-from portfolio.data_sources.base import SourceError, canonical_frame
-from portfolio.data_sources.http import get_json, network_blocked
-from portfolio.secret_loader import get_secret
+from portfolio.data_sources.base import SourceError, bars_in_window
+from portfolio.data_sources.http import KeyedHttpSource, get_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,30 +16,18 @@ _FIELDS = {"1. open": "open", "2. high": "high", "3. low": "low", "4. close": "c
 _MESSAGE_KEYS = ("Error Message", "Note", "Information")
 
 
-class AlphaVantageSource:
+class AlphaVantageSource(KeyedHttpSource):
     """Daily OHLCV from Alpha Vantage's REST API."""
 
     name = "alpha_vantage"
-
-    def __init__(self, api_key: str | None = None, *, base_url: str = DEFAULT_URL, timeout: float = 10.0,
-                 cooldown: float = 60.0) -> None:
-        self.api_key = api_key if api_key is not None else get_secret("ALPHA_VANTAGE_API_KEY")
-        self.base_url, self.timeout, self.cooldown = base_url, timeout, cooldown
-
-    def available(self) -> tuple[bool, str]:
-        """Needs an API key and a host that has not just failed."""
-        if not self.api_key:
-            return False, "ALPHA_VANTAGE_API_KEY is not set"
-        blocked = network_blocked(self.base_url, self.cooldown)
-        return (False, blocked) if blocked else (True, "")
+    key_env = "ALPHA_VANTAGE_API_KEY"
+    default_url = DEFAULT_URL
 
     def fetch(self, ticker: str, start: date, end: date) -> pd.DataFrame:
         """Daily bars of ``ticker`` between ``start`` and ``end``."""
         import pandas as pd
 
-        ok, reason = self.available()
-        if not ok:
-            raise SourceError(self.name, ticker, reason)
+        self.require_available(ticker)
         compact = start >= date.today() - timedelta(days=130)  # compact = the latest 100 bars
         payload = get_json(self.name, ticker, self.base_url, timeout=self.timeout, params={
             "function": "TIME_SERIES_DAILY", "symbol": ticker, "apikey": self.api_key,
@@ -49,10 +36,7 @@ class AlphaVantageSource:
         rows = [{"date": day, **{name: bar.get(key) for key, name in _FIELDS.items()}}
                 for day, bar in series.items()]
         raw = pd.DataFrame(rows, columns=["date", *_FIELDS.values()])
-        frame = canonical_frame(raw, self.name, ticker, start, end)
-        if frame.empty:
-            raise SourceError(self.name, ticker, f"no bars between {start} and {end}")
-        return frame
+        return bars_in_window(raw, self.name, ticker, start, end)
 
 
 def _series(payload: Any, ticker: str) -> dict[str, dict[str, Any]]:

@@ -69,3 +69,11 @@ def canonical_frame(df: pd.DataFrame, source: str, ticker: str, start: date | No
     if end is not None:
         frame = frame[frame["date"].isna() | (frame["date"] <= pd.Timestamp(end))]
     return frame.sort_values("date", kind="stable", na_position="last").reset_index(drop=True)
+
+
+def bars_in_window(raw: pd.DataFrame, source: str, ticker: str, start: date, end: date) -> pd.DataFrame:
+    """:func:`canonical_frame` of ``raw`` in [start, end]; a :class:`SourceError` when no bar is left."""
+    frame = canonical_frame(raw, source, ticker, start, end)
+    if frame.empty:
+        raise SourceError(source, ticker, f"no bars between {start} and {end}")
+    return frame

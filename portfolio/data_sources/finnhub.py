@@ -8,9 +8,8 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from portfolio.data_sources.base import SourceError, canonical_frame
-from portfolio.data_sources.http import get_json, network_blocked
-from portfolio.secret_loader import get_secret
+from portfolio.data_sources.base import SourceError, bars_in_window
+from portfolio.data_sources.http import KeyedHttpSource, get_json
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,31 +22,19 @@ def _unix(day: date) -> int:
     return int(datetime.combine(day, time(), tzinfo=UTC).timestamp())
 
 
-class FinnhubSource:
+class FinnhubSource(KeyedHttpSource):
     """Daily OHLCV from Finnhub's REST API."""
 
     name = "finnhub"
-
-    def __init__(self, api_key: str | None = None, *, base_url: str = DEFAULT_URL, timeout: float = 10.0,
-                 cooldown: float = 60.0) -> None:
-        self.api_key = api_key if api_key is not None else get_secret("FINNHUB_API_KEY")
-        self.base_url, self.timeout, self.cooldown = base_url.rstrip("/"), timeout, cooldown
-
-    def available(self) -> tuple[bool, str]:
-        """Needs an API key and a host that has not just failed."""
-        if not self.api_key:
-            return False, "FINNHUB_API_KEY is not set"
-        blocked = network_blocked(self.base_url, self.cooldown)
-        return (False, blocked) if blocked else (True, "")
+    key_env = "FINNHUB_API_KEY"
+    default_url = DEFAULT_URL
 
     def fetch(self, ticker: str, start: date, end: date) -> pd.DataFrame:
         """Daily bars of ``ticker`` between ``start`` and ``end``."""
         import pandas as pd
 
-        ok, reason = self.available()
-        if not ok:
-            raise SourceError(self.name, ticker, reason)
-        payload = get_json(self.name, ticker, f"{self.base_url}/stock/candle", timeout=self.timeout,
+        self.require_available(ticker)
+        payload = get_json(self.name, ticker, f"{self.base_url.rstrip('/')}/stock/candle", timeout=self.timeout,
                            headers={"X-Finnhub-Token": str(self.api_key)},
                            params={"symbol": ticker, "resolution": "D", "from": _unix(start),
                                    "to": _unix(end + timedelta(days=1)) - 1})
@@ -55,10 +42,7 @@ class FinnhubSource:
         # daily candles are stamped 00:00 UTC of the session date: keep the UTC date, not New York's
         dates = pd.to_datetime(pd.Series(columns["t"], dtype="int64"), unit="s")
         raw = pd.DataFrame({"date": dates, **{name: columns[key] for key, name in _FIELDS.items()}})
-        frame = canonical_frame(raw, self.name, ticker, start, end)
-        if frame.empty:
-            raise SourceError(self.name, ticker, f"no bars between {start} and {end}")
-        return frame
+        return bars_in_window(raw, self.name, ticker, start, end)
 
 
 def _columns(payload: Any, ticker: str) -> dict[str, list[Any]]:

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 from portfolio.data_sources.base import SourceError
 from portfolio.redaction import bounded
+from portfolio.secret_loader import get_secret
 
 CONNECT_TIMEOUT_CAP = 3.0
 _down: dict[str, tuple[float, str]] = {}
@@ -70,3 +71,31 @@ def get_json(source: str, ticker: str, url: str, *, params: dict[str, Any] | Non
         return response.json()
     except ValueError:
         raise SourceError(source, ticker, f"invalid JSON: {bounded(response.text, 200)}") from None
+
+
+class KeyedHttpSource:
+    """A REST source that needs an API key (argument, else ``key_env`` via the secret loader) and skips a host
+    that has just failed (:func:`network_blocked`)."""
+
+    name: str
+    key_env: str
+    default_url: str
+
+    def __init__(self, api_key: str | None = None, *, base_url: str | None = None, timeout: float = 10.0,
+                 cooldown: float = 60.0) -> None:
+        self.api_key = api_key if api_key is not None else get_secret(self.key_env)
+        self.base_url = base_url if base_url is not None else self.default_url
+        self.timeout, self.cooldown = timeout, cooldown
+
+    def available(self) -> tuple[bool, str]:
+        """Needs an API key and a host that has not just failed."""
+        if not self.api_key:
+            return False, f"{self.key_env} is not set"
+        blocked = network_blocked(self.base_url, self.cooldown)
+        return (False, blocked) if blocked else (True, "")
+
+    def require_available(self, ticker: str) -> None:
+        """Raise the :class:`SourceError` of :meth:`available` (a direct ``fetch`` checks it too)."""
+        ok, reason = self.available()
+        if not ok:
+            raise SourceError(self.name, ticker, reason)

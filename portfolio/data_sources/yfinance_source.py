@@ -6,7 +6,7 @@ import importlib.util
 from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
-from portfolio.data_sources.base import SourceError, canonical_frame
+from portfolio.data_sources.base import SourceError, bars_in_window
 from portfolio.data_sources.http import mark_down, network_blocked
 
 if TYPE_CHECKING:
@@ -49,7 +49,4 @@ class YFinanceSource:
         if raw is None or raw.empty:
             raise SourceError(self.name, ticker, f"no bars between {start} and {end}")
         frame = raw.reset_index().rename(columns={"Date": "date", "Datetime": "date"})
-        out = canonical_frame(frame, self.name, ticker, start, end)
-        if out.empty:
-            raise SourceError(self.name, ticker, f"no bars between {start} and {end}")
-        return out
+        return bars_in_window(frame, self.name, ticker, start, end)
