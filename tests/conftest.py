@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from portfolio.paths import REPO_ROOT
 from tests.support import reset_caches
 
 _SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="pmx-test-airflow-"))
@@ -68,3 +70,29 @@ def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     reset_caches()
     yield home
     reset_caches()
+
+
+@pytest.fixture
+def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pmx_home: Path) -> Path:
+    """A copy of the shipped ``config/`` that ``PMX_CONFIG_DIR`` points at, for tests that break it."""
+    target = tmp_path / "config"
+    shutil.copytree(REPO_ROOT / "config", target)
+    monkeypatch.setenv("PMX_CONFIG_DIR", str(target))
+    return target
+
+
+@pytest.fixture
+def udp_metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
+    """A UDP socket on 127.0.0.1 that the project's StatsD client sends to (2 s receive timeout)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind(("127.0.0.1", 0))
+    sock.settimeout(2)
+    monkeypatch.setenv("PMX_STATSD_ENABLED", "true")
+    monkeypatch.setenv("PMX_STATSD_HOST", "127.0.0.1")
+    monkeypatch.setenv("PMX_STATSD_PORT", str(sock.getsockname()[1]))
+    yield sock
+    sock.close()
+    from portfolio import metrics
+
+    if metrics._client is not None:  # the client bound to this socket's port
+        metrics._client.close()

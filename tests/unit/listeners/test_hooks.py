@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -15,7 +14,6 @@ from listeners import config as listener_config
 from listeners.hooks import PortfolioListener, component_name
 from listeners.schema import schema_errors
 from portfolio import redaction
-from portfolio.paths import REPO_ROOT
 from tests.unit.listeners._support import UdpReceiver, fake_run, fake_ti, listener_events
 
 
@@ -209,13 +207,9 @@ def test_the_env_switch_makes_every_hook_a_no_op(listener: PortfolioListener, pm
     assert listener_events(pmx_home) == [] and udp.lines() == []
 
 
-def test_a_broken_config_makes_the_listener_inert_and_says_so_once(pmx_home: Path, tmp_path: Path,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
-    config_dir = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", config_dir)
+def test_a_broken_config_makes_the_listener_inert_and_says_so_once(pmx_home: Path, config_copy: Path) -> None:
     broken = "error_monitor:\n  rules:\n    retry_storm: {threshold: 0}\n"
-    (config_dir / "observability.yml").write_text(broken)
-    monkeypatch.setenv("PMX_CONFIG_DIR", str(config_dir))
+    (config_copy / "observability.yml").write_text(broken)
     listener_config._cached.cache_clear()
     listener = PortfolioListener()
     for _ in range(3):

@@ -1,21 +1,11 @@
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
 from portfolio.config_loader import ConfigError, deep_merge, load_config
-from portfolio.paths import REPO_ROOT
 from portfolio.settings import PipelineSettings, load_settings
-
-
-@pytest.fixture
-def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, pmx_home: Path) -> Path:
-    target = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", target)
-    monkeypatch.setenv("PMX_CONFIG_DIR", str(target))
-    return target
 
 
 def test_shipped_config_loads_in_every_environment(pmx_home: Path) -> None:

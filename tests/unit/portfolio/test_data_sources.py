@@ -54,22 +54,6 @@ def events(home: Path, name: str) -> list[dict[str, Any]]:
     return [e for e in read_events(home / "logs" / "pipeline") if e["event"] == name]
 
 
-@pytest.fixture
-def udp_metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(2)
-    monkeypatch.setenv("PMX_STATSD_ENABLED", "true")
-    monkeypatch.setenv("PMX_STATSD_HOST", "127.0.0.1")
-    monkeypatch.setenv("PMX_STATSD_PORT", str(sock.getsockname()[1]))
-    yield sock
-    sock.close()
-    from portfolio import metrics
-
-    if metrics._client is not None:  # the client bound to this socket's port
-        metrics._client.close()
-
-
 def received(sock: socket.socket, prefix: str, count: int) -> list[str]:
     lines: list[str] = []
     while len(lines) < count:

@@ -5,7 +5,7 @@ import json
 import socket
 import sqlite3
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -113,22 +113,6 @@ BROKEN = [
     pytest.param(lambda df: df.drop(index=[20, 21]).reset_index(drop=True), "calendar_gaps",
                  id="calendar_gaps"),
 ]
-
-
-@pytest.fixture
-def udp_metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(2)
-    monkeypatch.setenv("PMX_STATSD_ENABLED", "true")
-    monkeypatch.setenv("PMX_STATSD_PORT", str(sock.getsockname()[1]))
-    monkeypatch.setenv("PMX_STATSD_HOST", "127.0.0.1")
-    yield sock
-    sock.close()
-    from portfolio import metrics
-
-    if metrics._client is not None:  # the client bound to this socket's port
-        metrics._client.close()
 
 
 def test_synthetic_run_loads_every_session(pmx_home: Path, udp_metrics: socket.socket) -> None:

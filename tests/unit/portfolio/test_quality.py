@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -117,22 +117,6 @@ def test_gap_tolerance_and_calendar_opt_out(pmx_home: Path) -> None:
     assert len(validate_ohlcv(frame, "AAPL", None)) == len(frame)
     with pytest.raises(DataQualityError, match="at most 1 allowed"):
         validate_ohlcv(frame, "AAPL", max_missing_sessions=1)
-
-
-@pytest.fixture
-def udp_metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.bind(("127.0.0.1", 0))
-    sock.settimeout(2)
-    monkeypatch.setenv("PMX_STATSD_ENABLED", "true")
-    monkeypatch.setenv("PMX_STATSD_PORT", str(sock.getsockname()[1]))
-    monkeypatch.setenv("PMX_STATSD_HOST", "127.0.0.1")
-    yield sock
-    sock.close()
-    from portfolio import metrics
-
-    if metrics._client is not None:  # the client bound to this socket's port
-        metrics._client.close()
 
 
 def test_quality_failure_metric_tags_ticker_and_rule(pmx_home: Path, udp_metrics: socket.socket) -> None:

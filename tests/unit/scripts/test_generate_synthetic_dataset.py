@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -77,12 +76,9 @@ def test_seed_must_be_an_integer(pmx_home: Path, capsys: pytest.CaptureFixture[s
     assert info.value.code == 2 and capsys.readouterr().err.count("\n") == 1
 
 
-def test_malformed_yaml_config_exits_2(pmx_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+def test_malformed_yaml_config_exits_2(pmx_home: Path, config_copy: Path,
                                        capsys: pytest.CaptureFixture[str]) -> None:
-    config = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", config)
-    (config / "pipeline.yml").write_text("synthetic: {seed: 42\n")
-    monkeypatch.setenv("PMX_CONFIG_DIR", str(config))
+    (config_copy / "pipeline.yml").write_text("synthetic: {seed: 42\n")
     assert gen.main(["--tickers", "AAPL", *WINDOW]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pipeline.yml" in err and "invalid YAML" in err

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 import subprocess
 import sys
 from datetime import date
@@ -17,13 +16,6 @@ from scripts import run_etl_pipeline
 from tests.support import free_port
 
 WINDOW = ["--start-date", "2024-01-02", "--end-date", "2024-02-29"]
-
-
-def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", target)
-    monkeypatch.setenv("PMX_CONFIG_DIR", str(target))
-    return target
 
 
 def test_help_exits_zero_from_the_command_line() -> None:
@@ -68,9 +60,9 @@ def test_argparse_usage_errors_exit_2(pmx_home: Path, capsys: pytest.CaptureFixt
 
 def test_malformed_yaml_config_exits_2_naming_the_file(pmx_home: Path, tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch,
+                                                      config_copy: Path,
                                                       capsys: pytest.CaptureFixture[str]) -> None:
-    config = config_copy(tmp_path, monkeypatch)
-    (config / "pipeline.yml").write_text("tickers:\n  default: [AAPL\n  core: [MSFT]\n")
+    (config_copy / "pipeline.yml").write_text("tickers:\n  default: [AAPL\n  core: [MSFT]\n")
     assert run_etl_pipeline.main(WINDOW) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pipeline.yml" in err and "invalid YAML at line" in err
@@ -120,15 +112,15 @@ def test_failed_run_exits_1_with_one_line_and_a_failure_event(pmx_home: Path,
 
 def test_secret_from_env_file_never_appears_in_logs(pmx_home: Path, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch,
+                                                    config_copy: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     secret = "AVKEY-do-not-leak-4242"
     (pmx_home / ".env").write_text(f"ALPHA_VANTAGE_API_KEY={secret}\n")
-    config = config_copy(tmp_path, monkeypatch)
-    text = (config / "pipeline.yml").read_text()
+    text = (config_copy / "pipeline.yml").read_text()
     text = text.replace("https://www.alphavantage.co/query", f"http://127.0.0.1:{free_port()}/query")
     text = text.replace("order: [yfinance, alpha_vantage, finnhub, synthetic]",
                         "order: [alpha_vantage, synthetic]")
-    (config / "pipeline.yml").write_text(text)
+    (config_copy / "pipeline.yml").write_text(text)
     assert run_etl_pipeline.main(["--tickers", "AAPL", *WINDOW, "--mode", "auto", "--no-forecast"]) == 0
     out, err = capsys.readouterr()
     assert secret not in out + err

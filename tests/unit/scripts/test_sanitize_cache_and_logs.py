@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -126,12 +125,8 @@ def test_unknown_option_exits_2(pmx_home: Path, capsys: pytest.CaptureFixture[st
     assert info.value.code == 2 and capsys.readouterr().err.count("\n") == 1
 
 
-def test_malformed_yaml_exits_2(pmx_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                capsys: pytest.CaptureFixture[str]) -> None:
-    config = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", config)
-    (config / "pipeline.yml").write_text("logging: {dir: [\n")
-    monkeypatch.setenv("PMX_CONFIG_DIR", str(config))
+def test_malformed_yaml_exits_2(pmx_home: Path, config_copy: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (config_copy / "pipeline.yml").write_text("logging: {dir: [\n")
     assert sanitize.main(["--dry-run"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pipeline.yml" in err

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -10,13 +9,6 @@ import pytest
 
 from portfolio.paths import REPO_ROOT
 from scripts import validate_environment as ve
-
-
-def config_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    target = tmp_path / "config"
-    shutil.copytree(REPO_ROOT / "config", target)
-    monkeypatch.setenv("PMX_CONFIG_DIR", str(target))
-    return target
 
 
 def test_help_exits_zero_from_the_command_line() -> None:
@@ -63,9 +55,9 @@ def test_live_mode_without_any_live_source_fails_the_secrets_check(pmx_home: Pat
 
 def test_invalid_overlay_fails_the_config_check_and_exits_1(pmx_home: Path, tmp_path: Path,
                                                             monkeypatch: pytest.MonkeyPatch,
+                                                            config_copy: Path,
                                                             capsys: pytest.CaptureFixture[str]) -> None:
-    config = config_copy(tmp_path, monkeypatch)
-    (config / "environments" / "prod.yml").write_text("pipeline:\n  execution_mode: paper\n")
+    (config_copy / "environments" / "prod.yml").write_text("pipeline:\n  execution_mode: paper\n")
     summary = ve.run()
     assert summary["ok"] is False and summary["failed"] == ["config"]
     reason = summary["checks"]["config"]["reason"]
@@ -100,9 +92,9 @@ def test_unknown_check_exits_2(pmx_home: Path, capsys: pytest.CaptureFixture[str
 
 def test_malformed_yaml_exits_2_and_run_reports_it(pmx_home: Path, tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch,
+                                                   config_copy: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
-    config = config_copy(tmp_path, monkeypatch)
-    (config / "pipeline.yml").write_text("tickers: [AAPL\n")
+    (config_copy / "pipeline.yml").write_text("tickers: [AAPL\n")
     assert ve.main([]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "pipeline.yml" in err
