@@ -22,16 +22,15 @@ import argparse
 import csv
 import io
 import json
-import math
-import os
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from monitoring import report_dags, report_pipeline, report_trading
+from portfolio.atomic_io import write_atomic
+from portfolio.quant_health import json_safe
 
 if TYPE_CHECKING:
     from portfolio.settings import PipelineSettings
@@ -46,22 +45,6 @@ def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a temporary file next to ``path``, fsync it and rename it over ``path``."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # a report, readable like any other output (mkstemp creates 0600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def csv_bytes(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
     """CSV with a header row; missing values are empty cells."""
     buf = io.StringIO()
@@ -69,17 +52,6 @@ def csv_bytes(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
     writer.writeheader()
     writer.writerows(rows)
     return buf.getvalue().encode("utf-8")
-
-
-def json_safe(value: Any) -> Any:
-    """Replace non-finite floats (an infinite Sortino, a NaN mean) by None, recursively, for strict JSON."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 Records = list[dict[str, Any]]

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from portfolio import paths
+from portfolio.atomic_io import write_atomic
 from portfolio.pipeline_logger import PipelineLogger, get_logger, utc_now_iso
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
@@ -53,26 +52,10 @@ class CheckpointManager:
 
     def save(self, pipeline_id: str, stage: str, state: dict[str, Any]) -> Path:
         """Atomically write the checkpoint of ``stage``; return its path."""
-        target = self._path(pipeline_id, stage)
-        target.parent.mkdir(parents=True, exist_ok=True)
         envelope = {"pipeline_id": pipeline_id, "stage": stage, "created_at": utc_now_iso(),
                     "sha256": _digest(state), "state": state}
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(envelope, fh, default=str, sort_keys=True)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        dir_fd = os.open(target.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
-        return target
+        data = json.dumps(envelope, default=str, sort_keys=True).encode("utf-8")
+        return write_atomic(self._path(pipeline_id, stage), data, mode=None, sync_dir=True)
 
     def load(self, pipeline_id: str, stage: str) -> dict[str, Any] | None:
         """The saved state of ``stage``, or ``None`` when absent or failing validation."""

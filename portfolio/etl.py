@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portfolio import paths
+from portfolio.atomic_io import write_atomic
 from portfolio.checkpoint_manager import CheckpointManager, safe_name
-from portfolio.data_sources.cache import atomic_write_bytes, frame_to_csv_bytes, read_ohlcv_csv
+from portfolio.data_sources.cache import frame_to_csv_bytes, read_ohlcv_csv
 from portfolio.database_manager import DatabaseManager
 from portfolio.metrics import get_client
 from portfolio.params import ParameterError
@@ -100,11 +101,11 @@ def extract_ticker(ticker: str, params: RunParams, run_id: str, *, manager: Data
         raise
     path = staging_path(run_id, ticker)
     data = frame_to_csv_bytes(result.frame)
-    atomic_write_bytes(path, data)
+    write_atomic(path, data)
     info = {**result.summary(), "run_id": run_id, "path": str(path),
             "sha256": hashlib.sha256(data).hexdigest(), "start": params.start.isoformat(),
             "end": params.end.isoformat(), "extracted_at": utc_now_iso()}
-    atomic_write_bytes(path.with_suffix(".json"), json.dumps(info, sort_keys=True, default=str).encode())
+    write_atomic(path.with_suffix(".json"), json.dumps(info, sort_keys=True, default=str).encode())
     record_run(db, run_id, ticker, "running", source=result.source)
     return {"ticker": ticker, "path": str(path), "rows": info["rows"], "source": result.source,
             "origin": result.origin, "from_cache": result.from_cache, "fallback": result.fallback,

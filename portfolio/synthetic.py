@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portfolio import paths
+from portfolio.atomic_io import write_atomic
 from portfolio.calendar import DEFAULT_CALENDAR, session_index
 
 if TYPE_CHECKING:
@@ -198,20 +199,6 @@ def _combined(files: dict[str, dict[str, Any]]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def save_dataset(tickers: list[str], start: date, end: date, *, spec: SyntheticSpec | None = None,
                  dataset_id: str | None = None, set_latest: bool = True,
                  root: Path | None = None) -> dict[str, Any]:
@@ -234,7 +221,7 @@ def save_dataset(tickers: list[str], start: date, end: date, *, spec: SyntheticS
         manifest = {"dataset_id": dataset_id, "created_at": utc_now_iso(), "tickers": list(tickers),
                     "start": start.isoformat(), "end": end.isoformat(), "format": "csv", **spec.as_dict(),
                     "files": files, "sha256": _combined(files)}
-        _write_text_atomic(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True))
+        write_atomic(staging / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True).encode("utf-8"))
         final = root / dataset_id
         if final.exists():
             old = root / f".old-{dataset_id}-{os.getpid()}"
@@ -247,7 +234,7 @@ def save_dataset(tickers: list[str], start: date, end: date, *, spec: SyntheticS
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if set_latest:
-        _write_text_atomic(root / LATEST, dataset_id + "\n")
+        write_atomic(root / LATEST, (dataset_id + "\n").encode("utf-8"))
     return manifest
 
 

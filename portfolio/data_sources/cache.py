@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import date
@@ -18,28 +16,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from portfolio import paths
+from portfolio.atomic_io import write_atomic
 from portfolio.checkpoint_manager import safe_name
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from portfolio.settings import PipelineSettings
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a fsynced temp file in the same directory and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def frame_to_csv_bytes(frame: pd.DataFrame) -> bytes:
@@ -111,10 +94,10 @@ class DiskCache:
             return None
         path = self.path_for(source, ticker, start, end)
         data = frame_to_csv_bytes(frame)
-        atomic_write_bytes(path, data)
+        write_atomic(path, data)
         meta = {"source": source, "ticker": ticker, "start": start.isoformat(), "end": end.isoformat(),
                 "rows": len(frame), "created_at": self.clock(), "sha256": hashlib.sha256(data).hexdigest()}
-        atomic_write_bytes(path.with_suffix(".json"), json.dumps(meta, sort_keys=True).encode("utf-8"))
+        write_atomic(path.with_suffix(".json"), json.dumps(meta, sort_keys=True).encode("utf-8"))
         return path
 
     def stale_entries(self, now: float | None = None) -> list[Path]:

@@ -10,8 +10,7 @@ from typing import Any
 
 import pytest
 
-from monitoring import performance_dashboard as pd_mod
-from monitoring.performance_dashboard import build_report, main, write_atomic
+from monitoring.performance_dashboard import build_report, main
 from monitoring.report_dags import percentile
 from portfolio.database_manager import DatabaseManager
 from portfolio.pipeline_logger import get_logger, read_events
@@ -443,17 +442,6 @@ def test_bad_days_is_a_clear_error(pmx_home: Path, tmp_path: Path, days: Any) ->
 def test_percentile_is_linear_interpolation(values: list[float], q: int) -> None:
     expected = values[0] if len(values) == 1 else statistics.quantiles(values, n=100, method="inclusive")[q - 1]
     assert percentile(values, q) == pytest.approx(expected)
-
-
-def test_write_atomic_keeps_the_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = tmp_path / "r.json"
-    write_atomic(target, b"old")
-    monkeypatch.setattr(pd_mod.os, "replace", lambda *a: (_ for _ in ()).throw(OSError("disk full")))
-    with pytest.raises(OSError, match="disk full"):
-        write_atomic(target, b"new")
-    assert target.read_bytes() == b"old"
-    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
-    assert target.stat().st_mode & 0o777 == 0o644
 
 
 def test_cli_writes_the_report(seeded: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
