@@ -48,10 +48,7 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: exit 0 on success, 1 if the run failed, 2 on bad arguments or config."""
-    from portfolio.automation import limit_blas_threads
-
-    limit_blas_threads()
-    return cli_main(NAME, build_parser(), run, argv)
+    return cli_main(NAME, build_parser(), run, argv, single_thread_blas=True)
 
 
 if __name__ == "__main__":

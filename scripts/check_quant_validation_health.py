@@ -45,16 +45,13 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: exit 0 (any colour), 1 on RED with --fail-on-red or a failed run, 2 on bad arguments."""
-    from portfolio.automation import limit_blas_threads
-
-    limit_blas_threads()
     seen: dict[str, Any] = {}
 
     def run_and_keep(**kwargs: Any) -> dict[str, Any]:
         seen.update(run(**kwargs))
         return seen
 
-    code = cli_main(NAME, build_parser(), run_and_keep, argv)
+    code = cli_main(NAME, build_parser(), run_and_keep, argv, single_thread_blas=True)
     if code == 0 and seen.get("fail_on_red") and seen.get("colour") == "RED":
         print(f"{NAME}: RED: {'; '.join(seen.get('reasons', []))}", file=sys.stderr)
         return EXIT_RED

@@ -68,8 +68,16 @@ def run_logged(name: str, run: Callable[..., dict[str, Any]], kwargs: dict[str, 
 
 
 def cli_main(name: str, parser: argparse.ArgumentParser, run: Callable[..., dict[str, Any]],
-             argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` and call ``run(**args)`` with events; print the summary; return the exit code."""
+             argv: Sequence[str] | None = None, *, single_thread_blas: bool = False) -> int:
+    """Parse ``argv`` and call ``run(**args)`` with events; print the summary; return the exit code.
+
+    ``single_thread_blas`` defaults BLAS to one thread first (:func:`portfolio.automation.limit_blas_threads`),
+    for the jobs that fit many small models.
+    """
+    if single_thread_blas:
+        from portfolio.automation import limit_blas_threads
+
+        limit_blas_threads()
     args = vars(parser.parse_args(argv))
     try:
         summary = run_logged(name, run, args)
