@@ -52,7 +52,7 @@ class Mapping(Strict):
 class MarketHours(Strict):
     calendar: str = "XNYS"
     poke_interval_seconds: float = Field(default=60, gt=0)
-    timeout_seconds: float = Field(default=300, ge=0)
+    max_wait_seconds: float = Field(default=60, ge=0, le=3600)  # a near open is waited for; a far one skips
     bypass_in_synthetic_mode: bool = True
 
 

@@ -48,7 +48,7 @@ def trading_group(*, core: bool = False, trigger_rule: str = "all_success") -> T
         allowed = tasks.trading_allowed.override(trigger_rule=trigger_rule)()
         market_open = MarketHoursSensor(
             task_id="market_open", calendar=hours.calendar, soft_fail=True, poke_interval=hours.poke_interval_seconds,
-            timeout=hours.timeout_seconds, bypass_in_synthetic_mode=hours.bypass_in_synthetic_mode,
+            max_wait_seconds=hours.max_wait_seconds, bypass_in_synthetic_mode=hours.bypass_in_synthetic_mode,
         )
         tickers = tasks.resolve_tickers(core=core)
         operator = CoreAutoTraderOperator if core else AutoTraderOperator

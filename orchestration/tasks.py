@@ -7,7 +7,7 @@ only read run-time inputs, decide, and summarise. Each returns a small JSON-frie
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from airflow.sdk import Variable, get_current_context, task
@@ -20,6 +20,22 @@ def _conf() -> dict[str, Any]:
     return dict(get_current_context()["dag_run"].conf or {})
 
 
+def run_trading_day(conf: dict[str, Any] | None = None) -> date:
+    """The exchange's session date (America/New_York for XNYS) of this run's clock: "today" for trading.
+
+    The clock is the wall clock, or the instant pinned by ``conf["market_clock_at"]`` (the same key that pins
+    the market-hours sensor), never the server's local date (UTC in containers).
+    """
+    from orchestration.config import load_orchestration
+    from orchestration.sensors import CLOCK_CONF_KEY
+    from portfolio.calendar import trading_day
+
+    raw = str((conf or {}).get(CLOCK_CONF_KEY) or "").strip()
+    at = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
+    at = at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+    return trading_day(at, load_orchestration().market_hours.calendar)
+
+
 @task(task_id="resolve_tickers")
 def resolve_tickers(core: bool = False) -> list[str]:
     """The ticker universe of this run (``conf`` > Variable > ``CRON_TICKERS`` > config)."""
@@ -30,12 +46,12 @@ def resolve_tickers(core: bool = False) -> list[str]:
 
 @task.short_circuit(task_id="trading_allowed")
 def trading_allowed() -> bool:
-    """Skip the trading tasks while today's trading is halted by a failed environment check."""
+    """Skip the trading tasks while today's (New York session date) trading is halted by a failed check."""
     raw = Variable.get(TRADING_HALT_VARIABLE, default=None)
     if not raw:
         return True
     halt = json.loads(raw)
-    if halt.get("date") == date.today().isoformat():
+    if halt.get("date") == run_trading_day(_conf()).isoformat():
         print(f"trading halted for {halt['date']}: {halt.get('reason')}")
         return False
     return True
@@ -83,8 +99,9 @@ def halt_trading(result: dict[str, Any]) -> None:
     """Record today's trading halt (read by ``trading_allowed``) and fail so that the run is red and alerts."""
     failed = sorted(name for name, check in result.get("checks", {}).items() if not check.get("ok"))
     reason = f"environment checks failed: {', '.join(failed) or 'unknown'}"
-    Variable.set(TRADING_HALT_VARIABLE, json.dumps({"date": date.today().isoformat(), "reason": reason}))
-    raise AirflowFailException(f"{reason}; trading halted for {date.today().isoformat()}")
+    day = run_trading_day(_conf()).isoformat()
+    Variable.set(TRADING_HALT_VARIABLE, json.dumps({"date": day, "reason": reason}))
+    raise AirflowFailException(f"{reason}; trading halted for the {day} session (New York)")
 
 
 @task(task_id="snapshot")

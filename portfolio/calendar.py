@@ -1,7 +1,13 @@
 """Exchange calendar (``exchange_calendars``, XNYS by default): sessions, open/close times and market status.
 
-Calendar construction is slow, so each calendar is built once per process, over a fixed window
-(:data:`FIRST_DAY` to two years after today). Times are returned as timezone-aware UTC datetimes.
+Calendar construction takes a fraction of a second, so each calendar is built once per process over a window
+from :data:`FIRST_DAY` to :data:`HORIZON_DAYS` after the exchange's current session date, and rebuilt (further
+out) whenever a lookup comes within :data:`REBUILD_MARGIN_DAYS` of its end: a long-lived process never ages
+into the end of its calendar. A date more than :data:`MAX_AHEAD_DAYS` after today is refused with a
+:class:`CalendarError`. Times are returned as timezone-aware UTC datetimes.
+
+:func:`trading_day` is the one "today" of trading logic: the exchange's session date in its own time zone
+(America/New_York for XNYS), never the server's local date.
 """
 
 from __future__ import annotations
@@ -9,7 +15,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import lru_cache
 from typing import TYPE_CHECKING, Literal
 from zoneinfo import ZoneInfo
 
@@ -19,6 +24,10 @@ if TYPE_CHECKING:
 
 DEFAULT_CALENDAR = "XNYS"
 FIRST_DAY = date(1990, 1, 2)
+HORIZON_DAYS = 730          # a (re)build covers the exchange's today + this many days
+REBUILD_MARGIN_DAYS = 60    # a lookup this close to the end of the built window triggers a rebuild
+MAX_AHEAD_DAYS = 3650       # the furthest a lookup may reach past today; beyond it: CalendarError
+EXCHANGE_TZ = {"XNYS": "America/New_York", "XNAS": "America/New_York"}
 Reason = Literal["open", "weekend", "holiday", "pre-market", "after-hours", "early-close"]
 
 
@@ -26,24 +35,78 @@ class CalendarError(ValueError):
     """A date outside the calendar's range or an unknown calendar name."""
 
 
+def exchange_timezone(name: str = DEFAULT_CALENDAR) -> ZoneInfo:
+    """The time zone of calendar ``name`` (without building it for the known US exchanges)."""
+    tz = EXCHANGE_TZ.get(name)
+    return ZoneInfo(tz) if tz else ZoneInfo(str(get_calendar(name).tz))
+
+
+def trading_day(at: datetime | None = None, name: str = DEFAULT_CALENDAR) -> date:
+    """The exchange's date at ``at`` (default: now), in the exchange's time zone: the "today" of trading."""
+    instant = datetime.now(UTC) if at is None else (at if at.tzinfo else at.replace(tzinfo=UTC))
+    return instant.astimezone(exchange_timezone(name)).date()
+
+
+def _today(name: str) -> date:
+    tz = EXCHANGE_TZ.get(name)
+    return datetime.now(UTC).astimezone(ZoneInfo(tz)).date() if tz else datetime.now(UTC).date()
+
+
+@dataclass(frozen=True)
+class _Built:
+    calendar: exchange_calendars.ExchangeCalendar
+    first: date
+    last: date
+    sessions: frozenset[date]
+
+
 _build_lock = threading.Lock()
+_built: dict[str, _Built] = {}
+
+
+def _build(name: str, through: date) -> _Built:
+    import exchange_calendars as xcals
+
+    try:
+        cal = xcals.get_calendar(name, start=FIRST_DAY.isoformat(), end=through.isoformat())
+    except xcals.errors.InvalidCalendarName:
+        raise CalendarError(f"unknown exchange calendar {name!r}") from None
+    return _Built(cal, cal.first_session.date(), cal.last_session.date(),
+                  frozenset(d.date() for d in cal.sessions))
+
+
+def _built_for(name: str, day: date | None = None) -> _Built:
+    """The calendar ``name`` built far enough to answer for ``day`` (rebuilt further out when it gets close)."""
+    today = _today(name)
+    needed = max(today, day) if day is not None else today
+    limit = today + timedelta(days=MAX_AHEAD_DAYS)
+    if needed > limit:
+        raise CalendarError(
+            f"{needed.isoformat()} is beyond the {name} calendar horizon limit {limit.isoformat()} "
+            f"(portfolio.calendar.MAX_AHEAD_DAYS = {MAX_AHEAD_DAYS} days after {today.isoformat()})")
+    with _build_lock:
+        built = _built.get(name)
+        if built is None or needed + timedelta(days=REBUILD_MARGIN_DAYS) > built.last:
+            through = min(needed + timedelta(days=HORIZON_DAYS), limit + timedelta(days=REBUILD_MARGIN_DAYS))
+            built = _built[name] = _build(name, through)
+        return built
 
 
 def get_calendar(name: str = DEFAULT_CALENDAR) -> exchange_calendars.ExchangeCalendar:
-    """The calendar ``name`` (built once per process, also when threads ask at the same time)."""
+    """The calendar ``name`` (built once per process and extended ahead of time, also across threads)."""
+    return _built_for(name).calendar
+
+
+def calendar_horizon(name: str = DEFAULT_CALENDAR) -> tuple[date, date]:
+    """First and last session of the calendar as built right now."""
+    built = _built_for(name)
+    return built.first, built.last
+
+
+def clear_cache() -> None:
+    """Forget every built calendar (tests; the next lookup rebuilds)."""
     with _build_lock:
-        return _build(name)
-
-
-@lru_cache(maxsize=4)
-def _build(name: str) -> exchange_calendars.ExchangeCalendar:
-    import exchange_calendars as xcals
-
-    last = date.today() + timedelta(days=730)
-    try:
-        return xcals.get_calendar(name, start=FIRST_DAY.isoformat(), end=last.isoformat())
-    except xcals.errors.InvalidCalendarName:
-        raise CalendarError(f"unknown exchange calendar {name!r}") from None
+        _built.clear()
 
 
 def _ts(day: date) -> pd.Timestamp:
@@ -52,58 +115,43 @@ def _ts(day: date) -> pd.Timestamp:
     return pd.Timestamp(day.isoformat())
 
 
-@lru_cache(maxsize=4)
-def _bounds(name: str) -> tuple[date, date]:
-    cal = get_calendar(name)
-    return cal.first_session.date(), cal.last_session.date()
-
-
-def _check(cal: exchange_calendars.ExchangeCalendar, day: date) -> None:
-    first, last = _bounds(cal.name)
-    if not (first <= day <= last):
-        raise CalendarError(f"{day.isoformat()} is outside the {cal.name} calendar range {first}..{last}")
-
-
-@lru_cache(maxsize=4)
-def _session_set(name: str) -> frozenset[date]:
-    return frozenset(d.date() for d in get_calendar(name).sessions)
+def _checked(name: str, day: date) -> _Built:
+    built = _built_for(name, day)
+    if not (built.first <= day <= built.last):
+        raise CalendarError(f"{day.isoformat()} is outside the {name} calendar range {built.first}..{built.last}")
+    return built
 
 
 def sessions_between(start: date, end: date, name: str = DEFAULT_CALENDAR) -> list[date]:
     """Trading sessions from ``start`` to ``end`` inclusive (empty when ``start > end``)."""
     if start > end:
         return []
-    cal = get_calendar(name)
-    _check(cal, start)
-    _check(cal, end)
+    _checked(name, start)
+    cal = _checked(name, end).calendar
     return [d.date() for d in cal.sessions_in_range(_ts(start), _ts(end))]
 
 
 def session_index(start: date, end: date, name: str = DEFAULT_CALENDAR) -> pd.DatetimeIndex:
     """Sessions from ``start`` to ``end`` inclusive as a ``DatetimeIndex`` (vectorised callers)."""
-    cal = get_calendar(name)
-    _check(cal, start)
-    _check(cal, end)
+    _checked(name, start)
+    cal = _checked(name, end).calendar
     return cal.sessions_in_range(_ts(start), _ts(end))
 
 
 def is_session(day: date, name: str = DEFAULT_CALENDAR) -> bool:
     """Whether ``day`` is a trading session."""
-    _check(get_calendar(name), day)
-    return day in _session_set(name)
+    return day in _checked(name, day).sessions
 
 
 def previous_session(day: date, name: str = DEFAULT_CALENDAR) -> date:
     """The last session strictly before ``day``."""
-    cal = get_calendar(name)
-    _check(cal, day)
+    cal = _checked(name, day).calendar
     return cal.date_to_session(_ts(day - timedelta(days=1)), direction="previous").date()
 
 
 def next_session(day: date, name: str = DEFAULT_CALENDAR) -> date:
     """The first session strictly after ``day``."""
-    cal = get_calendar(name)
-    _check(cal, day)
+    cal = _checked(name, day + timedelta(days=7)).calendar
     return cal.date_to_session(_ts(day + timedelta(days=1)), direction="next").date()
 
 
@@ -111,13 +159,13 @@ def session_open_close(day: date, name: str = DEFAULT_CALENDAR) -> tuple[datetim
     """Open and close of session ``day`` as UTC datetimes (early closes included)."""
     if not is_session(day, name):
         raise CalendarError(f"{day.isoformat()} is not a {name} session")
-    opened, closed = get_calendar(name).session_open_close(_ts(day))
+    opened, closed = _checked(name, day).calendar.session_open_close(_ts(day))
     return opened.to_pydatetime(), closed.to_pydatetime()
 
 
 def is_early_close(day: date, name: str = DEFAULT_CALENDAR) -> bool:
     """Whether session ``day`` closes earlier than the regular close."""
-    cal = get_calendar(name)
+    cal = _checked(name, day).calendar
     tz = ZoneInfo(str(cal.tz))
     _, close = session_open_close(day, name)
     regular = cal.close_times[-1][1]
@@ -155,8 +203,7 @@ def _next_open_after(ts: datetime, local_day: date, name: str) -> datetime:
 def market_status(ts: datetime, name: str = DEFAULT_CALENDAR) -> MarketStatus:
     """Market status at ``ts`` (naive datetimes are taken as UTC): holidays, early closes and DST included."""
     at = ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
-    tz = ZoneInfo(str(get_calendar(name).tz))
-    local = at.astimezone(tz)
+    local = at.astimezone(exchange_timezone(name))
     day = local.date()
     nxt = _next_open_after(at, day, name)
     if not is_session(day, name):

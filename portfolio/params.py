@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
 
+from portfolio.calendar import trading_day
 from portfolio.settings import check_ticker, load_settings
 
 TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
@@ -104,7 +105,8 @@ def resolve(*, tickers: str | list[str] | None = None, start: str | date | None 
     raw_start = _pick(start, "CRON_START_DATE")
     raw_end = _pick(end, "CRON_END_DATE")
     start_d = parse_date("start_date", raw_start) if raw_start is not None else cfg.dates.default_start
-    end_d = parse_date("end_date", raw_end) if raw_end is not None else (cfg.dates.default_end or today or date.today())
+    default_end = cfg.dates.default_end or today or trading_day()  # the New York session date, not the host's
+    end_d = parse_date("end_date", raw_end) if raw_end is not None else default_end
     if start_d > end_d:
         raise ParameterError(f"start_date={start_d.isoformat()} is after end_date={end_d.isoformat()}")
     run_mode = str(_pick(mode, "CRON_EXEC_MODE") or cfg.execution_mode).strip().lower()

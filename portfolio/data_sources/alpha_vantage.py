@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
+from portfolio.calendar import trading_day
 from portfolio.data_sources.base import SourceError, bars_in_window
 from portfolio.data_sources.http import KeyedHttpSource, get_json
 
@@ -28,7 +29,7 @@ class AlphaVantageSource(KeyedHttpSource):
         import pandas as pd
 
         self.require_available(ticker)
-        compact = start >= date.today() - timedelta(days=130)  # compact = the latest 100 bars
+        compact = start >= trading_day() - timedelta(days=130)  # compact = the latest 100 bars
         payload = get_json(self.name, ticker, self.base_url, timeout=self.timeout, params={
             "function": "TIME_SERIES_DAILY", "symbol": ticker, "apikey": self.api_key,
             "outputsize": "compact" if compact else "full", "datatype": "json"})
