@@ -18,8 +18,29 @@ def _sensor(at: datetime, **kwargs: object):
     return MarketHoursSensor(task_id="market_open", at=at.astimezone(ZoneInfo("UTC")).isoformat(), **kwargs)
 
 
-def _context(conf: dict | None = None) -> dict:
-    return {"dag_run": SimpleNamespace(conf=conf or {})}
+class _TI:
+    """The one task-instance call the sensor makes: the first poke of this try (None = this is the first)."""
+
+    def __init__(self, first: datetime | None = None) -> None:
+        self.first = first
+
+    def get_first_reschedule_date(self, context: object) -> datetime | None:
+        return self.first
+
+
+def _context(conf: dict | None = None, first: datetime | None = None) -> dict:
+    return {"dag_run": SimpleNamespace(conf=conf or {}, dag_id="auto_trader", run_id="r1"), "ti": _TI(first)}
+
+
+def _decide(sensor, context: dict) -> tuple[bool, str]:
+    """(open, reason-or-message): a closed market skips the cycle with its reason."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    try:
+        result = sensor.poke(context)
+    except AirflowSkipException as exc:
+        return False, str(exc)
+    return bool(result), result.xcom_value["reason"]
 
 
 @pytest.mark.parametrize(
@@ -40,25 +61,28 @@ def _context(conf: dict | None = None) -> dict:
     ],
 )
 def test_poke(pmx_home: Path, local: datetime, is_open: bool, reason: str) -> None:
-    result = _sensor(local.replace(tzinfo=NY)).poke(_context())
-    assert bool(result) is is_open
-    assert result.xcom_value == {"open": is_open, "reason": reason}
+    opened, why = _decide(_sensor(local.replace(tzinfo=NY)), _context())
+    assert opened is is_open
+    from orchestration.sensors import WHY_CLOSED
+
+    assert why == "open" if is_open else WHY_CLOSED[reason] in why
 
 
 def test_dst_shifts_the_utc_opening_time(pmx_home: Path) -> None:
     # 09:35 New York is 14:35 UTC in winter and 13:35 UTC in summer: the same UTC instant differs in outcome
     winter_utc = datetime(2026, 3, 6, 13, 35, tzinfo=ZoneInfo("UTC"))  # Friday before DST starts: 08:35 NY
     summer_utc = datetime(2026, 3, 9, 13, 35, tzinfo=ZoneInfo("UTC"))  # Monday after DST starts: 09:35 NY
-    assert not _sensor(winter_utc).poke(_context())
-    assert _sensor(summer_utc).poke(_context())
+    opened, why = _decide(_sensor(winter_utc), _context())
+    assert not opened and "before the open" in why
+    assert _decide(_sensor(summer_utc), _context())[0] is True
 
 
 def test_synthetic_runs_bypass_the_clock_only_when_asked(pmx_home: Path) -> None:
     saturday = datetime(2026, 11, 28, 11, 0, tzinfo=NY)
     bypassing = _sensor(saturday, bypass_in_synthetic_mode=True)
     assert bypassing.poke(_context({"execution_mode": "synthetic"})).xcom_value["reason"] == "synthetic mode"
-    assert not bypassing.poke(_context({"execution_mode": "live"}))
-    assert not _sensor(saturday).poke(_context({"execution_mode": "synthetic"}))
+    assert _decide(bypassing, _context({"execution_mode": "live"}))[0] is False
+    assert _decide(_sensor(saturday), _context({"execution_mode": "synthetic"}))[0] is False
 
 
 def test_defaults_hold_no_worker_slot() -> None:
