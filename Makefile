@@ -9,11 +9,12 @@ STAMP  := $(VENV)/.installed
 PYTEST_ARGS ?=
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: help venv system-deps run up bootstrap test test-fast test-integration bench lint lock dashboards clean
+.PHONY: help venv system-deps run up bootstrap replay test test-fast test-integration bench lint lock dashboards clean
 
 help:
 	@echo "make run               bootstrap Airflow, run the master DAG once in synthetic mode, print a summary"
 	@echo "make up                keep the local stack running (UI on http://127.0.0.1:8080)"
+	@echo "make replay DAY=...    replay exchange day(s) in live mode on a pinned clock (DAY='2026-12-03 2026-12-25')"
 	@echo "make test              the full test suite (unit + integration against real Airflow/Prometheus)"
 	@echo "make test-fast         unit tests only"
 	@echo "make bench             run the benchmarks (they print numbers)"
@@ -50,6 +51,10 @@ up: $(STAMP)
 
 bootstrap: $(STAMP)
 	$(PY) -m orchestration.run --bootstrap-only
+
+replay: $(STAMP)
+	@test -n "$(DAY)" || { echo "usage: make replay DAY=2026-12-03 [DAY='2026-11-27 2026-12-25']"; exit 2; }
+	$(PY) -m orchestration.replay $(DAY)
 
 # Unit tests on every core (a module stays on one worker: loadfile), then the integration tests, which share one
 # real Airflow stack per session and therefore run in a single process.

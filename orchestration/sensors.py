@@ -45,6 +45,7 @@ class GateDecision:
     reason: str               # the calendar's reason: open, weekend, holiday, pre-market, after-hours, early-close
     message: str
     seconds_to_open: float    # 0 when open
+    why: str = ""             # short form for tables: "before the open; next open 09:30 EST"
 
 
 def gate_decision(status: MarketStatus, waited_seconds: float, max_wait_seconds: float) -> GateDecision:
@@ -57,14 +58,15 @@ def gate_decision(status: MarketStatus, waited_seconds: float, max_wait_seconds:
     if status.reason == "early-close" and status.closes_at is not None:
         why = f"after the early close at {status.closes_at.astimezone(local.tzinfo):%H:%M}"
     next_open = status.next_open.astimezone(local.tzinfo)
+    short = f"{why}; next open {next_open:%a %H:%M %Z}"
     if waited_seconds + to_open <= max_wait_seconds:
         return GateDecision("wait", status.reason,
                             f"market closed ({why}) at {local:%Y-%m-%d %H:%M:%S %Z}; waiting {to_open:.0f}s "
-                            f"for the open at {next_open:%H:%M %Z}", to_open)
+                            f"for the open at {next_open:%H:%M %Z}", to_open, short)
     return GateDecision("skip", status.reason,
                         f"market closed ({why}) at {local:%Y-%m-%d %H:%M %Z}; next open "
                         f"{next_open:%Y-%m-%d %H:%M %Z} is beyond the {max_wait_seconds:.0f}s wait budget: "
-                        "cycle skipped", to_open)
+                        "cycle skipped", to_open, short)
 
 
 def _report_calendar_failure(context: Context, calendar: str, instant: datetime, error: Exception) -> None:
