@@ -91,6 +91,7 @@ def test_an_open_instant_trades_in_live_mode(clock_stack: AirflowStack) -> None:
     run = api.wait_for_run("auto_trader", run_id, timeout=300)
     states = _states(clock_stack, "auto_trader", run_id)
     assert run["state"] == "success", states
+    print(f"open cycle: queued -> end {_seconds(run):.1f}s")
     assert states["trading.market_open"] == "success"
     assert {k: v for k, v in states.items() if k.startswith("trading.trade")} == {
         "trading.trade[0]": "success", "trading.trade[1]": "success"}
@@ -105,5 +106,7 @@ def test_a_slow_cycle_raises_exactly_one_critical_incident(clock_stack: AirflowS
     run = api.wait_for_run("market_clock_slow", run_id, timeout=300)
     assert _states(clock_stack, "market_clock_slow", run_id)["trading.market_open"] == "success"
     assert run["state"] == "success"
-    assert _incidents(clock_stack, run_id) == [
+    incidents = _incidents(clock_stack, run_id)
+    assert [i for i in incidents if i["kind"] == "sla_miss"] == [
         {"kind": "sla_miss", "severity": "critical", "dag_id": "market_clock_slow", "sla": "market_clock_slow_cycle"}]
+    assert {i["kind"] for i in incidents} <= {"sla_miss", "sla_recovered"}  # the recovery follows the late success
