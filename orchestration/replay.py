@@ -221,7 +221,8 @@ def replay_day(day: date, *, slow: dict[str, float] | None = None, decide: Decid
         return Work(base.before_gate, slow[dag_id]) if dag_id in slow else base
 
     cycles: list[Cycle] = []
-    pending = [(dag_id, "scheduled", at, at) for dag_id, at in scheduled_slots(day)]
+    pending: list[tuple[str, str, datetime | None, datetime]] = [
+        (dag_id, "scheduled", at, at) for dag_id, at in scheduled_slots(day)]
     while pending:
         dag_id, run_type, logical, when = pending.pop(0)
         cycle = Cycle(dag_id, run_type, logical if run_type == "scheduled" else None,
@@ -254,7 +255,8 @@ def format_day(day: date, cycles: list[Cycle]) -> str:
 
     tz = _timezone()
     noon = market_status(datetime.combine(day, time(12), tz))
-    kind = (f"session, closes {noon.closes_at.astimezone(tz):%H:%M}" if noon.session else noon.reason)
+    kind = (f"session, closes {noon.closes_at.astimezone(tz):%H:%M}" if noon.session and noon.closes_at
+            else noon.reason)
     lines = [f"=== replay {day.isoformat()} ({day:%A}; {kind}) ===",
              f"{'time NY':8} {'dag':26} {'run':9} {'outcome':8} {'gate held':>9} {'took':>7}  why / SLA incidents"]
     for c in cycles:

@@ -51,6 +51,18 @@ def _seconds(run: dict[str, Any]) -> float:
     return (ts(run["end_date"]) - ts(run["queued_at"])).total_seconds()
 
 
+def _settle(stack: AirflowStack, dag_id: str) -> None:
+    """Wait until ``dag_id`` has had no queued or running run for three polls in a row (6 s)."""
+    quiet = {"polls": 0}
+
+    def idle() -> bool:
+        active = [r for r in stack.api.dag_runs(dag_id) if r["state"] in ("queued", "running")]
+        quiet["polls"] = 0 if active else quiet["polls"] + 1
+        return quiet["polls"] >= 3
+
+    wait_for(idle, 240, f"no active {dag_id} run", poll=2)
+
+
 @pytest.fixture(scope="module")
 def clock_stack(airflow_stack: AirflowStack) -> AirflowStack:
     """The session stack with market data loaded (ETL in auto mode: no network -> synthetic failover)."""
@@ -63,6 +75,7 @@ def clock_stack(airflow_stack: AirflowStack) -> AirflowStack:
     assert "synthetic" in proc.stdout + proc.stderr  # the failover said what it delivered
     for dag_id in ("auto_trader", "market_clock_slow"):
         stack.api.set_paused(dag_id, False)
+    _settle(stack, "auto_trader")  # unpausing starts the latest past cron slot: let it finish first
     yield stack
     for dag_id in ("auto_trader", "market_clock_slow"):
         stack.api.set_paused(dag_id, True)
