@@ -1,8 +1,11 @@
 """SQLite access for the portfolio database: migrations, WAL, integrity checks, online backup and recovery.
 
 The database lives at ``PORTFOLIO_DB_PATH`` or ``database.path`` of ``config/pipeline.yml``. The first open in
-a process checks the file; a corrupt file is moved aside and the newest backup that passes
-``PRAGMA integrity_check`` is restored, with a ``db_recovered`` event saying so.
+a process checks the file. Only real corruption (``PRAGMA integrity_check`` failing, "file is not a database",
+a malformed image) triggers recovery: the file is moved aside and the newest backup that passes the check is
+restored (or an empty database created), said on stderr, counted as ``pmx.db.recovery`` and queued as an
+incident (:func:`take_recoveries`, routed by the entrypoint). A lock, a busy timeout, a permission error or a
+full disk is not corruption: it raises :class:`DatabaseUnavailable` and nothing is touched.
 """
 
 from __future__ import annotations
@@ -10,23 +13,123 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from portfolio import paths
 from portfolio.pipeline_logger import PipelineLogger, get_logger
 from portfolio.schema import MIGRATIONS, SCHEMA_VERSION
 
 BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_ENV = "PORTFOLIO_DB_BUSY_TIMEOUT_MS"
+CORRUPTION_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # and their extended codes (SQLITE_CORRUPT_INDEX...)
+CORRUPTION_TEXT = ("malformed", "file is not a database", "not a database")
 _ready: set[str] = set()
 _ready_lock = threading.Lock()
+_recoveries: list[Recovery] = []
+_recoveries_lock = threading.Lock()
 
 
 class DatabaseError(RuntimeError):
     """The database could not be opened, checked or recovered."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database is fine as far as we know but cannot be used now (locked, busy, no permission, disk full)."""
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """One corrupt database replaced: by which backup (None: an empty database) and how old that backup was."""
+
+    db_path: str
+    corrupt_copy: str
+    problems: list[str]
+    backup_path: str | None
+    backup_taken_at: str | None
+    backup_age_seconds: float | None
+    at: str
+
+    @property
+    def outcome(self) -> str:
+        """``restored`` (from a backup) or ``recreated`` (empty: everything is lost)."""
+        return "restored" if self.backup_path else "recreated"
+
+    def summary(self) -> str:
+        """One line for stderr and the incident."""
+        first = self.problems[0] if self.problems else "integrity check failed"
+        if self.backup_path:
+            age = _age_text(self.backup_age_seconds or 0)
+            return (f"portfolio database {self.db_path} was corrupt ({first}); restored backup {self.backup_path} "
+                    f"taken {self.backup_taken_at} ({age} old): changes since then are lost; "
+                    f"the corrupt file is kept as {self.corrupt_copy}")
+        return (f"portfolio database {self.db_path} was corrupt ({first}) and no healthy backup exists: "
+                f"started from an EMPTY database, all data is lost; the corrupt file is kept as {self.corrupt_copy}")
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly fields (for the event and the incident details)."""
+        return {**asdict(self), "outcome": self.outcome}
+
+
+def _age_text(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"
+
+
+def take_recoveries() -> list[Recovery]:
+    """The recoveries of this process not taken yet (the entrypoint turns each into an incident)."""
+    with _recoveries_lock:
+        taken = list(_recoveries)
+        _recoveries.clear()
+    return taken
+
+
+def default_busy_timeout_ms() -> int:
+    """``PORTFOLIO_DB_BUSY_TIMEOUT_MS`` or 30 s: how long an open waits for another process's lock."""
+    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
+    if not raw:
+        return BUSY_TIMEOUT_MS
+    if not raw.isdigit() or int(raw) < 1:
+        from portfolio.config_loader import ConfigError
+
+        raise ConfigError(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_ENV, raw, "must be a positive number of milliseconds")
+    return int(raw)
+
+
+def is_corruption(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` says the file itself is damaged (as opposed to locked, busy, unreadable, full)."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    if name.startswith(CORRUPTION_CODES):
+        return True
+    if name:
+        return False
+    text = str(exc).lower()
+    return any(marker in text for marker in CORRUPTION_TEXT)
+
+
+def unavailable(path: Path, exc: sqlite3.Error, timeout_ms: int, doing: str) -> DatabaseUnavailable:
+    """A :class:`DatabaseUnavailable` that names the file, what failed, why, and that nothing was changed."""
+    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
+    hints = {"SQLITE_BUSY": f"another process holds a lock on it (waited {timeout_ms / 1000:g} s, "
+                            f"{BUSY_TIMEOUT_ENV} sets the wait)",
+             "SQLITE_LOCKED": "a table is locked by another connection",
+             "SQLITE_CANTOPEN": "the file cannot be opened (permissions, missing directory?)",
+             "SQLITE_PERM": "permission denied", "SQLITE_READONLY": "the file or its directory is read-only",
+             "SQLITE_FULL": "the disk is full", "SQLITE_IOERR": "an I/O error from the operating system"}
+    hint = next((text for code, text in hints.items() if name.startswith(code)), "not a sign of corruption")
+    return DatabaseUnavailable(f"{path}: {doing} failed: {name}: {exc} ({hint}); the database was not changed")
 
 
 def default_db_path() -> Path:
@@ -43,22 +146,31 @@ def _stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-def integrity_problems(path: Path) -> list[str]:
-    """Run ``PRAGMA integrity_check`` on ``path``; return the problems (empty when healthy)."""
+def integrity_problems(path: Path, timeout_ms: int | None = None) -> list[str]:
+    """Run ``PRAGMA integrity_check`` on ``path``; return the corruption found (empty when healthy).
+
+    Raises :class:`DatabaseUnavailable` when the check cannot run for a reason that is not corruption
+    (locked, busy timeout, permission, full disk, I/O): such a file must never be "recovered".
+    """
+    timeout_ms = default_busy_timeout_ms() if timeout_ms is None else timeout_ms
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=BUSY_TIMEOUT_MS / 1000)) as conn:
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=timeout_ms / 1000)) as conn:
             rows = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
-    except sqlite3.DatabaseError as exc:
-        return [f"{type(exc).__name__}: {exc}"]
-    return [] if rows == ["ok"] else rows
+    except sqlite3.Error as exc:
+        if is_corruption(exc):
+            return [f"{type(exc).__name__}: {exc}"]
+        raise unavailable(path, exc, timeout_ms, "the integrity check") from exc
+    return [] if rows == ["ok"] else [str(r) for r in rows]
 
 
 class DatabaseManager:
     """Opens connections to one SQLite database file and keeps it healthy."""
 
     def __init__(self, path: Path | str | None = None, *, backups_dir: Path | str | None = None,
-                 backups_keep: int | None = None, logger: PipelineLogger | None = None) -> None:
+                 backups_keep: int | None = None, logger: PipelineLogger | None = None,
+                 busy_timeout_ms: int | None = None) -> None:
         self.path = Path(path) if path else default_db_path()
+        self.busy_timeout_ms = busy_timeout_ms or default_busy_timeout_ms()
         if backups_dir is None or backups_keep is None:
             from portfolio.settings import load_settings
 
@@ -71,12 +183,18 @@ class DatabaseManager:
 
     # -- connections -------------------------------------------------------------------------------------
     def _raw_connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        conn.execute("PRAGMA foreign_keys = ON")
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            conn.close()
+            if is_corruption(exc):
+                raise
+            raise unavailable(self.path, exc, self.busy_timeout_ms, "opening") from exc
         return conn
 
     def connect(self) -> sqlite3.Connection:
@@ -92,6 +210,12 @@ class DatabaseManager:
             conn.execute("BEGIN IMMEDIATE")
             yield conn
             conn.execute("COMMIT")
+        except sqlite3.OperationalError as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if is_corruption(exc):
+                raise
+            raise unavailable(self.path, exc, self.busy_timeout_ms, "a write") from exc
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -110,7 +234,7 @@ class DatabaseManager:
                 return
             self.path.parent.mkdir(parents=True, exist_ok=True)
             if self.path.exists() and self.path.stat().st_size > 0:
-                problems = integrity_problems(self.path)
+                problems = integrity_problems(self.path, self.busy_timeout_ms)
                 if problems:
                     self.recover(problems)
             self.migrate()
@@ -123,14 +247,21 @@ class DatabaseManager:
             if version > SCHEMA_VERSION:
                 raise DatabaseError(f"{self.path}: schema version {version} is newer than this code ({SCHEMA_VERSION})")
             for number in range(version + 1, SCHEMA_VERSION + 1):
-                conn.executescript(
-                    f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;")
+                try:
+                    conn.executescript(
+                        f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\nPRAGMA user_version = {number};\nCOMMIT;")
+                except sqlite3.OperationalError as exc:
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+                    if is_corruption(exc):
+                        raise
+                    raise unavailable(self.path, exc, self.busy_timeout_ms, f"migration {number}") from exc
                 self.log.log_event("db_migrated", db_path=str(self.path), schema_version=number)
             return max(version, SCHEMA_VERSION)
 
     def integrity_check(self) -> list[str]:
         """Problems reported by ``PRAGMA integrity_check`` (empty list = healthy)."""
-        return integrity_problems(self.path)
+        return integrity_problems(self.path, self.busy_timeout_ms)
 
     # -- backup and recovery -----------------------------------------------------------------------------
     def backup(self) -> Path:
@@ -150,22 +281,57 @@ class DatabaseManager:
         return sorted(self.backups_dir.glob(f"{self.path.stem}-*.db"), reverse=True)
 
     def recover(self, problems: list[str]) -> Path | None:
-        """Move the corrupt file aside and restore the newest healthy backup; return the backup used."""
+        """Move the corrupt file aside and restore the newest healthy backup; return the backup used.
+
+        Loud on purpose: one line on stderr, ``pmx.db.recovery`` (+ ``pmx.db.recovery_backup_age``), an
+        error event, and a :class:`Recovery` queued for :func:`take_recoveries` (the incident).
+        """
         aside = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}")
         os.replace(self.path, aside)
         for suffix in ("-wal", "-shm"):
             sidecar = Path(str(self.path) + suffix)
             if sidecar.exists():
                 os.replace(sidecar, Path(str(aside) + suffix))
+        used = self._restore_newest_backup()
+        taken_at = age = None
+        if used is not None:
+            mtime = used.stat().st_mtime
+            taken_at = datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            age = round(max(0.0, time.time() - mtime), 1)
+        recovery = Recovery(db_path=str(self.path), corrupt_copy=str(aside), problems=[p[:300] for p in problems[:5]],
+                            backup_path=str(used) if used else None, backup_taken_at=taken_at,
+                            backup_age_seconds=age, at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        self._announce(recovery)
+        return used
+
+    def _restore_newest_backup(self) -> Path | None:
         for candidate in self.backups():
-            if not integrity_problems(candidate):
-                shutil.copy2(candidate, self.path)
-                self.log.log_event("db_recovered", level="error", db_path=str(self.path), backup_path=str(candidate),
-                                   corrupt_copy=str(aside), problems=problems[:5])
-                return candidate
-        self.log.log_event("db_recreated", level="error", db_path=str(self.path), corrupt_copy=str(aside),
-                           problems=problems[:5], reason="no healthy backup; starting from an empty database")
+            try:
+                if integrity_problems(candidate, self.busy_timeout_ms):
+                    continue
+            except DatabaseUnavailable:
+                continue
+            shutil.copy2(candidate, self.path)
+            return candidate
         return None
+
+    def _announce(self, recovery: Recovery) -> None:
+        """stderr line, metrics, event, queued incident; the metric and event paths never raise."""
+        with _recoveries_lock:
+            _recoveries.append(recovery)
+        print(f"WARNING: {recovery.summary()}", file=sys.stderr, flush=True)
+        event = "db_recovered" if recovery.backup_path else "db_recreated"
+        self.log.log_event(event, level="critical" if recovery.backup_path is None else "error",
+                           **recovery.as_dict())
+        try:
+            from portfolio.metrics import get_client
+
+            client, tags = get_client(), {"db": self.path.stem, "outcome": recovery.outcome}
+            client.incr("db.recovery", tags=tags)
+            if recovery.backup_age_seconds is not None:
+                client.gauge("db.recovery_backup_age", recovery.backup_age_seconds, tags={"db": self.path.stem})
+        except Exception:  # the metric client counts its own failures
+            pass
 
 
 def forget_ready_state() -> None:
