@@ -31,6 +31,9 @@ BUSY_TIMEOUT_MS = 30_000
 BUSY_TIMEOUT_ENV = "PORTFOLIO_DB_BUSY_TIMEOUT_MS"
 CORRUPTION_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # and their extended codes (SQLITE_CORRUPT_INDEX...)
 CORRUPTION_TEXT = ("malformed", "file is not a database", "not a database")
+# the operating conditions that make a healthy file unusable for now (and their extended codes)
+UNAVAILABLE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR",
+                     "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH", "SQLITE_NOLFS", "SQLITE_PROTOCOL")
 _ready: set[str] = set()
 _ready_lock = threading.Lock()
 _recoveries: list[Recovery] = []
@@ -119,6 +122,12 @@ def is_corruption(exc: sqlite3.Error) -> bool:
     return any(marker in text for marker in CORRUPTION_TEXT)
 
 
+def is_unavailable(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is a lock, busy timeout, permission, read-only, full-disk or I/O condition."""
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    return name.startswith(UNAVAILABLE_CODES) or (not name and "locked" in str(exc).lower())
+
+
 def unavailable(path: Path, exc: sqlite3.Error, timeout_ms: int, doing: str) -> DatabaseUnavailable:
     """A :class:`DatabaseUnavailable` that names the file, what failed, why, and that nothing was changed."""
     name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
@@ -192,7 +201,7 @@ class DatabaseManager:
             conn.execute("PRAGMA foreign_keys = ON")
         except sqlite3.Error as exc:
             conn.close()
-            if is_corruption(exc):
+            if not is_unavailable(exc):
                 raise
             raise unavailable(self.path, exc, self.busy_timeout_ms, "opening") from exc
         return conn
@@ -213,7 +222,7 @@ class DatabaseManager:
         except sqlite3.OperationalError as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if is_corruption(exc):
+            if not is_unavailable(exc):
                 raise
             raise unavailable(self.path, exc, self.busy_timeout_ms, "a write") from exc
         except BaseException:
@@ -253,7 +262,7 @@ class DatabaseManager:
                 except sqlite3.OperationalError as exc:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-                    if is_corruption(exc):
+                    if not is_unavailable(exc):
                         raise
                     raise unavailable(self.path, exc, self.busy_timeout_ms, f"migration {number}") from exc
                 self.log.log_event("db_migrated", db_path=str(self.path), schema_version=number)

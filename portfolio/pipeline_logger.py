@@ -8,7 +8,8 @@ deleted, so no line is ever torn or lost, across rotation included.
 This is shared core: it depends on ``config/observability.yml`` (section ``event_log``) only, never on
 ``config/pipeline.yml``, so a broken trading config cannot silence the events that report it. Event logging
 is not a hard requirement of a job: when the log directory is read-only, full or missing, :meth:`log_event`
-drops the event, counts it (``pmx.observability.failure``, ``component=event_log``) and says so once on stderr; the job goes on.
+drops the event, counts it (``pmx.observability.failure``, ``component=event_log``) and says so once on
+stderr; the job goes on.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class WriteHealth:
             reason = errno.errorcode.get(exc.errno or 0, "other").lower() if exc.errno else "other"
             if first:
                 print(f"portfolio event log: cannot write {path} ({type(exc).__name__}: {bounded(str(exc), 300)}); "
-                      "JSON events are dropped and counted (pmx.observability.failure, component=event_log), the job continues",
+                      "JSON events are dropped and counted (pmx.observability.failure, component=event_log), "
+                      "the job continues",
                       file=sys.stderr, flush=True)
             from portfolio.metrics import get_client
 

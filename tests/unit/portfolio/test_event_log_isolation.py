@@ -15,7 +15,6 @@ from portfolio.pipeline_logger import PipelineLogger, get_logger, load_event_log
 from portfolio.settings import load_settings
 
 
-
 def _break_pipeline_yml(config: Path) -> None:
     path = config / "pipeline.yml"
     text = path.read_text()
