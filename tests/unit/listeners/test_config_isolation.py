@@ -64,3 +64,15 @@ def test_every_hook_still_writes_its_event(broken_trading_config: Path, listener
     assert listener.failures.total == 0, dict(listener.failures.counts)
     failed = next(e for e in listener_events(pmx_home) if e["event"] == "task_failed")
     assert "broker.max_position_fraction" in failed["error"]
+    (invalid,) = [e for e in listener_events(pmx_home, "events") if e["event"] == "config_invalid"]
+    assert (invalid["task_id"], invalid["file"], invalid["key"], invalid["value"]) == (
+        "broken", "pipeline.yml", "broker.max_position_fraction", "1.5")
+    assert invalid["level"] == "error" and invalid["problem"] == "<= 1"
+
+
+def test_a_secret_config_value_is_masked(listener: PortfolioListener, pmx_home: Path) -> None:
+    error = ConfigError("pipeline.yml", "data_sources.api_key", "sk-live-0123456789", "too short")
+    listener.on_task_instance_failed("running", fake_ti("broken", state="failed", max_tries=0), error)
+    assert listener.flush(10)
+    (invalid,) = [e for e in listener_events(pmx_home, "events") if e["event"] == "config_invalid"]
+    assert invalid["value"] == "***" and not schema_errors(invalid)
