@@ -76,3 +76,25 @@ def test_a_secret_config_value_is_masked(listener: PortfolioListener, pmx_home: 
     assert listener.flush(10)
     (invalid,) = [e for e in listener_events(pmx_home, "events") if e["event"] == "config_invalid"]
     assert invalid["value"] == "***" and not schema_errors(invalid)
+
+
+OBSERVER_CODE = ["listeners", "alerts", "monitoring/statsd_bridge", "portfolio/pipeline_logger.py"]
+
+
+def test_no_observability_module_reads_the_trading_config() -> None:
+    """The listener, alert router, StatsD bridge and event log never import ``portfolio.settings``."""
+    import ast
+
+    from portfolio.paths import REPO_ROOT
+
+    files = [p for entry in OBSERVER_CODE for p in ((REPO_ROOT / entry).rglob("*.py")
+                                                    if (REPO_ROOT / entry).is_dir() else [REPO_ROOT / entry])]
+    assert len(files) > 20
+    offenders = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "portfolio.settings" or n.startswith("portfolio.settings.") for n in names):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert offenders == []
