@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from portfolio import paths
 from portfolio.config_loader import ConfigError, current_env, load_config
-from portfolio.pipeline_logger import EventLogSettings
+from portfolio.event_log_config import EventLogSettings
 
 ENABLED_ENV = "PMX_LISTENER_ENABLED"
 Severity = Literal["critical", "error", "warning", "info"]

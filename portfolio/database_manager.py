@@ -18,127 +18,26 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from portfolio import paths
+from portfolio.db_errors import (
+    BUSY_TIMEOUT_ENV,
+    BUSY_TIMEOUT_MS,
+    DatabaseError,
+    DatabaseUnavailable,
+    default_busy_timeout_ms,
+    is_corruption,
+    is_unavailable,
+    unavailable,
+)
+from portfolio.db_recovery import Recovery, queue_recovery, take_recoveries
 from portfolio.pipeline_logger import PipelineLogger, get_logger
 from portfolio.schema import MIGRATIONS, SCHEMA_VERSION
 
-BUSY_TIMEOUT_MS = 30_000
-BUSY_TIMEOUT_ENV = "PORTFOLIO_DB_BUSY_TIMEOUT_MS"
-CORRUPTION_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB")  # and their extended codes (SQLITE_CORRUPT_INDEX...)
-CORRUPTION_TEXT = ("malformed", "file is not a database", "not a database")
-# the operating conditions that make a healthy file unusable for now (and their extended codes)
-UNAVAILABLE_CODES = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_READONLY", "SQLITE_FULL", "SQLITE_IOERR",
-                     "SQLITE_CANTOPEN", "SQLITE_PERM", "SQLITE_AUTH", "SQLITE_NOLFS", "SQLITE_PROTOCOL")
 _ready: set[str] = set()
 _ready_lock = threading.Lock()
-_recoveries: list[Recovery] = []
-_recoveries_lock = threading.Lock()
-
-
-class DatabaseError(RuntimeError):
-    """The database could not be opened, checked or recovered."""
-
-
-class DatabaseUnavailable(DatabaseError):
-    """The database is fine as far as we know but cannot be used now (locked, busy, no permission, disk full)."""
-
-
-@dataclass(frozen=True)
-class Recovery:
-    """One corrupt database replaced: by which backup (None: an empty database) and how old that backup was."""
-
-    db_path: str
-    corrupt_copy: str
-    problems: list[str]
-    backup_path: str | None
-    backup_taken_at: str | None
-    backup_age_seconds: float | None
-    at: str
-
-    @property
-    def outcome(self) -> str:
-        """``restored`` (from a backup) or ``recreated`` (empty: everything is lost)."""
-        return "restored" if self.backup_path else "recreated"
-
-    def summary(self) -> str:
-        """One line for stderr and the incident."""
-        first = self.problems[0] if self.problems else "integrity check failed"
-        if self.backup_path:
-            age = _age_text(self.backup_age_seconds or 0)
-            return (f"portfolio database {self.db_path} was corrupt ({first}); restored backup {self.backup_path} "
-                    f"taken {self.backup_taken_at} ({age} old): changes since then are lost; "
-                    f"the corrupt file is kept as {self.corrupt_copy}")
-        return (f"portfolio database {self.db_path} was corrupt ({first}) and no healthy backup exists: "
-                f"started from an EMPTY database, all data is lost; the corrupt file is kept as {self.corrupt_copy}")
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly fields (for the event and the incident details)."""
-        return {**asdict(self), "outcome": self.outcome}
-
-
-def _age_text(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
-
-
-def take_recoveries() -> list[Recovery]:
-    """The recoveries of this process not taken yet (the entrypoint turns each into an incident)."""
-    with _recoveries_lock:
-        taken = list(_recoveries)
-        _recoveries.clear()
-    return taken
-
-
-def default_busy_timeout_ms() -> int:
-    """``PORTFOLIO_DB_BUSY_TIMEOUT_MS`` or 30 s: how long an open waits for another process's lock."""
-    raw = os.environ.get(BUSY_TIMEOUT_ENV, "").strip()
-    if not raw:
-        return BUSY_TIMEOUT_MS
-    if not raw.isdigit() or int(raw) < 1:
-        from portfolio.config_loader import ConfigError
-
-        raise ConfigError(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_ENV, raw, "must be a positive number of milliseconds")
-    return int(raw)
-
-
-def is_corruption(exc: sqlite3.Error) -> bool:
-    """Whether ``exc`` says the file itself is damaged (as opposed to locked, busy, unreadable, full)."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    if name.startswith(CORRUPTION_CODES):
-        return True
-    if name:
-        return False
-    text = str(exc).lower()
-    return any(marker in text for marker in CORRUPTION_TEXT)
-
-
-def is_unavailable(exc: sqlite3.Error) -> bool:
-    """Whether ``exc`` is a lock, busy timeout, permission, read-only, full-disk or I/O condition."""
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    return name.startswith(UNAVAILABLE_CODES) or (not name and "locked" in str(exc).lower())
-
-
-def unavailable(path: Path, exc: sqlite3.Error, timeout_ms: int, doing: str) -> DatabaseUnavailable:
-    """A :class:`DatabaseUnavailable` that names the file, what failed, why, and that nothing was changed."""
-    name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
-    hints = {"SQLITE_BUSY": f"another process holds a lock on it (waited {timeout_ms / 1000:g} s, "
-                            f"{BUSY_TIMEOUT_ENV} sets the wait)",
-             "SQLITE_LOCKED": "a table is locked by another connection",
-             "SQLITE_CANTOPEN": "the file cannot be opened (permissions, missing directory?)",
-             "SQLITE_PERM": "permission denied", "SQLITE_READONLY": "the file or its directory is read-only",
-             "SQLITE_FULL": "the disk is full", "SQLITE_IOERR": "an I/O error from the operating system"}
-    hint = next((text for code, text in hints.items() if name.startswith(code)), "not a sign of corruption")
-    return DatabaseUnavailable(f"{path}: {doing} failed: {name}: {exc} ({hint}); the database was not changed")
 
 
 def default_db_path() -> Path:
@@ -326,8 +225,7 @@ class DatabaseManager:
 
     def _announce(self, recovery: Recovery) -> None:
         """stderr line, metrics, event, queued incident; the metric and event paths never raise."""
-        with _recoveries_lock:
-            _recoveries.append(recovery)
+        queue_recovery(recovery)
         print(f"WARNING: {recovery.summary()}", file=sys.stderr, flush=True)
         event = "db_recovered" if recovery.backup_path else "db_recreated"
         self.log.log_event(event, level="critical" if recovery.backup_path is None else "error",
@@ -341,6 +239,10 @@ class DatabaseManager:
                 client.gauge("db.recovery_backup_age", recovery.backup_age_seconds, tags={"db": self.path.stem})
         except Exception:  # the metric client counts its own failures
             pass
+
+
+__all__ = ["BUSY_TIMEOUT_ENV", "BUSY_TIMEOUT_MS", "DatabaseError", "DatabaseManager", "DatabaseUnavailable",
+           "Recovery", "default_db_path", "forget_ready_state", "integrity_problems", "take_recoveries"]
 
 
 def forget_ready_state() -> None:

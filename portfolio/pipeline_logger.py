@@ -25,14 +25,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from portfolio import paths
-from portfolio.config_loader import ConfigError, current_env, deep_merge, read_yaml, validate
+from portfolio.config_loader import ConfigError, current_env
+from portfolio.event_log_config import EventLogSettings, cached_settings, load_event_log_settings, mtime
 from portfolio.redaction import bounded, redact_data
 
 Stream = Literal["pipeline", "events", "errors"]
@@ -55,43 +53,6 @@ def clear_context() -> None:
 def utc_now_iso() -> str:
     """Current UTC time as ISO-8601 with microseconds and a ``Z`` suffix."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-class EventLogSettings(BaseModel):
-    """``event_log:`` of ``config/observability.yml``: where the JSON streams live, rotation and retention."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    dir: str = "logs/pipeline"
-    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    retention_days: float = Field(default=7, gt=0)
-
-
-class _EventLogSection(BaseModel):
-    """Only the ``event_log`` section is read: the rest of the file belongs to the listener."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    event_log: EventLogSettings = EventLogSettings()
-
-
-def load_event_log_settings(config_dir: Path | None = None, env: str | None = None) -> EventLogSettings:
-    """``event_log`` of ``observability.yml`` plus ``observability.event_log`` of the ``PMX_ENV`` overlay.
-
-    Raises :class:`ConfigError` (file, key, value) on a bad value; a missing file means the defaults.
-    """
-    directory = config_dir or paths.config_dir()
-    base_file = directory / "observability.yml"
-    base = read_yaml(base_file) if base_file.exists() else {}
-    overlay_file = directory / "environments" / f"{env or current_env()}.yml"
-    overlay: dict[str, Any] = {}
-    if overlay_file.exists():
-        section = read_yaml(overlay_file).get("observability") or {}
-        if not isinstance(section, dict):
-            raise ConfigError(overlay_file, "observability", section, "overlay section must be a mapping")
-        overlay = {"event_log": section["event_log"]} if "event_log" in section else {}
-    data = deep_merge({"event_log": base.get("event_log") or {}}, overlay)
-    return validate(_EventLogSection, data, base_file, overlay, overlay_file).event_log
 
 
 class WriteHealth:
@@ -290,21 +251,12 @@ def read_events(log_dir: Path | str | None = None, stream: Stream = "events") ->
             continue
 
 
+__all__ = ["ERROR_LEVELS", "STREAMS", "EventLogSettings", "PipelineLogger", "WriteHealth", "bind_context",
+           "clear_context", "get_logger", "load_event_log_settings", "prune_rotated", "read_events", "utc_now_iso"]
+
 _default: PipelineLogger | None = None
 _default_key: tuple[str, ...] | None = None
 _config_problem: str | None = None
-
-
-def _mtime(path: Path) -> int:
-    try:
-        return path.stat().st_mtime_ns
-    except OSError:
-        return 0
-
-
-@lru_cache(maxsize=8)
-def _cached_settings(config_dir: str, env: str, *_stamps: int) -> EventLogSettings:
-    return load_event_log_settings(Path(config_dir), env)
 
 
 def _settings() -> EventLogSettings:
@@ -312,8 +264,8 @@ def _settings() -> EventLogSettings:
     global _config_problem
     try:
         directory, env = paths.config_dir(), current_env()
-        cfg = _cached_settings(str(directory), env, _mtime(directory / "observability.yml"),
-                               _mtime(directory / "environments" / f"{env}.yml"))
+        cfg = cached_settings(str(directory), env, mtime(directory / "observability.yml"),
+                              mtime(directory / "environments" / f"{env}.yml"))
     except ConfigError as exc:
         if _config_problem != str(exc):
             _config_problem = str(exc)

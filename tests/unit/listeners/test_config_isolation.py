@@ -78,7 +78,8 @@ def test_a_secret_config_value_is_masked(listener: PortfolioListener, pmx_home: 
     assert invalid["value"] == "***" and not schema_errors(invalid)
 
 
-OBSERVER_CODE = ["listeners", "alerts", "monitoring/statsd_bridge", "portfolio/pipeline_logger.py"]
+OBSERVER_CODE = ["listeners", "alerts", "monitoring/statsd_bridge", "portfolio/pipeline_logger.py",
+                 "portfolio/event_log_config.py"]
 
 
 def test_no_observability_module_reads_the_trading_config() -> None:
