@@ -1,4 +1,5 @@
-"""Typed model of ``config/observability.yml``: the listener switch, its queue, the error_monitor thresholds.
+"""Typed model of ``config/observability.yml``: the event log, the listener switch, its queue, the error_monitor
+thresholds. Observability reads this file (and its ``observability:`` overlay) only, never ``pipeline.yml``.
 
 ``PMX_LISTENER_ENABLED`` (``true``/``false``) overrides ``listener.enabled`` for one process tree, which is
 how the "plugin disabled" comparison runs are made without touching the file.
@@ -11,15 +12,21 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from portfolio import paths
 from portfolio.config_loader import ConfigError, current_env, load_config
-from portfolio.settings import Strict
+from portfolio.event_log_config import EventLogSettings
 
 ENABLED_ENV = "PMX_LISTENER_ENABLED"
 Severity = Literal["critical", "error", "warning", "info"]
 RULES = ("dag_failures", "retry_storm", "import_errors", "consecutive_failed_runs")
+
+
+class Strict(BaseModel):
+    """Base for config sections: unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ListenerSettings(Strict):
@@ -82,6 +89,7 @@ class ErrorMonitorSettings(Strict):
 
 
 class ObservabilityConfig(Strict):
+    event_log: EventLogSettings = EventLogSettings()
     listener: ListenerSettings = ListenerSettings()
     error_monitor: ErrorMonitorSettings = ErrorMonitorSettings()
 

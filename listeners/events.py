@@ -108,6 +108,29 @@ def task_record(hook: str, state: str, ti: Any, previous_state: Any, error: Any 
     return record
 
 
+_SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "api_key", "apikey", "routing_key", "authorization")
+
+
+def config_error_record(hook: str, ti: Any, error: Any) -> dict[str, Any] | None:
+    """A ``config_invalid`` event when a task failed on a configuration error (file, key, value, problem).
+
+    Duck-typed on the domain's ``ConfigError`` (class name and its ``file``/``key``/``value``/``problem``
+    attributes): the add-on does not import the domain.
+    """
+    if type(error).__name__ != "ConfigError" or not all(hasattr(error, a) for a in ("file", "key", "problem")):
+        return None
+    key = str(getattr(error, "key", "") or "")
+    secret = any(part in key.lower().replace("-", "_") for part in _SECRET_KEY_PARTS)
+    record = base_record("config_invalid", hook, level="error", stream="events")
+    record.update({
+        "dag_id": ti.dag_id, "task_id": ti.task_id, "run_id": ti.run_id,
+        "file": scrub_bounded(str(error.file), 500), "key": scrub_bounded(key, 300),
+        "value": "***" if secret else scrub_bounded(repr(getattr(error, "value", None)), 200),
+        "problem": scrub_bounded(str(error.problem), 500),
+    })
+    return record
+
+
 def dag_run_record(hook: str, state: str, dag_run: Any, msg: Any) -> dict[str, Any]:
     """The raw event of one DAG-run hook (plain reads of the ORM object, safe to format on another thread)."""
     start, end = getattr(dag_run, "start_date", None), getattr(dag_run, "end_date", None)

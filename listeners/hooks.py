@@ -40,6 +40,7 @@ from listeners.emit import EventWriter, FailureCounter, StatsdSender, tag_text
 from listeners.events import (
     ResourceUsage,
     base_record,
+    config_error_record,
     dag_run_record,
     finalize,
     format_dates,
@@ -263,6 +264,9 @@ class PortfolioListener:
               error: Any = None) -> dict[str, Any]:
         state = task_state(hook_state, ti)
         record = task_record(hook, state, ti, previous_state, error)
+        config_error = config_error_record(hook, ti, error) if state in ("failed", "up_for_retry") else None
+        if config_error is not None:  # a broken domain config is itself an event
+            self._queue(config_error)
         key = tuple(record[k] for k in ("dag_id", "task_id", "run_id", "map_index", "try_number"))
         if state == "running":
             self.resources.start(key)

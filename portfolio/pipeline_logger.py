@@ -4,14 +4,22 @@ Safe for many processes appending at once: each write happens under an exclusive
 lock file, re-opens the stream if another process rotated it, and writes the whole line in one ``write``.
 Streams rotate by size (``<stream>.jsonl.<UTC timestamp>``) and rotated files older than the retention are
 deleted, so no line is ever torn or lost, across rotation included.
+
+This is shared core: it depends on ``config/observability.yml`` (section ``event_log``) only, never on
+``config/pipeline.yml``, so a broken trading config cannot silence the events that report it. Event logging
+is not a hard requirement of a job: when the log directory is read-only, full or missing, :meth:`log_event`
+drops the event, counts it (``pmx.observability.failure``, ``component=event_log``) and says so once on
+stderr; the job goes on.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
 import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +29,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from portfolio import paths
-from portfolio.redaction import redact_data
+from portfolio.config_loader import ConfigError, current_env
+from portfolio.event_log_config import EventLogSettings, cached_settings, load_event_log_settings, mtime
+from portfolio.redaction import bounded, redact_data
 
 Stream = Literal["pipeline", "events", "errors"]
 STREAMS: tuple[Stream, ...] = ("pipeline", "events", "errors")
@@ -43,6 +53,39 @@ def clear_context() -> None:
 def utc_now_iso() -> str:
     """Current UTC time as ISO-8601 with microseconds and a ``Z`` suffix."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class WriteHealth:
+    """Failed writes of one process's event log: counted, reported once on stderr, each one a metric."""
+
+    def __init__(self) -> None:
+        self.failures = 0
+        self.reported = False
+        self._lock = threading.Lock()
+        self._busy = threading.local()
+
+    def record(self, path: Path, exc: OSError) -> None:
+        """Count one dropped event; never raises."""
+        if getattr(self._busy, "active", False):
+            return  # the metric client reports its own failures through this log: no recursion
+        self._busy.active = True
+        try:
+            with self._lock:
+                self.failures += 1
+                first, self.reported = not self.reported, True
+            reason = errno.errorcode.get(exc.errno or 0, "other").lower() if exc.errno else "other"
+            if first:
+                print(f"portfolio event log: cannot write {path} ({type(exc).__name__}: {bounded(str(exc), 300)}); "
+                      "JSON events are dropped and counted (pmx.observability.failure, component=event_log), "
+                      "the job continues",
+                      file=sys.stderr, flush=True)
+            from portfolio.metrics import get_client
+
+            get_client().incr("observability.failure", tags={"component": "event_log", "reason": reason})
+        except Exception:
+            pass
+        finally:
+            self._busy.active = False
 
 
 class _StreamFile:
@@ -132,6 +175,7 @@ class PipelineLogger:
         self.retention_days = retention_days
         self.component = component
         self._files = {s: _StreamFile(self.log_dir / f"{s}.jsonl") for s in STREAMS}
+        self.health = WriteHealth()
 
     def stream_path(self, stream: Stream) -> Path:
         """Path of the live file of ``stream``."""
@@ -150,24 +194,34 @@ class PipelineLogger:
         line = json.dumps(redact_data(record), default=str, separators=(",", ":"), ensure_ascii=False)
         return (line + "\n").encode("utf-8")
 
-    def log_event(self, event: str, *, stream: Stream = "events", level: str = "info", **fields: Any) -> None:
-        """Append one event to ``stream``; error-level events are copied to the ``errors`` stream."""
+    def log_event(self, event: str, *, stream: Stream = "events", level: str = "info", **fields: Any) -> bool:
+        """Append one event to ``stream`` (error levels also to ``errors``); False when it could not be written.
+
+        An ``OSError`` (read-only, full or missing directory...) never reaches the caller: it is counted in
+        :attr:`health` and reported once on stderr.
+        """
         data = self.format(event, level, stream=stream, **fields)
-        self.write_line(data, stream)
-        if level in ERROR_LEVELS and stream != "errors":
-            self.write_line(data, "errors")
+        targets: list[Stream] = [stream, "errors"] if level in ERROR_LEVELS and stream != "errors" else [stream]
+        ok = True
+        for target in targets:
+            try:
+                self.write_line(data, target)
+            except OSError as exc:
+                self.health.record(self.stream_path(target), exc)
+                ok = False
+        return ok
 
     def write_line(self, data: bytes, stream: Stream) -> None:
         """Append an already formatted line to ``stream`` (raises ``OSError`` on I/O failure)."""
         self._files[stream].append(data, self.max_bytes, self.retention_days)
 
-    def pipeline(self, event: str, **fields: Any) -> None:
+    def pipeline(self, event: str, **fields: Any) -> bool:
         """Log a pipeline-stage event (start, finish, progress)."""
-        self.log_event(event, stream="pipeline", **fields)
+        return self.log_event(event, stream="pipeline", **fields)
 
-    def error(self, event: str, **fields: Any) -> None:
+    def error(self, event: str, **fields: Any) -> bool:
         """Log an error event to ``events`` and ``errors``."""
-        self.log_event(event, stream="events", level="error", **fields)
+        return self.log_event(event, stream="events", level="error", **fields)
 
     def cleanup(self) -> list[Path]:
         """Delete rotated files past retention for every stream."""
@@ -197,21 +251,46 @@ def read_events(log_dir: Path | str | None = None, stream: Stream = "events") ->
             continue
 
 
+__all__ = ["ERROR_LEVELS", "STREAMS", "EventLogSettings", "PipelineLogger", "WriteHealth", "bind_context",
+           "clear_context", "get_logger", "load_event_log_settings", "prune_rotated", "read_events", "utc_now_iso"]
+
 _default: PipelineLogger | None = None
 _default_key: tuple[str, ...] | None = None
+_config_problem: str | None = None
+
+
+def _settings() -> EventLogSettings:
+    """The event-log settings; a broken ``event_log`` section falls back to the defaults, reported once."""
+    global _config_problem
+    try:
+        directory, env = paths.config_dir(), current_env()
+        cfg = cached_settings(str(directory), env, mtime(directory / "observability.yml"),
+                              mtime(directory / "environments" / f"{env}.yml"))
+    except ConfigError as exc:
+        if _config_problem != str(exc):
+            _config_problem = str(exc)
+            print(f"portfolio event log: {bounded(str(exc), 500)}; using the default event-log settings",
+                  file=sys.stderr, flush=True)
+        return EventLogSettings()
+    _config_problem = None
+    return cfg
 
 
 def get_logger(component: str | None = None) -> PipelineLogger:
-    """The process-wide logger configured from ``config/pipeline.yml`` (``PMX_LOG_DIR`` overrides the dir)."""
-    global _default, _default_key
-    from portfolio.settings import load_settings
+    """The process-wide logger configured from ``config/observability.yml`` (``PMX_LOG_DIR`` overrides the dir).
 
-    cfg = load_settings().logging
+    It never reads ``config/pipeline.yml``: a broken trading config must not silence the event log.
+    """
+    global _default, _default_key
+    cfg = _settings()
     log_dir = Path(os.environ["PMX_LOG_DIR"]) / "pipeline" if os.environ.get("PMX_LOG_DIR") else paths.resolve(cfg.dir)
     key = (str(log_dir), str(cfg.max_bytes), str(cfg.retention_days))
     if _default is None or _default_key != key:
         _default = PipelineLogger(log_dir, max_bytes=cfg.max_bytes, retention_days=cfg.retention_days)
         _default_key = key
+        if _config_problem:
+            _default.log_event("config_invalid", level="error", config="observability",
+                               error=bounded(_config_problem, 500), fallback="default event-log settings")
     if component is None:
         return _default
     child = PipelineLogger.__new__(PipelineLogger)

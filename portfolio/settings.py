@@ -69,12 +69,6 @@ class Database(Strict):
     backups_keep: int = Field(default=7, ge=1)
 
 
-class Logging(Strict):
-    dir: str = "logs/pipeline"
-    max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    retention_days: int = Field(default=7, ge=1)
-
-
 class Checkpoints(Strict):
     dir: str = "data/checkpoints"
     retention_days: int = Field(default=7, ge=1)
@@ -169,7 +163,6 @@ class PipelineSettings(Strict):
     execution_mode: ExecutionMode = "synthetic"
     runtime: Runtime = Runtime()
     database: Database = Database()
-    logging: Logging = Logging()
     checkpoints: Checkpoints = Checkpoints()
     data_sources: DataSources
     synthetic: Synthetic

@@ -19,7 +19,8 @@ from typing import Any, NoReturn
 from portfolio.config_loader import ConfigError
 from portfolio.params import ParameterError
 from portfolio.pipeline_logger import get_logger
-from portfolio.redaction import bounded
+from portfolio.redaction import _SENSITIVE_KEY, MASK, bounded
+from scripts.incidents import route_domain_incidents
 
 USAGE_ERRORS = (ConfigError, ParameterError)
 EXIT_FAILED = 1
@@ -58,10 +59,16 @@ def run_logged(name: str, run: Callable[..., dict[str, Any]], kwargs: dict[str, 
         summary = run(**kwargs)
     except Exception as exc:
         usage = isinstance(exc, USAGE_ERRORS)
+        if isinstance(exc, ConfigError):  # a broken domain config is itself an event (the event log needs none)
+            secret = bool(_SENSITIVE_KEY.search(exc.key or ""))
+            log.error("config_invalid", entrypoint=name, file=exc.file, key=exc.key,
+                      value=MASK if secret else bounded(repr(exc.value), 200), problem=bounded(exc.problem, 500))
         log.error("entrypoint_failed", entrypoint=name, error_type=type(exc).__name__, error=bounded(str(exc)),
                   duration_s=round(time.monotonic() - started, 3),
                   **({} if usage else {"traceback": bounded(traceback.format_exc(), 4000)}))
         raise
+    finally:
+        route_domain_incidents(log, name)
     log.pipeline("entrypoint_finish", entrypoint=name, duration_s=round(time.monotonic() - started, 3),
                  summary=summary)
     return summary
