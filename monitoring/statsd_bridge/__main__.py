@@ -16,6 +16,8 @@ from monitoring.statsd_bridge.listeners import parse_address
 from monitoring.statsd_bridge.mapper import MetricMapper
 from monitoring.statsd_bridge.server import StatsDBridgeServer
 
+EXIT_USAGE = 2  # bad flags or mapping file, as argparse and the project's other entrypoints
+
 
 def _flag(text: str) -> bool:
     if text.lower() in ("1", "true", "yes", "on"):
@@ -106,9 +108,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         web = parse_address(args.web)
         udp = parse_address(args.udp) if args.udp else None
         tcp = parse_address(args.tcp) if args.tcp else None
-    except (MappingConfigError, ValueError) as exc:
+    except (MappingConfigError, ValueError) as exc:  # a bad mapping file or address: a usage error
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     for warning in mapper.config.warnings:
         logging.getLogger("monitoring.statsd_bridge").warning("%s: %s", args.mapping, warning)
     if args.check_config:
@@ -116,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if udp is None and tcp is None:
         print("error: at least one of --statsd.listen-udp / --statsd.listen-tcp is required", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     parser = LineParser(args.dogstatsd, args.influxdb, args.librato, args.signalfx)
     try:
         server = StatsDBridgeServer(
