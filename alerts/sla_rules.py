@@ -19,8 +19,7 @@ from typing import Any
 import yaml
 
 from alerts.deadlines import format_duration
-from alerts.sla_config import SlaSpec, load_sla_config, runbook_base
-from portfolio.config_loader import ConfigError
+from alerts.sla_config import ConfigError, SlaSpec, load_sla_config, runbook_base
 from portfolio.paths import REPO_ROOT
 
 RULES_FILE = REPO_ROOT / "alerts" / "prometheus" / "sla_rules.yml"
