@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
+from collections.abc import Collection
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from alerts.outbox import Outbox
@@ -35,6 +36,26 @@ def _iso(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if epoch else None
 
 
+def local_time(text: str | None, tz: tzinfo | None) -> str | None:
+    """An ISO UTC timestamp shown in ``tz`` (``2026-12-03 10:05:00 EST``); ``None`` when there is none."""
+    if not text or tz is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _with_local_times(item: dict[str, Any], tz: tzinfo | None) -> dict[str, Any]:
+    item["timezone"] = str(tz) if tz is not None else None
+    item["local"] = {
+        k: local_time(item[k], tz) for k in ("detected_at", "deadline", "acknowledged_at", "resolved_at")
+    }
+    return item
+
+
 def list_misses(
     outbox: Outbox,
     *,
@@ -43,14 +64,25 @@ def list_misses(
     until: float | None = None,
     limit: int = 200,
     now: float | None = None,
+    dag_ids: Collection[str] | None = None,
+    timezones: dict[str, tzinfo] | None = None,
+    default_tz: tzinfo | None = None,
 ) -> list[dict[str, Any]]:
-    """SLA misses, newest first, filtered by DAG and by detection time (unix seconds)."""
+    """SLA misses, newest first, filtered by DAG and by detection time (unix seconds).
+
+    ``dag_ids`` restricts the list to those DAGs (the ones the user may read; ``None``: no restriction).
+    Times are also given in the SLA's timezone (``timezones`` by SLA name, else ``default_tz``) under ``local``.
+    """
     now = now or time.time()
     clauses: list[str] = ["m.kind = 'sla_miss'"]
     args: list[Any] = []
     if dag_id:
         clauses.append("m.dag_id = ?")
         args.append(dag_id)
+    if dag_ids is not None:
+        allowed = sorted(dag_ids)
+        clauses.append(f"m.dag_id IN ({', '.join('?' for _ in allowed)})" if allowed else "0")
+        args.extend(allowed)
     if since is not None:
         clauses.append("m.submitted_at >= ?")
         args.append(since)
@@ -74,29 +106,28 @@ def list_misses(
             else:
                 late, ongoing = None, True
             deliveries = _deliveries(conn, row["id"])
-            out.append(
-                {
-                    "id": row["id"],
-                    "dag_id": row["dag_id"],
-                    "run_id": row["run_id"],
-                    "sla": row["sla"],
-                    "severity": row["severity"],
-                    "deadline": deadline,
-                    "detected_at": payload.get("created_at"),
-                    "late_seconds": round(late, 1) if late is not None else None,
-                    "still_late": ongoing,
-                    "run_state": row["run_state"],
-                    "summary": row["summary"],
-                    "dedup_key": row["dedup_key"],
-                    "delivered_to": sorted({d["channel"] for d in deliveries if d["status"] == "delivered"}),
-                    "deliveries": deliveries,
-                    "recovery_deliveries": _deliveries(conn, row["recovery_id"]),
-                    "acknowledged_at": _iso(row["acknowledged_at"]),
-                    "acknowledged_by": row["acknowledged_by"],
-                    "resolved_at": _iso(row["resolved_at"]),
-                    "links": payload.get("links") or {},
-                }
-            )
+            item = {
+                "id": row["id"],
+                "dag_id": row["dag_id"],
+                "run_id": row["run_id"],
+                "sla": row["sla"],
+                "severity": row["severity"],
+                "deadline": deadline,
+                "detected_at": payload.get("created_at"),
+                "late_seconds": round(late, 1) if late is not None else None,
+                "still_late": ongoing,
+                "run_state": row["run_state"],
+                "summary": row["summary"],
+                "dedup_key": row["dedup_key"],
+                "delivered_to": sorted({d["channel"] for d in deliveries if d["status"] == "delivered"}),
+                "deliveries": deliveries,
+                "recovery_deliveries": _deliveries(conn, row["recovery_id"]),
+                "acknowledged_at": _iso(row["acknowledged_at"]),
+                "acknowledged_by": row["acknowledged_by"],
+                "resolved_at": _iso(row["resolved_at"]),
+                "links": payload.get("links") or {},
+            }
+            out.append(_with_local_times(item, (timezones or {}).get(row["sla"] or "", default_tz)))
     return out
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from alerts.deadlines import format_duration
-from alerts.sla_config import SlaSpec, load_sla_config, runbook_base
+from alerts.sla_config import ConfigError, SlaSpec, load_sla_config, runbook_base
 from portfolio.paths import REPO_ROOT
 
 RULES_FILE = REPO_ROOT / "alerts" / "prometheus" / "sla_rules.yml"
@@ -189,7 +189,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="alerts.sla_rules", description=__doc__)
     parser.add_argument("--check", action="store_true", help="exit 1 when the committed file is out of date")
     args = parser.parse_args(argv)
-    text = render()
+    try:
+        text = render()
+    except ConfigError as exc:  # slas.yml, alerting.yml or orchestration.yml: one line naming file and key
+        print(f"alerts.sla_rules: error: {exc}", file=sys.stderr)
+        return 2
     if args.check:
         current = RULES_FILE.read_text() if RULES_FILE.exists() else ""
         print(

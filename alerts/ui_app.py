@@ -1,23 +1,35 @@
 """The FastAPI app behind the SLA-misses view (imported on first request: FastAPI and the Airflow API).
 
+Every route needs read access to DAGs (403 without it, 401 without a login); lists hold only misses of DAGs
+the user may read; acknowledging needs edit access to the miss's DAG (:mod:`alerts.ui_access`).
 Route parameters use module-level names, which FastAPI needs to resolve the (postponed) annotations.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from datetime import tzinfo
 from typing import Annotated, Any
 
 from airflow.api_fastapi.core_api.security import get_user
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse
 
 from alerts.misses import list_misses, miss_dag_ids
 from alerts.outbox import Outbox
 from alerts.ui import WINDOWS, render_page
+from alerts.ui_access import may_read_dag, permitted_dag_ids, require_dag_edit, require_dag_read
+
+log = logging.getLogger(__name__)
+SQLITE_MAX_INT = 2**63 - 1  # the largest integer SQLite stores; a bigger id cannot exist (422, not 500)
+EPOCH_MAX = 253402300799.0  # 9999-12-31T23:59:59Z
 
 CurrentUser = Annotated[Any, Depends(get_user)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
+IncidentId = Annotated[int, Path(ge=1, le=SQLITE_MAX_INT)]
+DagIdParam = Annotated[str | None, Query(max_length=250)]
+Epoch = Annotated[float | None, Query(ge=0, le=EPOCH_MAX, allow_inf_nan=False)]
 
 
 def _user_name(user: Any) -> str:
@@ -25,37 +37,76 @@ def _user_name(user: Any) -> str:
     return str((name() if callable(name) else None) or getattr(user, "username", None) or "unknown")
 
 
+def sla_timezones() -> tuple[dict[str, tzinfo], tzinfo | None]:
+    """Timezone per SLA name and the DAG schedules' timezone, from config (none when config is unreadable)."""
+    from zoneinfo import ZoneInfo
+
+    try:
+        from alerts.sla_config import load_sla_config
+        from orchestration.config import load_orchestration
+
+        default = ZoneInfo(load_orchestration().timezone)
+        return {s.name: ZoneInfo(s.timezone) for s in load_sla_config().slas if s.timezone}, default
+    except Exception as exc:  # the view still works, in UTC only
+        log.warning("SLA timezones unavailable, showing UTC only: %s", exc)
+        return {}, None
+
+
+def _readable(user: Any, outbox: Outbox) -> list[str]:
+    return sorted(permitted_dag_ids(user, miss_dag_ids(outbox), "GET"))
+
+
 def misses_json(
-    dag_id: str | None = None, since: float | None = None, until: float | None = None, limit: Limit = 200
+    user: CurrentUser,
+    dag_id: DagIdParam = None,
+    since: Epoch = None,
+    until: Epoch = None,
+    limit: Limit = 200,
 ) -> dict[str, Any]:
-    """SLA misses as JSON."""
-    items = list_misses(Outbox(), dag_id=dag_id or None, since=since, until=until, limit=limit)
+    """SLA misses of the DAGs the user may read, as JSON."""
+    outbox = Outbox()
+    zones, default = sla_timezones()
+    items = list_misses(outbox, dag_id=dag_id or None, since=since, until=until, limit=limit,
+                        dag_ids=_readable(user, outbox), timezones=zones, default_tz=default)
     return {"misses": items, "total": len(items)}
 
 
-async def acknowledge(incident_id: int, request: Request, user: CurrentUser) -> dict[str, Any]:
-    """Mark one miss acknowledged (JSON requests only, which a cross-site form cannot send)."""
+def acknowledge(incident_id: IncidentId, request: Request, user: CurrentUser) -> dict[str, Any]:
+    """Mark one miss acknowledged (JSON requests only, which a cross-site form cannot send; DAG edit access)."""
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status_code=415, detail="send Content-Type: application/json")
     outbox = Outbox()
-    if outbox.incident(incident_id) is None:
+    incident = outbox.incident(incident_id)
+    dag_id = (incident or {}).get("dag_id")
+    if incident is None or not dag_id or not may_read_dag(user, dag_id):  # unreadable: as if absent
         raise HTTPException(status_code=404, detail=f"no incident {incident_id}")
     who = _user_name(user)
-    done = outbox.acknowledge(incident_id, who)
     from portfolio.pipeline_logger import get_logger
 
-    get_logger("alerts").log_event("sla_miss_acknowledged", incident_id=incident_id, by=who, changed=done)
+    try:
+        require_dag_edit(request, user, dag_id)
+    except HTTPException:
+        get_logger("alerts").log_event("sla_miss_acknowledge_denied", incident_id=incident_id, dag_id=dag_id,
+                                       by=who)
+        raise
+    done = outbox.acknowledge(incident_id, who)
+    get_logger("alerts").log_event("sla_miss_acknowledged", incident_id=incident_id, dag_id=dag_id, by=who,
+                                   changed=done)
     return {"id": incident_id, "acknowledged": True, "changed": done}
 
 
-def page(dag_id: str | None = None, window: str = "7d") -> HTMLResponse:
-    """The HTML view."""
+def page(user: CurrentUser, dag_id: DagIdParam = None, window: str = "7d") -> HTMLResponse:
+    """The HTML view (only DAGs the user may read; Acknowledge buttons only where they may edit)."""
     outbox = Outbox()
     window = window if window in WINDOWS else "7d"
     seconds = WINDOWS[window]
     since = time.time() - seconds if seconds else None
-    items = list_misses(outbox, dag_id=dag_id or None, since=since)
-    return HTMLResponse(render_page(items, miss_dag_ids(outbox), dag_id, window))
+    readable = _readable(user, outbox)
+    zones, default = sla_timezones()
+    items = list_misses(outbox, dag_id=dag_id or None, since=since, dag_ids=readable, timezones=zones,
+                        default_tz=default)
+    editable = permitted_dag_ids(user, {m["dag_id"] for m in items}, "PUT")
+    return HTMLResponse(render_page(items, readable, dag_id, window, editable=editable, tz=default))
 
 
 def runbook() -> HTMLResponse:
@@ -74,10 +125,10 @@ def runbook() -> HTMLResponse:
 
 
 def create_app() -> FastAPI:
-    """The app; ``get_user`` guards every route (401 without a valid Airflow token or UI cookie)."""
+    """The app; every route needs an Airflow user with read access to DAGs (401 / 403 otherwise)."""
     app = FastAPI(
         title="Portfolio Maximizer SLA misses",
-        dependencies=[Depends(get_user)],
+        dependencies=[Depends(require_dag_read)],
         docs_url=None,
         redoc_url=None,
         openapi_url=None,

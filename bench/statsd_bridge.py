@@ -2,13 +2,17 @@
 
   python bench/statsd_bridge.py                 # full run (about 4 minutes)
   python bench/statsd_bridge.py --quick         # smoke run (about 10 s)
+  python bench/statsd_bridge.py --flood         # only 5: the distinct-tags flood (about 1 minute)
 
 Reports:
   1. in-process parsing + mapping throughput (no sockets): the bridge's CPU ceiling;
   2. a bare Python UDP receive loop under a saturating sender: the practical ceiling on this machine;
   3. the bridge under the same sender: sustained lines/s, and its ratio to (2); both also per CPU-second of
      the receiving thread, which stays meaningful when other work shares the machine;
-  4. zero-loss check: a paced sender at --paced-rate lines/s for --paced-seconds, lines sent vs counted.
+  4. zero-loss check: a paced sender at --paced-rate lines/s for --paced-seconds, lines sent vs counted;
+  5. a flood of --flood-tags distinct tag values over UDP into a bridge process (shipped mapping), once without
+     series caps (statsd_exporter's behaviour) and once with the default caps: series, events dropped by a cap,
+     RSS of the bridge process before and after, and the size of one scrape.
 Traffic is realistic: Airflow 3.3 tagged lines with their legacy duplicates, plus every pmx.* metric.
 """
 
@@ -171,6 +175,86 @@ def paced(rate: float, seconds: float) -> dict[str, float]:
     }
 
 
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _get(url: str) -> bytes:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return response.read()
+
+
+def _sample(text: str, name: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and (line[len(name)] in " {"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def flood(tags: int, capped: bool) -> dict[str, object]:
+    """``tags`` distinct tag values of one mapped and one unmapped metric into a bridge process."""
+    import subprocess
+
+    from tests.support import free_port
+
+    web, udp = free_port(), free_port()
+    caps = [] if capped else ["--statsd.max-series", "0", "--statsd.max-series-per-metric", "0"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitoring.statsd_bridge", "--statsd.mapping-config", str(MAPPING),
+         "--web.listen-address", f"127.0.0.1:{web}", "--statsd.listen-udp", f"127.0.0.1:{udp}",
+         "--log.level", "warn", *caps],
+        cwd=MAPPING.parents[1],
+    )
+    base = f"http://127.0.0.1:{web}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                _get(f"{base}/-/healthy")
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        _get(f"{base}/metrics")
+        rss_before = _rss_mb(proc.pid)
+        lines = [f"pmx.task.event,dag_id=flood,task_id=t{i},state=success:1|c".encode() for i in range(tags // 2)]
+        lines += [f"flood.unmapped,id=u{i}:1|c".encode() for i in range(tags - tags // 2)]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        for n, offset in enumerate(range(0, len(lines), 20)):
+            sock.sendto(b"\n".join(lines[offset:offset + 20]), ("127.0.0.1", udp))
+            if n % 50 == 49:
+                time.sleep(0.005)
+        sock.close()
+        counted, last_change, previous = 0.0, time.monotonic(), -1.0
+        while counted < len(lines) and time.monotonic() - last_change < 10:
+            counted = _sample(_get(f"{base}/metrics").decode(), "statsd_exporter_lines_total")
+            if counted != previous:
+                previous, last_change = counted, time.monotonic()
+            time.sleep(0.5)
+        page = _get(f"{base}/metrics")
+        text = page.decode()
+        return {
+            "caps": "default (50000 total, 10000 per metric)" if capped else "none",
+            "distinct_tag_values_sent": len(lines),
+            "lines_counted": int(counted),
+            "series": int(_sample(text, "statsd_bridge_series")),
+            "dropped_by_cap": int(_sample(text, "statsd_bridge_series_limit_drops_total")),
+            "rss_mb_before": round(rss_before, 1),
+            "rss_mb_after": round(_rss_mb(proc.pid), 1),
+            "scrape_mib": round(len(page) / 2**20, 2),
+        }
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -181,7 +265,14 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; medians are reported")
     parser.add_argument("--quick", action="store_true", help="short windows (smoke run)")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    parser.add_argument("--flood", action="store_true", help="run only the distinct-tags flood (5)")
+    parser.add_argument("--flood-tags", type=int, default=100_000, help="distinct tag values of the flood")
     args = parser.parse_args()
+    if args.flood:
+        floods = [flood(args.flood_tags, capped) for capped in (False, True)]
+        print(json.dumps(floods, indent=2) if args.json else "\n".join(
+            " ".join(f"{k}={v}" for k, v in f.items()) for f in floods))
+        return 0
     if args.quick:
         args.seconds, args.paced_seconds, args.rounds = 2.0, 3.0, 1
     mp.set_start_method("fork", force=True)
@@ -210,6 +301,7 @@ def main() -> int:
         results[f"bridge_to_bare_cpu_ratio[{lpp}/pkt]"] = round(med(rate_cpus) / med(bare_cpus), 3)
         results[f"bridge_loss_when_saturated[{lpp}/pkt]"] = round(med(losses), 4)
     results["paced"] = paced(args.paced_rate, args.paced_seconds)
+    results["flood"] = [flood(args.flood_tags, capped) for capped in (False, True)]
     if args.json:
         print(json.dumps(results, indent=2))
     else:

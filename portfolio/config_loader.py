@@ -39,12 +39,47 @@ def current_env() -> str:
     return env
 
 
+def utf8_problem(raw: bytes, exc: UnicodeDecodeError) -> str:
+    """Where and why ``raw`` is not UTF-8, for a config error (line, column, the offending byte)."""
+    line = raw.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+    return (f"not valid UTF-8 at line {line}, column {column} (byte 0x{raw[exc.start]:02x}: {exc.reason}); "
+            "save the file as UTF-8")
+
+
+def _undecodable_key(raw: bytes) -> tuple[str, Any]:
+    """The key path (and value) holding the first undecodable byte, when the file still parses as YAML."""
+    try:
+        data = yaml.safe_load(raw.decode("utf-8", errors="replace"))
+    except yaml.YAMLError:
+        return "", None
+
+    def walk(node: Any, loc: tuple[Any, ...]) -> tuple[tuple[Any, ...], Any] | None:
+        items = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else ()
+        for k, v in items:
+            if "\ufffd" in str(k) or (isinstance(v, str) and "\ufffd" in v):
+                return (*loc, k), v
+            if (found := walk(v, (*loc, k))) is not None:
+                return found
+        return None
+
+    found = walk(data, ())
+    return (_key_path(found[0]), found[1]) if found else ("", None)
+
+
 def read_yaml(path: Path) -> dict[str, Any]:
     """Parse one YAML file into a mapping; syntax errors name the file, line and column."""
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(path, "", None, "file not found") from None
+    except OSError as exc:  # a directory, no permission, an I/O error
+        raise ConfigError(path, "", None, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        key, value = _undecodable_key(raw)
+        raise ConfigError(path, key, value, utf8_problem(raw, exc)) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

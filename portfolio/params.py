@@ -100,7 +100,8 @@ def resolve(*, tickers: str | list[str] | None = None, start: str | date | None 
     """Resolve every run parameter; raise :class:`ParameterError` naming the first bad one."""
     cfg = load_settings()
     default_tickers = cfg.tickers.core if core else cfg.tickers.default
-    raw_tickers = _pick(tickers, "CRON_TICKERS")
+    # An explicit value is parsed as given: ``--tickers ''`` is an empty universe (an error), not "the default".
+    raw_tickers = tickers if tickers is not None else _pick(None, "CRON_TICKERS")
     resolved_tickers = parse_tickers(raw_tickers, "tickers") if raw_tickers is not None else list(default_tickers)
     raw_start = _pick(start, "CRON_START_DATE")
     raw_end = _pick(end, "CRON_END_DATE")

@@ -14,7 +14,10 @@ from monitoring.statsd_bridge.config_model import MappingConfigError
 from monitoring.statsd_bridge.line import LineParser
 from monitoring.statsd_bridge.listeners import parse_address
 from monitoring.statsd_bridge.mapper import MetricMapper
+from monitoring.statsd_bridge.registry import DEFAULT_MAX_SERIES, DEFAULT_MAX_SERIES_PER_METRIC, SeriesLimits
 from monitoring.statsd_bridge.server import StatsDBridgeServer
+
+EXIT_USAGE = 2  # bad flags or mapping file, as argparse and the project's other entrypoints
 
 
 def _flag(text: str) -> bool:
@@ -72,6 +75,21 @@ def build_parser() -> argparse.ArgumentParser:
         default=1000,
         help="mapping cache entries (default %(default)s)",
     )
+    p.add_argument(
+        "--statsd.max-series",
+        dest="max_series",
+        type=int,
+        default=DEFAULT_MAX_SERIES,
+        help="cap on series in total; an event that would create one more is dropped and counted in "
+        "statsd_bridge_series_limit_drops_total (0: no cap; default %(default)s)",
+    )
+    p.add_argument(
+        "--statsd.max-series-per-metric",
+        dest="max_series_per_metric",
+        type=int,
+        default=DEFAULT_MAX_SERIES_PER_METRIC,
+        help="cap on series (label sets) per metric name (0: no cap; default %(default)s)",
+    )
     for style in ("dogstatsd", "influxdb", "librato", "signalfx"):
         p.add_argument(
             f"--statsd.parse-{style}-tags",
@@ -106,9 +124,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         web = parse_address(args.web)
         udp = parse_address(args.udp) if args.udp else None
         tcp = parse_address(args.tcp) if args.tcp else None
-    except (MappingConfigError, ValueError) as exc:
+        limits = SeriesLimits(total=args.max_series, per_metric=args.max_series_per_metric)
+    except (MappingConfigError, ValueError) as exc:  # a bad mapping file or address: a usage error
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     for warning in mapper.config.warnings:
         logging.getLogger("monitoring.statsd_bridge").warning("%s: %s", args.mapping, warning)
     if args.check_config:
@@ -116,7 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if udp is None and tcp is None:
         print("error: at least one of --statsd.listen-udp / --statsd.listen-tcp is required", file=sys.stderr)
-        return 1
+        return EXIT_USAGE
     parser = LineParser(args.dogstatsd, args.influxdb, args.librato, args.signalfx)
     try:
         server = StatsDBridgeServer(
@@ -128,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser=parser,
             read_buffer=args.read_buffer,
             mapping_path=args.mapping or None,
+            limits=limits,
         )
     except OSError as exc:
         print(f"error: cannot listen: {exc}", file=sys.stderr)
@@ -139,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with server:
         host, port = server.web_address
         logging.getLogger("monitoring.statsd_bridge").info(
-            "StatsD bridge listening: udp=%s tcp=%s metrics=http://%s:%d%s", udp, tcp, host, port, args.path
+            "StatsD bridge listening: udp=%s tcp=%s metrics=http://%s:%d%s (series cap: %s total, %s per metric)",
+            udp, tcp, host, port, args.path, limits.total or "no", limits.per_metric or "no",
         )
         done.wait()
     return 0

@@ -17,7 +17,7 @@ from monitoring.statsd_bridge.line import COUNTER as EV_COUNTER
 from monitoring.statsd_bridge.line import GAUGE as EV_GAUGE
 from monitoring.statsd_bridge.line import Event, LineParser, ParseStats
 from monitoring.statsd_bridge.mapper import MetricMapper
-from monitoring.statsd_bridge.registry import Registry
+from monitoring.statsd_bridge.registry import Registry, SeriesLimited, SeriesLimits
 from monitoring.statsd_bridge.targets import (
     CONFLICT,
     COUNTER,
@@ -26,6 +26,7 @@ from monitoring.statsd_bridge.targets import (
     EVENT_TYPE,
     GAUGE,
     HISTOGRAM,
+    LIMITED,
     SUMMARY,
     EventStats,
     Target,
@@ -46,11 +47,12 @@ class Bridge:
         parser: LineParser | None = None,
         reserved_names: frozenset[str] = frozenset(),
         cache_size: int = 200_000,
+        limits: SeriesLimits | None = None,
     ) -> None:
         self.mapper = mapper
         self.parser = parser or LineParser()
         self.lock = threading.Lock()
-        self.registry = Registry(reserved_names)
+        self.registry = Registry(reserved_names, limits)
         self.parse_stats = ParseStats()
         self.event_stats = EventStats()
         self.lines = 0
@@ -136,6 +138,8 @@ class Bridge:
                     target = self._fast_target(head, kind)
                 if target is not None:
                     self._apply(target, value, value_text[:1] in ("+", "-"), 1, now)
+                    if target.op == LIMITED:  # never cached: count it now
+                        self.event_stats.fold(target)
                     return
         for event in self.parser.parse_line(line, self.parse_stats):
             self.handle_event(event, now)
@@ -148,7 +152,8 @@ class Bridge:
         target.line_stats = True
         target.tagged = bool(labels)
         target.tag_errors = stats.tag_errors
-        self._fast[(head, kind)] = target
+        if target.op != LIMITED:  # a refused series is retried on its next event (a cap may have room then)
+            self._fast[(head, kind)] = target
         return target
 
     def handle_event(self, event: Event, now: float | None = None) -> None:
@@ -156,11 +161,15 @@ class Bridge:
         now = time.monotonic() if now is None else now
         key = (event.name, event.kind, tuple(sorted(event.labels.items())))
         target = self._slow.get(key)
+        cached = target is not None
         if target is None:
             target = self._resolve(event.name, event.kind, event.labels, ms=False)
-            if len(self._slow) < self.cache_size:
+            if len(self._slow) < self.cache_size and target.op != LIMITED:
                 self._slow[key] = target
+                cached = True
         self._apply(target, event.value, event.relative, event.count, now)
+        if not cached:  # its hits would be lost with the target
+            self.event_stats.fold(target)
 
     def _resolve(self, name: str, event_kind: str, event_labels: dict[str, str], ms: bool) -> Target:
         result = self.mapper.get_mapping(name, event_kind)
@@ -183,6 +192,8 @@ class Bridge:
         kind = {COUNTER: "counter", GAUGE: "gauge", HISTOGRAM: "histogram", SUMMARY: "summary"}[op]
         label_key = tuple(sorted((k, v) for k, v in labels.items() if v != ""))
         child = self.registry.child(metric, kind, label_key, mapping, self.mapper.defaults)
+        if isinstance(child, SeriesLimited):
+            return Target(LIMITED, event_type=EVENT_TYPE[op], unmapped=result is None, limit=child.limit)
         return Target(
             CONFLICT if child is None else op,
             child,

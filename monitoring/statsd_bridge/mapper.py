@@ -70,13 +70,21 @@ class MetricMapper:
     @classmethod
     def from_file(cls, path: str | Path, cache_size: int = 1000) -> MetricMapper:
         """Load a mapping file; :class:`MappingConfigError` names the file and the problem."""
+        from monitoring.statsd_bridge.config_model import MappingConfigError
+
         path = Path(path)
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except OSError as exc:
-            from monitoring.statsd_bridge.config_model import MappingConfigError
-
             raise MappingConfigError(f"{path}: cannot read mapping file: {exc.strerror}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise MappingConfigError(
+                f"{path}: not valid UTF-8 at line {line} (byte 0x{raw[exc.start]:02x}: {exc.reason}); "
+                "save the file as UTF-8"
+            ) from None
         return cls(load_config(text, str(path)), cache_size)
 
     def load_yaml(self, text: str, source: str = "<mapping>") -> None:

@@ -3,6 +3,10 @@
 Like statsd_exporter: an event whose name is already used by another type (or whose series would collide
 with another family's ``_sum``/``_count``/``_bucket``/``_total`` samples) is a *conflict*: it is counted and
 dropped, never raised. A name seen with a new label set simply gets a new series (no exception).
+
+Unlike statsd_exporter, the number of series can be capped (:class:`SeriesLimits`, per metric name and in
+total): an event that would create a series beyond a cap is dropped and counted by the bridge, so a flood of
+distinct tag values or names cannot grow memory without bound. A family whose last series expired is removed.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from prometheus_client.metrics_core import Metric
 
@@ -23,6 +28,33 @@ DEFAULT_MAX_AGE = 600.0
 DEFAULT_AGE_BUCKETS = 5
 LabelKey = tuple[tuple[str, str], ...]
 _RESERVED_LABELS = {"histogram": "le", "summary": "quantile"}
+DEFAULT_MAX_SERIES = 50_000  # the bridge's default caps (0 = unlimited, as in statsd_exporter)
+DEFAULT_MAX_SERIES_PER_METRIC = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesLimits:
+    """Caps on series: per metric name and in total; 0 means no cap."""
+
+    total: int = 0
+    per_metric: int = 0
+
+    def __post_init__(self) -> None:
+        if self.total < 0 or self.per_metric < 0:
+            raise ValueError(f"series limits must be >= 0 (0 = unlimited), got {self}")
+
+
+class SeriesLimited:
+    """Returned instead of a series when a cap refuses a new one; ``limit`` is ``per_metric`` or ``total``."""
+
+    __slots__ = ("limit",)
+
+    def __init__(self, limit: str) -> None:
+        self.limit = limit
+
+
+PER_METRIC_LIMITED = SeriesLimited("per_metric")
+TOTAL_LIMITED = SeriesLimited("total")
 
 
 class Family:
@@ -50,27 +82,38 @@ class Family:
 class Registry:
     """Creates series on first use and renders them for prometheus-client."""
 
-    def __init__(self, reserved_names: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self, reserved_names: frozenset[str] = frozenset(), limits: SeriesLimits | None = None
+    ) -> None:
         self.families: dict[str, Family] = {}
         self._owners: dict[str, str] = {name: "" for name in reserved_names}
         self.series_count = 0
+        self.limits = limits or SeriesLimits()
 
     def child(
         self, name: str, kind: str, labels: LabelKey, mapping: Mapping, defaults: Defaults
-    ) -> Child | None:
-        """The series for ``name``/``labels`` (created if new); ``None`` on a name or label conflict."""
+    ) -> Child | SeriesLimited | None:
+        """The series for ``name``/``labels`` (created if new); ``None`` on a name or label conflict.
+
+        A :class:`SeriesLimited` when the series is new and a cap refuses it (nothing is created).
+        """
         family = self.families.get(name)
-        if family is None:
-            family = self._new_family(name, kind, mapping.help or DEFAULT_HELP)
-            if family is None:
-                return None
-        elif family.kind != kind:
+        if family is not None and family.kind != kind:
             return None
-        child = family.children.get(labels)
+        child = family.children.get(labels) if family is not None else None
         if child is None:
+            limits = self.limits
+            if limits.total and self.series_count >= limits.total:
+                return TOTAL_LIMITED
+            if limits.per_metric and family is not None and len(family.children) >= limits.per_metric:
+                return PER_METRIC_LIMITED
             reserved = _RESERVED_LABELS.get(kind)
             if not all(is_valid_label_name(key) and key != reserved for key, _ in labels):
                 return None
+            if family is None:
+                family = self._new_family(name, kind, mapping.help or DEFAULT_HELP)
+                if family is None:
+                    return None
             child = self._new_child(kind, labels, mapping, defaults)
             family.children[labels] = child
             self.series_count += 1
@@ -109,11 +152,19 @@ class Registry:
     def remove_stale(self, now: float) -> int:
         """Delete series whose TTL has passed since their last update; return how many went."""
         removed = 0
+        emptied: list[Family] = []
         for family in self.families.values():
             stale = [key for key, c in family.children.items() if c.ttl > 0 and c.touched + c.ttl < now]
             for key in stale:
                 del family.children[key]
             removed += len(stale)
+            if stale and not family.children:
+                emptied.append(family)
+        for family in emptied:  # as statsd_exporter: a metric without series is gone (its name is free again)
+            del self.families[family.name]
+            for exposed in family.exposed_names():
+                if self._owners.get(exposed) == family.name:
+                    del self._owners[exposed]
         self.series_count -= removed
         return removed
 

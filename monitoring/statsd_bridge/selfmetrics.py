@@ -66,7 +66,10 @@ HELP = {
     "statsd_exporter_loaded_mappings": "The current number of configured metric mappings.",
     "statsd_exporter_config_reloads_total": "The number of configuration reloads.",
     "statsd_bridge_series": "Series currently exported by the bridge.",
+    "statsd_bridge_series_limit": "The bridge's cap on series (limit: total, per_metric); 0 means no cap.",
+    "statsd_bridge_series_limit_drops_total": "Events dropped because their new series was over a series cap.",
 }
+LIMITS = ("per_metric", "total")
 SELF_METRIC_NAMES = frozenset(HELP)
 RESERVED_NAMES = SELF_METRIC_NAMES | {n[:-6] for n in SELF_METRIC_NAMES if n.endswith("_total")}
 
@@ -94,6 +97,9 @@ class SelfCollector:
             conflicts.update(events.conflicts)
             kinds = bridge.registry.count_by_kind()
             series = bridge.registry.series_count
+            caps = bridge.registry.limits
+            limited = Counter(dict.fromkeys(LIMITS, 0))
+            limited.update(events.limited)
             loaded = len(bridge.mapper.config.mappings)
             actions, errors, unmapped = dict(events.actions), dict(events.errors), events.unmapped
         info = GaugeMetricFamily(
@@ -129,6 +135,11 @@ class SelfCollector:
         )
         yield _labelled("statsd_exporter_config_reloads_total", "outcome", net.reloads)
         yield GaugeMetricFamily("statsd_bridge_series", HELP["statsd_bridge_series"], value=float(series))
+        cap = GaugeMetricFamily("statsd_bridge_series_limit", HELP["statsd_bridge_series_limit"], labels=["limit"])
+        cap.add_metric(["per_metric"], float(caps.per_metric))
+        cap.add_metric(["total"], float(caps.total))
+        yield cap
+        yield _labelled("statsd_bridge_series_limit_drops_total", "limit", limited)
 
 
 def _counter(name: str, value: float) -> Metric:

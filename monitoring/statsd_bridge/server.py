@@ -16,9 +16,11 @@ from monitoring.statsd_bridge.config_model import MappingConfigError
 from monitoring.statsd_bridge.line import LineParser
 from monitoring.statsd_bridge.listeners import TCPListener, UDPListener
 from monitoring.statsd_bridge.mapper import MetricMapper
+from monitoring.statsd_bridge.registry import DEFAULT_MAX_SERIES, DEFAULT_MAX_SERIES_PER_METRIC, SeriesLimits
 from monitoring.statsd_bridge.selfmetrics import RESERVED_NAMES, ListenerStats, SelfCollector
 
 log = logging.getLogger(__name__)
+DEFAULT_LIMITS = SeriesLimits(total=DEFAULT_MAX_SERIES, per_metric=DEFAULT_MAX_SERIES_PER_METRIC)
 
 
 class _BridgeCollector:
@@ -44,9 +46,10 @@ class StatsDBridgeServer:
         parser: LineParser | None = None,
         read_buffer: int = 0,
         mapping_path: str | Path | None = None,
+        limits: SeriesLimits | None = DEFAULT_LIMITS,
     ) -> None:
         self.mapping_path = Path(mapping_path) if mapping_path else None
-        self.bridge = Bridge(mapper or MetricMapper(), parser, reserved_names=RESERVED_NAMES)
+        self.bridge = Bridge(mapper or MetricMapper(), parser, reserved_names=RESERVED_NAMES, limits=limits)
         self.stats = ListenerStats()
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(_BridgeCollector(self.bridge))

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from monitoring.statsd_bridge.series import Child
 
-DROP, COUNTER, GAUGE, HISTOGRAM, SUMMARY, CONFLICT, EMPTY_NAME = range(7)
+DROP, COUNTER, GAUGE, HISTOGRAM, SUMMARY, CONFLICT, EMPTY_NAME, LIMITED = range(8)
 EVENT_TYPE = {COUNTER: "counter", GAUGE: "gauge", HISTOGRAM: "observer", SUMMARY: "observer"}
 
 
@@ -18,6 +18,7 @@ class Target:
         "child",
         "event_type",
         "hits",
+        "limit",
         "line_stats",
         "ms",
         "op",
@@ -39,8 +40,10 @@ class Target:
         ms: bool = False,
         unmapped: bool = False,
         ttl: float = 0.0,
+        limit: str = "",
     ) -> None:
         self.op = op
+        self.limit = limit  # LIMITED: which series cap refused the series (per_metric | total)
         self.child = child
         self.event_type = event_type
         self.scale = scale
@@ -66,6 +69,7 @@ class EventStats:
     samples: int = 0
     tags: int = 0
     tag_errors: int = 0
+    limited: Counter[str] = field(default_factory=Counter)  # events dropped by a series cap, per cap
 
     def fold(self, target: Target) -> None:
         """Move a target's hit counts into the totals."""
@@ -89,7 +93,9 @@ class EventStats:
             self.unmapped += hits
         else:
             self.actions["map"] += hits
-        if op == CONFLICT:
+        if op == LIMITED:
+            self.limited[target.limit] += hits
+        elif op == CONFLICT:
             self.conflicts[target.event_type] += hits
         else:
             self.events[target.event_type] += hits - rejected

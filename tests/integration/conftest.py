@@ -77,7 +77,9 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, statsd_sink: StatsdS
         trigger_log_port=free_port(), scheduler_health_port=free_port(), pmx_home=root / "pmx",
         extra={"AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": dag_bundles(),
                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-               "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5"},
+               "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+               # admin as shipped, plus one user per SimpleAuthManager role the SLA view's access tests need
+               "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin,viewer:viewer,editor:user,norole:"},
     )
     stack = AirflowStack(layout, extra_env={"PMX_CONFIG_DIR": str(config_dir),
                                             "PMX_LOG_DIR": str(root / "pmx" / "logs"),

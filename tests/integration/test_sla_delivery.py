@@ -190,6 +190,64 @@ def test_acknowledging_a_miss_from_the_view(recovered: Runs, sla_env: SlaEnv) ->
     assert [m["acknowledged_by"] for m in listed if m["id"] == miss["id"]] == ["admin"]
 
 
+def _token(sla_env: SlaEnv, username: str) -> str:
+    """A token of one of the session stack's users (``POST /auth/token`` with its generated password)."""
+    from orchestration.api_client import AirflowApi
+
+    home = sla_env.stack.layout.home
+    return AirflowApi(sla_env.stack.layout.api_url, username=username,
+                      passwords_file=home / "simple_auth_manager_passwords.json.generated").token()
+
+
+def _ack(sla_env: SlaEnv, incident_id: int, token: str) -> Any:
+    import requests
+
+    url = f"{sla_env.stack.layout.api_url}/pmx-sla/api/misses/{incident_id}/acknowledge"
+    return requests.post(url, json={}, headers={"Authorization": f"Bearer {token}"}, timeout=30)
+
+
+@pytest.mark.parametrize("path", ["/api/misses", "/ui", "/runbook"])
+def test_the_view_refuses_a_user_without_a_role(recovered: Runs, sla_env: SlaEnv, path: str) -> None:
+    token = _token(sla_env, "norole")
+    assert requests_get_dags(sla_env, token) == 403  # what Airflow's own API answers the same token
+    assert sla_env.ui_get(path, token).status_code == 403
+
+
+def test_a_viewer_reads_misses_but_cannot_acknowledge(recovered: Runs, sla_env: SlaEnv) -> None:
+    token = _token(sla_env, "viewer")
+    listed = sla_env.ui_get("/api/misses", token)
+    assert listed.status_code == 200
+    assert {m["run_id"] for m in listed.json()["misses"]} >= set(recovered.run_ids.values())
+    miss = sla_env.outbox.find("sla_miss", recovered.key("sla_starved"))
+    assert miss is not None
+    assert _ack(sla_env, miss["id"], token).status_code == 403
+    assert _ack(sla_env, miss["id"], _token(sla_env, "norole")).status_code == 403
+    assert sla_env.outbox.incident(miss["id"])["acknowledged_at"] is None  # type: ignore[index]
+
+
+def test_an_editor_acknowledges_and_the_event_names_them(recovered: Runs, sla_env: SlaEnv) -> None:
+    miss = sla_env.outbox.find("sla_miss", recovered.key("sla_cron"))
+    assert miss is not None
+    resp = _ack(sla_env, miss["id"], _token(sla_env, "editor"))
+    assert resp.status_code == 200 and resp.json()["changed"] is True
+    assert sla_env.outbox.incident(miss["id"])["acknowledged_by"] == "editor"  # type: ignore[index]
+    events = read_events(Path(sla_env.stack.env["PMX_LOG_DIR"]) / "pipeline")
+    acked = [e for e in events if e["event"] == "sla_miss_acknowledged" and e["incident_id"] == miss["id"]]
+    assert [(e["by"], e["dag_id"], e["changed"]) for e in acked] == [("editor", "sla_cron", True)]
+
+
+def test_an_oversized_id_is_422_not_500(sla_env: SlaEnv) -> None:
+    assert _ack(sla_env, 99999999999999999999999, _token(sla_env, "admin")).status_code == 422
+
+
+def requests_get_dags(sla_env: SlaEnv, token: str) -> int:
+    """The status of Airflow's own ``GET /api/v2/dags`` for ``token``."""
+    import requests
+
+    return requests.get(f"{sla_env.stack.layout.api_url}/api/v2/dags",
+                        headers={"Authorization": f"Bearer {token}"}, timeout=30).status_code
+
+
 def test_metrics_count_misses_deliveries_and_outbox(recovered: Runs, statsd_sink: Any) -> None:
     lines = statsd_sink.lines()
     for dag_id in SCENARIOS:

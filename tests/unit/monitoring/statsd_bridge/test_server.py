@@ -96,6 +96,17 @@ def test_reload_good_and_bad_mapping(bridge_server: StatsDBridgeServer) -> None:
     assert 'statsd_exporter_config_reloads_total{outcome="success"} 1.0' in text
 
 
+def test_a_reload_of_a_non_utf8_mapping_keeps_the_old_one(bridge_server: StatsDBridgeServer) -> None:
+    """SIGHUP with a Latin-1 mapping file: counted as a failed reload, not an exception in the handler."""
+    assert bridge_server.mapping_path is not None
+    bridge_server.mapping_path.write_bytes(b"mappings:\n- {match: app.hits, name: caf\xe9_total}\n")
+    assert not bridge_server.reload()
+    bridge_server.bridge.handle_packet(b"app.hits:1|c")
+    text = scrape(bridge_server)
+    assert "app_hits_total 1.0" in text
+    assert 'statsd_exporter_config_reloads_total{outcome="failure"} 1.0' in text
+
+
 def test_health_and_unknown_paths(bridge_server: StatsDBridgeServer) -> None:
     """``/-/healthy`` answers; unknown paths are 404."""
     host, port = bridge_server.web_address
@@ -107,10 +118,10 @@ def test_health_and_unknown_paths(bridge_server: StatsDBridgeServer) -> None:
 
 
 def test_cli_refuses_bad_mapping_naming_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """``--check-config`` on a broken file: exit 1 and one line naming the file and the problem."""
+    """``--check-config`` on a broken file: exit 2 and one line naming the file and the problem."""
     bad = tmp_path / "broken.yml"
     bad.write_text("mappings:\n- match: a.*\n  name: 0bad\n")
-    assert main(["--statsd.mapping-config", str(bad), "--check-config"]) == 1
+    assert main(["--statsd.mapping-config", str(bad), "--check-config"]) == 2
     err = capsys.readouterr().err
     assert str(bad) in err and "0bad" in err and "Traceback" not in err
 
