@@ -13,7 +13,7 @@ Marquez) in OpenLineage's ``transform`` transport with :class:`MaskingTransforme
   maskers and the project's redaction (:func:`listeners.redact.scrub`).
 
 A masking failure drops the event (fail closed), is counted in :data:`FAILURES` and sent as the StatsD
-counter ``pmx.lineage.mask_failures``; it never reaches the task.
+counter ``pmx.observability.failure,component=lineage,reason=mask``; it never reaches the task.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def _count_failure(exc: BaseException) -> None:
         first = FAILURES["count"] == 1
     if first:
         log.warning("OpenLineage event dropped: masking failed (%s)", type(exc).__name__)
-    _send_metric("lineage.mask_failures")
+    _send_metric("observability.failure,component=lineage,reason=mask")
 
 
 def _send_metric(name: str) -> None:

@@ -1,5 +1,6 @@
 """Secrets never leak: a canary used as a Connection password and passed in a run's conf stays out of every
-file the run leaves behind (Airflow home, PMX home, logs, lineage, outbox and monitor databases, reports).
+file the run leaves behind (Airflow home, PMX home, logs, lineage, outbox and monitor databases, the
+performance report built after the run).
 
 One run of ``secret_canary`` (tests/integration/dags/secret_canary.py) on the session stack: the canary is
 written to a ``.env`` file (where an operator keeps it), registered as the password of the Connection
@@ -13,6 +14,8 @@ of the deployment; it is not an output the project writes or ships).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -94,8 +97,11 @@ def canary_run(airflow_stack: Any) -> dict[str, Any]:
     run = api.wait_for_run(DAG_ID, run_id, timeout=300)
     api.set_paused(DAG_ID, True)
     events, listener = _wait_for_outputs(airflow_stack.layout.home, Path(airflow_stack.env["PMX_LOG_DIR"]), run_id)
+    report = subprocess.run([sys.executable, "-m", "monitoring.performance_dashboard", "--days", "1",
+                             "--api-url", airflow_stack.layout.api_url], env=airflow_stack.env,
+                            capture_output=True, text=True, timeout=300, check=False)
     return {"root": root, "canary": canary, "env_file": env_file, "run": run, "events": events,
-            "listener": listener}
+            "listener": listener, "report": report}
 
 
 def test_the_run_failed_with_the_canary_in_its_error(canary_run: dict[str, Any]) -> None:
@@ -121,6 +127,9 @@ def test_the_lineage_events_carry_the_conf_keys_masked(canary_run: dict[str, Any
 
 def test_no_file_the_run_leaves_holds_the_canary(canary_run: dict[str, Any]) -> None:
     root, canary = canary_run["root"], canary_run["canary"]
+    report = canary_run["report"]
+    assert report.returncode == 0, report.stderr
+    assert list(root.rglob("performance_report.html")), "the report of the run was not written under the root"
     leaks = _leaks(root, canary.encode(), canary_run["env_file"])
     assert leaks == {}, f"the canary leaked into {leaks}"
     assert canary.encode() in canary_run["env_file"].read_bytes()

@@ -7,6 +7,7 @@ the transport setting rendered from ``config/airflow.yml``.
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -92,9 +93,17 @@ def test_a_masking_failure_drops_the_event_and_is_counted(transport: Any, tmp_pa
 
     monkeypatch.setattr(masking, "scrub", broken)
     monkeypatch.setitem(masking.FAILURES, "count", 0)
-    transport.emit(_event({}, error=f"credential used: {CANARY}"))
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+        sink.bind(("127.0.0.1", 0))
+        sink.settimeout(10)
+        monkeypatch.setenv("PMX_STATSD_ENABLED", "true")
+        monkeypatch.setenv("PMX_STATSD_HOST", "127.0.0.1")
+        monkeypatch.setenv("PMX_STATSD_PORT", str(sink.getsockname()[1]))
+        transport.emit(_event({}, error=f"credential used: {CANARY}"))
+        datagram = sink.recv(1024).decode()
     assert _written(tmp_path) == []
     assert masking.FAILURES["count"] == 1
+    assert datagram == "pmx.observability.failure,component=lineage,reason=mask:1|c"
 
 
 def test_the_original_event_is_left_alone(transport: Any) -> None:
