@@ -9,7 +9,7 @@ is just not applied there.
 :func:`configure_logging` replaces ``airflow.settings.configure_logging`` through the repository's
 ``airflow_local_settings.py`` (Airflow's hook for overriding its settings functions): it runs Airflow's own
 configuration, then adds :func:`mask_processor` before the renderer of structlog and :class:`MaskingFilter`
-to the root handlers, so every line a component writes passes :func:`listeners.redact.scrub_data`.
+to every configured stdlib handler, so every line a component writes passes :func:`listeners.redact.scrub_data`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ def install() -> None:
     processors = structlog.get_config().get("processors")
     if isinstance(processors, list) and processors and mask_processor not in processors:
         processors.insert(len(processors) - 1, mask_processor)  # just before the renderer
-    for handler in logging.getLogger().handlers:
+    loggers = [logging.getLogger()] + [v for v in logging.root.manager.loggerDict.values()
+                                       if isinstance(v, logging.Logger)]
+    for handler in {h for logger in loggers for h in logger.handlers}:  # root's and any logger's own
         if not any(isinstance(f, MaskingFilter) for f in handler.filters):
             handler.addFilter(MaskingFilter())
 

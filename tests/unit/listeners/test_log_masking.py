@@ -93,6 +93,21 @@ def test_install_masks_loggers_bound_before_it_and_is_idempotent(structlog_outpu
     assert lines[1:] == ["event='credential used: ***'", "event='late' note_token='***'"]
 
 
+def test_install_filters_the_handlers_of_loggers_configured_with_their_own(structlog_output: io.StringIO,
+                                                                         registered: str) -> None:
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("pmx.test.own_handler")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        install()
+        logger.error("credential used: %s", registered)
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == "credential used: ***\n"
+
+
 def test_airflow_uses_the_projects_configure_logging() -> None:
     import airflow.settings
 
