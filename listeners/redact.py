@@ -9,6 +9,9 @@ Two layers, both applied:
 2. The project's :func:`portfolio.redaction.redact`: registered secret values
    (:func:`portfolio.redaction.register_secret`), ``password=...`` / ``token: ...`` pairs and
    ``scheme://user:pass@host`` URLs.
+
+:func:`scrub_data` applies the same to structures (log events, alert details, lineage facets) and masks whole
+any value under a secret-looking key (``note_token``, ``dsn``...); :func:`mask_all` masks every leaf (a run conf).
 """
 
 from __future__ import annotations
