@@ -1,15 +1,19 @@
 """What each channel receives: Slack text + blocks, PagerDuty event fields, email subject and body.
 
 Pure functions (no I/O). Every message carries the severity, the links and the dedup key; nothing else from
-environment (secrets stay in Connections and never reach an incident).
+environment (secrets stay in Connections and never reach an incident). Every text of the incident is masked
+first (:func:`masked`: Airflow's maskers, registered secrets, ``password=...`` pairs, secret-looking keys in
+``details``), so a secret that slipped into a summary or a detail never reaches a channel.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import html
 from typing import Any
 
 from alerts.incident import Incident
+from listeners.redact import scrub, scrub_data
 
 SLACK_EMOJI = {
     "critical": ":rotating_light:",
@@ -18,6 +22,15 @@ SLACK_EMOJI = {
     "info": ":information_source:",
 }
 LINK_TEXT = {"run": "DAG run", "runbook": "Runbook", "sla_misses": "SLA misses"}
+
+
+def masked(incident: Incident) -> Incident:
+    """A copy of ``incident`` whose summary, ids, details and links are masked (the original is untouched)."""
+    return dataclasses.replace(
+        incident, summary=scrub(incident.summary), details=scrub_data(incident.details),
+        dag_id=None if incident.dag_id is None else scrub(incident.dag_id),
+        run_id=None if incident.run_id is None else scrub(incident.run_id),
+        links={k: scrub(v) for k, v in incident.links.items() if isinstance(v, str)})
 
 
 def headline(incident: Incident) -> str:
@@ -32,6 +45,7 @@ def _link_list(incident: Incident) -> list[tuple[str, str]]:
 
 def slack_message(incident: Incident, delivery_key: str) -> dict[str, Any]:
     """Arguments of ``chat.postMessage`` / the webhook body (``text`` fallback, ``blocks``, ``metadata``)."""
+    incident = masked(incident)
     emoji = ":white_check_mark:" if incident.kind == "sla_recovered" else SLACK_EMOJI[incident.severity]
     text = f"{emoji} {headline(incident)}"
     fields = [
@@ -72,6 +86,7 @@ def slack_message(incident: Incident, delivery_key: str) -> dict[str, Any]:
 
 def pagerduty_event(incident: Incident, action: str, source: str) -> dict[str, Any]:
     """Keyword arguments for the PagerDuty provider's ``prepare_event_data``."""
+    incident = masked(incident)
     details = {k: v for k, v in incident.details.items() if k != "channels"}
     details.update({"dag_id": incident.dag_id, "run_id": incident.run_id, "kind": incident.kind})
     return {
@@ -90,6 +105,7 @@ def pagerduty_event(incident: Incident, action: str, source: str) -> dict[str, A
 
 def email_message(incident: Incident) -> tuple[str, str]:
     """(subject, HTML body)."""
+    incident = masked(incident)
     rows = "".join(
         f"<tr><th align=left>{html.escape(str(k))}</th><td>{html.escape(str(v))}</td></tr>"
         for k, v in [

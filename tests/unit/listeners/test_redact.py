@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from listeners.redact import scrub, scrub_bounded
+from listeners.redact import mask_all, scrub, scrub_bounded, scrub_data
 from portfolio import redaction
 
 SECRET = "Kx9-super-secret-value-77"
@@ -62,3 +62,29 @@ def test_huge_text_is_cut_before_scrubbing(registered: str) -> None:
     text = ("line\n" * 200_000) + registered
     out = scrub_bounded(text, 1000)
     assert len(out) < 1100 and registered not in out and "more characters" in out
+
+
+@pytest.mark.parametrize("key", ["note_token", "password", "db_passwd", "API_KEY", "dsn", "webhook_url"])
+def test_values_under_secret_looking_keys_are_masked_whatever_they_hold(key: str) -> None:
+    assert scrub_data({key: "harmless-looking", "other": 7}) == {key: "***", "other": 7}
+    assert scrub_data({"outer": {key: {"deep": ["a", 1]}}}) == {"outer": {key: {"deep": ["***", "***"]}}}
+
+
+def test_scrub_data_scrubs_every_string_and_keeps_the_shape(registered: str) -> None:
+    data = {"note": registered, "items": [f"x {registered}", "password=abc123", 3, None, True]}
+    assert scrub_data(data) == {"note": "***", "items": ["x ***", "password=***", 3, None, True]}
+
+
+def test_scrub_data_fails_closed_beyond_its_depth() -> None:
+    deep: dict = {}
+    node = deep
+    for _ in range(40):
+        node["n"] = {}
+        node = node["n"]
+    node["n"] = "plain"
+    assert "plain" not in repr(scrub_data(deep))
+
+
+def test_mask_all_keeps_keys_and_masks_every_leaf() -> None:
+    assert mask_all({"a": "x", "b": [1, {"c": None}], "d": 2.5}) == {"a": "***", "b": ["***", {"c": None}],
+                                                                     "d": "***"}

@@ -1,0 +1,95 @@
+"""Mask secrets in every OpenLineage event before any transport writes or sends it.
+
+The provider redacts events with a copy of the task SDK masker taken when its adapter is built: a secret
+registered later (a Connection password the task fetched) and the scheduler's DAG-run events pass through
+unmasked, run conf included. ``config/airflow.yml`` therefore wraps the real transport (file, or HTTP to
+Marquez) in OpenLineage's ``transform`` transport with :class:`MaskingTransformer`, which
+
+* replaces every value of a run conf (any ``conf`` mapping of a facet, e.g. ``airflow.dagRun.conf``) with
+  ``***``, keeping the keys: a conf is operator input that can carry anything, and a scheduler cannot know
+  every secret;
+* masks values under secret-looking keys (``note_token``, ``password``, ``dsn``...) anywhere in the event;
+* runs every other string (``errorMessage.message``, stack traces, task info) through the live Airflow
+  maskers and the project's redaction (:func:`listeners.redact.scrub`).
+
+A masking failure drops the event (fail closed), is counted in :data:`FAILURES` and sent as the StatsD
+counter ``pmx.observability.failure,component=lineage,reason=mask``; it never reaches the task.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from typing import Any
+
+import attr
+from openlineage.client.transport.transform import EventTransformer
+
+from listeners.redact import MASK, MAX_DEPTH, mask_all, scrub, sensitive_key
+
+log = logging.getLogger(__name__)
+CONF_KEYS = frozenset({"conf", "dag_run_conf"})
+FAILURES = {"count": 0}
+_lock = threading.Lock()
+
+
+def mask_value(value: Any, key: str | None = None, depth: int = 0) -> Any:
+    """``value`` with secrets masked; attrs objects (events, facets) are changed in place and returned."""
+    if depth > MAX_DEPTH:
+        return MASK
+    if value is None or isinstance(value, (bool, int, float)):
+        return MASK if sensitive_key(key) and not isinstance(value, bool) and value is not None else value
+    if key in CONF_KEYS and isinstance(value, dict):
+        return mask_all(value)
+    if sensitive_key(key):
+        return mask_all(value) if isinstance(value, (dict, list, tuple, str)) else MASK
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {k: mask_value(v, str(k), depth + 1) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [mask_value(v, None, depth + 1) for v in value]
+    if attr.has(type(value)):
+        for field in attr.fields(type(value)):
+            current = getattr(value, field.name)
+            masked = mask_value(current, field.name.lstrip("_"), depth + 1)
+            if masked is not current:
+                object.__setattr__(value, field.name, masked)
+        return value
+    return value  # enums, datetimes, UUIDs: no free text
+
+
+def _count_failure(exc: BaseException) -> None:
+    with _lock:
+        FAILURES["count"] += 1
+        first = FAILURES["count"] == 1
+    if first:
+        log.warning("OpenLineage event dropped: masking failed (%s)", type(exc).__name__)
+    _send_metric("observability.failure,component=lineage,reason=mask")
+
+
+def _send_metric(name: str) -> None:
+    """One ``pmx.<name>:1|c`` datagram to the project's StatsD target; never raises."""
+    if os.environ.get("PMX_STATSD_ENABLED", "true").lower() in ("0", "false", "no", "off"):
+        return
+    try:
+        host = os.environ.get("PMX_STATSD_HOST", "127.0.0.1")
+        port = int(os.environ.get("PMX_STATSD_PORT", "9125"))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.sendto(f"pmx.{name}:1|c".encode(), (host, port))
+    except (OSError, ValueError):
+        pass
+
+
+class MaskingTransformer(EventTransformer):
+    """``transformer_class`` of the ``transform`` transport: masks an event, or drops it if masking fails."""
+
+    def transform(self, event: Any) -> Any:
+        """The masked event (the transport already deep-copied it), ``None`` when masking failed."""
+        try:
+            return mask_value(event)
+        except Exception as exc:  # fail closed: an unmasked event must not be emitted
+            _count_failure(exc)
+            return None
