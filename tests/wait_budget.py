@@ -2,8 +2,8 @@
 
 pytest-timeout counts fixture setup and teardown in the test's timeout (``timeout_func_only`` is off), and a
 session fixture is set up inside whichever test needs it first, so a test's wait budget is the sum of the waits
-of its own body, of every function of ``tests/`` it calls and of every fixture it depends on (transitively, each
-once). A wait is one of :data:`WAITS` with a literal timeout (or a name bound to one: a parameter default or a
+of its own body, of every call of a function of ``tests/`` and of every fixture it depends on (transitively, each
+fixture once). A wait is one of :data:`WAITS` with a literal timeout (or a name bound to one: a parameter default or a
 module constant), ``time.sleep(n)``, ``subprocess.run(..., timeout=n)`` and a ``time.monotonic() + n`` deadline.
 Waits in a ``for`` loop over a literal (or constant) collection count once per item; a wait whose timeout is
 computed states its bound with a ``# wait-budget: <seconds>`` comment. Names resolve like Python's: the test's
@@ -41,7 +41,7 @@ class Func:
     file: Path
     line: int
     own: float = 0.0
-    calls: set[str] = field(default_factory=set)
+    calls: list[tuple[str, int]] = field(default_factory=list)  # (callee, times: loops multiply)
     params: list[str] = field(default_factory=list)
     fixture: bool = False
     timeout: float | None = None
@@ -158,23 +158,25 @@ def _wait_of(mod: _Module, call: ast.Call, scope: dict[str, ast.AST], func: Func
     return value
 
 
-def _walk(mod: _Module, nodes: list[ast.stmt] | list[ast.AST], scope: dict[str, ast.AST], func: Func) -> float:
+def _walk(mod: _Module, nodes: list[ast.stmt] | list[ast.AST], scope: dict[str, ast.AST], func: Func,
+          factor: int = 1) -> float:
     total = 0.0
     for node in nodes:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
             if isinstance(node, ast.Lambda):
-                total += _walk(mod, [node.body], scope, func)
+                total += _walk(mod, [node.body], scope, func, factor)
             continue
         if isinstance(node, ast.For):
             times = mod.count(node.iter, scope)
-            total += times * _walk(mod, node.body, scope, func) + _walk(mod, node.orelse, scope, func)
-            total += _walk(mod, [node.iter], scope, func)
+            total += times * _walk(mod, node.body, scope, func, factor * times)
+            total += _walk(mod, node.orelse, scope, func, factor)
+            total += _walk(mod, [node.iter], scope, func, factor)
             continue
         if isinstance(node, ast.Call):
             total += _wait_of(mod, node, scope, func)
             callee = _name(node.func)
             if callee:
-                func.calls.add(callee)
+                func.calls.append((callee, factor))
         if (isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and isinstance(node.left, ast.Call)
                 and _name(node.left.func) == "monotonic"):
             value = mod.value(node.right, scope)
@@ -186,10 +188,10 @@ def _walk(mod: _Module, nodes: list[ast.stmt] | list[ast.AST], scope: dict[str, 
             for gen in node.generators:
                 times *= mod.count(gen.iter, scope)
             inner = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
-            total += times * _walk(mod, inner, scope, func)
-            total += _walk(mod, [g.iter for g in node.generators], scope, func)
+            total += times * _walk(mod, inner, scope, func, factor * times)
+            total += _walk(mod, [g.iter for g in node.generators], scope, func, factor)
             continue
-        total += _walk(mod, list(ast.iter_child_nodes(node)), scope, func)
+        total += _walk(mod, list(ast.iter_child_nodes(node)), scope, func, factor)
     return total
 
 
@@ -266,21 +268,33 @@ def _lookup(funcs: dict[Path, dict[str, Func]], origin: Path, name: str, tests_d
 
 
 def budget(test: Func, funcs: dict[Path, dict[str, Func]], tests_dir: Path) -> tuple[float, list[str]]:
-    """Worst-case waiting of one test: its body, the test helpers it calls and its fixtures (each once)."""
-    seen: set[tuple[Path, str]] = set()
+    """Worst-case waiting of one test: its body, each call of a test helper, and its fixtures (each once)."""
     chain: list[str] = []
-    total = test.own
-    todo = [(test.file, n, False) for n in test.calls] + [(test.file, n, True) for n in test.params]
-    while todo:
-        origin, name, fixture = todo.pop()
-        func = _lookup(funcs, origin, name, tests_dir, fixture)
-        if func is None or (func.file, name) in seen:
-            continue
-        seen.add((func.file, name))
-        if func.own:
-            chain.append(f"{name}={func.own:g}s")
-        total += func.own
-        todo += [(func.file, n, False) for n in func.calls]
-        if func.fixture:
-            todo += [(func.file, n, True) for n in func.params]
-    return total, chain
+    fixtures_seen: set[tuple[Path, str]] = set()
+
+    def helpers(func: Func, stack: tuple[str, ...]) -> float:
+        total = 0.0
+        for name, times in func.calls:
+            callee = _lookup(funcs, func.file, name, tests_dir, fixture=False)
+            if callee is None or name in stack:
+                continue
+            sub = callee.own + helpers(callee, (*stack, name))
+            if sub:
+                chain.append(f"{name}={sub:g}s" + (f" x{times}" if times > 1 else ""))
+            total += times * sub
+        return total
+
+    def fixtures(func: Func) -> float:
+        total = 0.0
+        for name in func.params:
+            fixture = _lookup(funcs, func.file, name, tests_dir, fixture=True)
+            if fixture is None or (fixture.file, name) in fixtures_seen:
+                continue
+            fixtures_seen.add((fixture.file, name))
+            own = fixture.own + helpers(fixture, (name,))
+            if own:
+                chain.append(f"{name}={own:g}s")
+            total += own + fixtures(fixture)
+        return total
+
+    return test.own + helpers(test, (test.name,)) + fixtures(test), chain

@@ -35,7 +35,7 @@ from tests.integration.listener_support import set_env_and_restart
 from tests.integration.sla_support import SlaEnv
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]  # see tests/wait_budget.py
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]  # see tests/wait_budget.py
 KINDS = ("time_of_day", "queued", "average_runtime")
 HISTORY_SECONDS = 120  # duration of each successful run an average_runtime deadline averages over
 PAST = timedelta(seconds=30)  # how far in the past the pinned deadlines lie

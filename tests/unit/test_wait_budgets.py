@@ -47,6 +47,7 @@ def test_the_scanner_sees_fixture_loop_and_helper_waits(tmp_path: Path) -> None:
 
         def test_a(slow):
             helper()
+            helper(timeout=1)  # counted at the helper's own bound: the scan does not follow arguments
             time.sleep(5)
 
         @pytest.mark.timeout(10)
@@ -55,6 +56,6 @@ def test_the_scanner_sees_fixture_loop_and_helper_waits(tmp_path: Path) -> None:
     '''))
     funcs, tests = collect(tmp_path)
     by_name = {t.name: t for t in tests}
-    assert budget(by_name["test_a"], funcs, tmp_path)[0] == 30 + 3 * 20 + 5
+    assert budget(by_name["test_a"], funcs, tmp_path)[0] == 2 * 30 + 3 * 20 + 5
     assert by_name["test_a"].timeout == 100 and by_name["test_b"].timeout == 10
     assert budget(by_name["test_b"], funcs, tmp_path)[0] == 11
