@@ -177,6 +177,16 @@ TRADER = "auto_trader"
 TICKERS_VARIABLE = "portfolio.default_tickers"
 
 
+def _discard(sla_env: SlaEnv, run_id: str) -> None:
+    """End and delete a run that served its purpose (running runs cannot be deleted).
+
+    Marked success, not failed: a failed run would count towards the error monitor's streak of a real DAG.
+    """
+    api = sla_env.stack.api
+    api.request("PATCH", f"/dags/{TRADER}/dagRuns/{run_id}", json={"state": "success"}, ok=(200, 404, 409))
+    api.request("DELETE", f"/dags/{TRADER}/dagRuns/{run_id}", ok=(200, 204, 404, 409))
+
+
 def _resolved_tickers(sla_env: SlaEnv) -> list[str]:
     """Trigger the real auto_trader, wait for its ``resolve_tickers`` task, stop the run, return the XCom."""
     api = sla_env.stack.api
@@ -195,8 +205,8 @@ def _resolved_tickers(sla_env: SlaEnv) -> list[str]:
             return json.loads(value) if isinstance(value, str) else value
 
         return wait_for(resolved, 150, "auto_trader's resolve_tickers", poll=1)
-    finally:  # deleted, not marked failed: a failed run would count towards the error monitor's streak
-        api.request("DELETE", f"/dags/{TRADER}/dagRuns/{run_id}", ok=(200, 204, 404))
+    finally:
+        _discard(sla_env, run_id)
 
 
 @pytest.fixture(scope="module")
@@ -212,14 +222,18 @@ def precedence(sla_env: SlaEnv) -> dict[str, list[str]]:
         with_variable = _resolved_tickers(sla_env)
         api.request("PATCH", f"/variables/{TICKERS_VARIABLE}", json={"key": TICKERS_VARIABLE, "value": ""})
         without_variable = _resolved_tickers(sla_env)
-    finally:
-        api.set_paused(TRADER, True)
-        for run in api.dag_runs(TRADER):  # a catch-up run of the unpause must not block later tests
-            if run["state"] not in ("success", "failed"):
-                api.request("DELETE", f"/dags/{TRADER}/dagRuns/{run['dag_run_id']}", ok=(200, 204, 404))
-        api.request("PATCH", f"/variables/{TICKERS_VARIABLE}",
-                    json={"key": TICKERS_VARIABLE, "value": original["value"]})
-        set_env_and_restart(sla_env.stack, {"CRON_TICKERS": None})
+    finally:  # every step runs, whatever the one before did: later tests need the stack as it was
+        try:
+            api.set_paused(TRADER, True)
+            for run in api.dag_runs(TRADER):  # a catch-up run of the unpause must not block later tests
+                if run["state"] not in ("success", "failed"):
+                    _discard(sla_env, run["dag_run_id"])
+        finally:
+            try:
+                api.request("PATCH", f"/variables/{TICKERS_VARIABLE}",
+                            json={"key": TICKERS_VARIABLE, "value": original["value"]})
+            finally:
+                set_env_and_restart(sla_env.stack, {"CRON_TICKERS": None})
     return {"variable": with_variable, "environment": without_variable}
 
 
