@@ -113,8 +113,8 @@ def shipped_misses(sla_env: SlaEnv) -> dict[str, tuple[Miss, dict[str, Any]]]:
     api.wait_for_dags(dag_ids)
     for dag_id in dag_ids:
         api.set_paused(dag_id, True)  # the runs stay queued: the deadline is what is under test, not the tasks
-    created = _create_runs(sla_env, requests)
     try:
+        created = _create_runs(sla_env, requests)
         for miss in misses:
             miss.deadlines = created[miss.run_id]["deadlines"]
         deadline = time.monotonic() + 240  # the three misses are pending at once
