@@ -11,9 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from alerts.incident import Incident
+from alerts.incident import RESOLVES, Incident
 from alerts.outbox import DEAD_LETTER, DELIVERED, PENDING, SENDING, Outbox
-from alerts.router import route
+from alerts.router import resolution_targets, route
 
 if TYPE_CHECKING:
     from alerts.alerting_config import AlertingConfig
@@ -91,24 +91,8 @@ class Deliverer:
         return len(rows)
 
     def _targets(self, conn: Any, incident: Incident) -> list[tuple[str, str, int | None]]:
-        if incident.kind == "sla_recovered":
-            miss = conn.execute(
-                "SELECT id FROM incidents WHERE kind = 'sla_miss' AND dedup_key = ?", (incident.dedup_key,)
-            ).fetchone()
-            if miss is not None:
-                rows = conn.execute(
-                    "SELECT id, channel FROM deliveries WHERE incident_id = ? AND action IN "
-                    "('trigger', 'notify') ORDER BY id",
-                    (miss["id"],),
-                ).fetchall()
-                out = []
-                for r in rows:
-                    spec = self.config.channels.get(r["channel"])
-                    if spec is not None:
-                        out.append(
-                            (r["channel"], "resolve" if spec.type == "pagerduty" else "notify", r["id"])
-                        )
-                return out
+        if incident.kind in RESOLVES:
+            return list(resolution_targets(conn, incident, self.config))
         return [(c, a, None) for c, a in route(incident, self.config)]
 
     # -- claiming ------------------------------------------------------------------------------------------

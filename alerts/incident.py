@@ -10,7 +10,12 @@ from typing import Any, Literal
 Severity = Literal["critical", "error", "warning", "info"]
 SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
 # the kinds the router knows; other kinds are accepted and routed by severity like "error_threshold"
-KINDS: tuple[str, ...] = ("sla_miss", "sla_recovered", "task_budget", "error_threshold", "test")
+KINDS: tuple[str, ...] = (
+    "sla_miss", "sla_recovered", "task_budget", "error_threshold", "error_threshold_resolved", "test",
+)
+# A resolution closes the incident of the kind it maps to, with the same dedup key, on the channels that
+# incident reached (PagerDuty: a ``resolve`` event; chat and email: a resolved message).
+RESOLVES: dict[str, str] = {"sla_recovered": "sla_miss", "error_threshold_resolved": "error_threshold"}
 
 
 def utc_now() -> datetime:

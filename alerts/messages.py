@@ -12,7 +12,7 @@ import dataclasses
 import html
 from typing import Any
 
-from alerts.incident import Incident
+from alerts.incident import RESOLVES, Incident
 from listeners.redact import scrub, scrub_data
 
 SLACK_EMOJI = {
@@ -34,8 +34,11 @@ def masked(incident: Incident) -> Incident:
 
 
 def headline(incident: Incident) -> str:
-    """One-line title: ``[CRITICAL] summary`` or ``[RECOVERED] summary``."""
-    tag = "RECOVERED" if incident.kind == "sla_recovered" else incident.severity.upper()
+    """One-line title: ``[CRITICAL] summary``, ``[RECOVERED] summary`` (SLA) or ``[RESOLVED] summary``."""
+    if incident.kind in RESOLVES:
+        tag = "RECOVERED" if incident.kind == "sla_recovered" else "RESOLVED"
+    else:
+        tag = incident.severity.upper()
     return f"[{tag}] {incident.summary}"
 
 
@@ -46,7 +49,7 @@ def _link_list(incident: Incident) -> list[tuple[str, str]]:
 def slack_message(incident: Incident, delivery_key: str) -> dict[str, Any]:
     """Arguments of ``chat.postMessage`` / the webhook body (``text`` fallback, ``blocks``, ``metadata``)."""
     incident = masked(incident)
-    emoji = ":white_check_mark:" if incident.kind == "sla_recovered" else SLACK_EMOJI[incident.severity]
+    emoji = ":white_check_mark:" if incident.kind in RESOLVES else SLACK_EMOJI[incident.severity]
     text = f"{emoji} {headline(incident)}"
     fields = [
         f"*Severity*\n{incident.severity}",

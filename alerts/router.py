@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from alerts.incident import Incident
+from alerts.incident import RESOLVES, Incident
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from alerts.alerting_config import AlertingConfig
 
 
@@ -86,7 +88,8 @@ def route(incident: Incident, config: AlertingConfig) -> list[tuple[str, str]]:
     """The ``(channel, action)`` pairs an incident goes to, from its severity and the routing config.
 
     An SLA SLO can name its own channels (``details["channels"]``); otherwise the severity's route applies.
-    Recoveries are routed by the worker to the channels the miss reached (see ``alerts.outbox_worker``).
+    Resolutions (``sla_recovered``, ``error_threshold_resolved``) go where the incident they close went:
+    :func:`resolution_targets`.
     """
     wanted = incident.details.get("channels") or config.routing.get(incident.severity, [])
     out: list[tuple[str, str]] = []
@@ -96,4 +99,31 @@ def route(incident: Incident, config: AlertingConfig) -> list[tuple[str, str]]:
             continue
         action = "trigger" if channel.type == "pagerduty" else "notify"
         out.append((name, action))
+    return out
+
+
+def resolution_targets(
+    conn: sqlite3.Connection, incident: Incident, config: AlertingConfig
+) -> list[tuple[str, str, int]]:
+    """``(channel, action, depends_on)`` for a resolution: every channel its original incident reached.
+
+    The original is the incident of kind ``RESOLVES[incident.kind]`` with the same dedup key; PagerDuty gets
+    a ``resolve`` event (same dedup key: it closes the page), the other channels a resolved message. Each
+    depends on the original's delivery to that channel, so a resolve never overtakes its trigger. Nothing
+    when the original was never stored (there is nothing to close).
+    """
+    original = conn.execute(
+        "SELECT id FROM incidents WHERE kind = ? AND dedup_key = ?", (RESOLVES[incident.kind], incident.dedup_key)
+    ).fetchone()
+    if original is None:
+        return []
+    rows = conn.execute(
+        "SELECT id, channel FROM deliveries WHERE incident_id = ? AND action IN ('trigger', 'notify') ORDER BY id",
+        (original["id"],),
+    ).fetchall()
+    out = []
+    for row in rows:
+        spec = config.channels.get(row["channel"])
+        if spec is not None:
+            out.append((row["channel"], "resolve" if spec.type == "pagerduty" else "notify", row["id"]))
     return out

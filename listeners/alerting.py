@@ -1,7 +1,10 @@
 """The error_monitor bridge: turn hook outcomes into threshold checks, and crossed thresholds into alerts.
 
-Every alert is written as a JSON ``alert`` event and counted (``pmx.error_monitor.alert``); a firing alert
-is also handed to :func:`alerts.router.submit` (durable outbox, never raises) when that module is importable.
+Every alert is written as a JSON ``alert`` event and counted (``pmx.error_monitor.alert``); each one is also
+handed to :func:`alerts.router.submit` (durable outbox, never raises) when that module is importable: a
+firing alert as an ``error_threshold`` incident, its end (``resolved``, streak rule) as an
+``error_threshold_resolved`` incident with the same dedup key, which the outbox worker delivers to the
+channels the firing reached (PagerDuty ``resolve``, Slack a resolved message).
 All of this runs on the listener's background worker, never inside a hook.
 """
 
@@ -17,6 +20,7 @@ from listeners.events import base_record
 
 ROUTER_MODULE = "alerts.router"
 INCIDENT_KIND = "error_threshold"
+RESOLVED_KIND = "error_threshold_resolved"
 
 
 def router_submit() -> Callable[[Any], None] | None:
@@ -30,12 +34,13 @@ def router_submit() -> Callable[[Any], None] | None:
 
 
 def to_incident(alert: Alert) -> Any:
-    """The :class:`alerts.incident.Incident` of a firing alert."""
+    """The :class:`alerts.incident.Incident` of an alert (firing, or the resolution of a firing)."""
     from alerts.incident import Incident
 
     skip = ("summary", "dedup_key", "dag_id", "run_id")
     details = {k: v for k, v in alert.as_dict().items() if k not in skip}
-    return Incident(kind=INCIDENT_KIND, dedup_key=alert.dedup_key, severity=alert.severity,  # type: ignore[arg-type]
+    kind = INCIDENT_KIND if alert.status == "firing" else RESOLVED_KIND
+    return Incident(kind=kind, dedup_key=alert.dedup_key, severity=alert.severity,  # type: ignore[arg-type]
                     summary=alert.summary, details=details, dag_id=alert.dag_id, run_id=alert.run_id,
                     created_at=datetime.fromtimestamp(alert.fired_at, UTC))
 
@@ -86,10 +91,10 @@ class ErrorMonitorBridge:
             self.publish(self.store.dag_run_finished(dag_id, run_id, state == "failed"))
 
     def publish(self, alerts: list[Alert]) -> None:
-        """Write, count and route each alert."""
+        """Write, count and route each alert (firings and resolutions)."""
         for alert in alerts:
             routed = False
-            if alert.status == "firing" and self.store.settings.route_alerts:
+            if self.store.settings.route_alerts and alert.dedup_key:
                 submit = router_submit()
                 if submit is not None:
                     try:

@@ -201,8 +201,9 @@ class ThresholdStore:
                 conn.execute("UPDATE alerts SET open=0, closed_at=? WHERE rule=? AND key=?",
                               (ts, rule, dag_id))
                 text = f"DAG {dag_id}: run {run_id} succeeded after {previous} failed runs in a row"
-                return [Alert(rule, dag_id, "resolved", "info", 0, spec.threshold, None, alert_row[2], text,
-                              dag_id=dag_id, run_id=run_id, fired_at=ts)]
+                # the firing's severity and dedup key: the resolution closes that incident (PagerDuty page)
+                return [Alert(rule, dag_id, "resolved", spec.severity, 0, spec.threshold, None, alert_row[2],
+                              text, dag_id=dag_id, run_id=run_id, fired_at=ts)]
             if is_open or streak < spec.threshold:
                 return []
             if fired_at is not None and ts - fired_at < spec.cooldown_minutes * 60:

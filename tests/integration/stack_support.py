@@ -13,14 +13,27 @@ from portfolio.paths import REPO_ROOT
 TEST_DAGS = Path(__file__).parent / "dags"
 
 
+TEST_RETRY_DELAY_SECONDS = 1
+TEST_MAX_RETRY_DELAY_SECONDS = 4  # shrunk, but kept: without max_delay_seconds the backoff would be off
+
+
+def shrink_retries(retries: dict[str, dict]) -> dict[str, dict]:
+    """Retry delays of one second; a task type with exponential backoff keeps it, capped at a few seconds."""
+    out = {}
+    for task_type, spec in retries.items():
+        shrunk = {**spec, "delay_seconds": TEST_RETRY_DELAY_SECONDS if spec["retries"] else 0}
+        if "max_delay_seconds" in spec:
+            shrunk["max_delay_seconds"] = TEST_MAX_RETRY_DELAY_SECONDS
+        out[task_type] = shrunk
+    return out
+
+
 def copy_test_config(target: Path) -> Path:
-    """A copy of ``config/`` with retry delays of one second; ``market_hours`` stays as shipped (production values)."""
+    """A copy of ``config/`` with short retry delays (backoff still on); ``market_hours`` stays as shipped."""
     shutil.copytree(REPO_ROOT / "config", target)
     orch_file = target / "orchestration.yml"
     orch = yaml.safe_load(orch_file.read_text())
-    for spec in orch["retries"].values():
-        spec["delay_seconds"] = 1 if spec["retries"] else 0
-        spec.pop("max_delay_seconds", None)
+    orch["retries"] = shrink_retries(orch["retries"])
     orch_file.write_text(yaml.safe_dump(orch, sort_keys=False))
     return target
 

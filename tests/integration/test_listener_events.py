@@ -33,7 +33,7 @@ from tests.integration.listener_support import (
 )
 from tests.support import wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]  # see tests/wait_budget.py
 
 EXPECTED_TI = {
     ("ok", -1): [("task_running", 1), ("task_success", 1)],

@@ -27,7 +27,7 @@ from tests.integration.listener_support import (
     set_env_and_restart,
 )
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(3000)]  # see tests/wait_budget.py
 FAULT_ENV = ("PMX_LISTENER_ENABLED", "PMX_LOG_DIR", "PMX_STATSD_PORT", "PMX_LISTENER_INJECT_FAULT")
 
 

@@ -21,7 +21,7 @@ from monitoring.promql_probe import (
 )
 from orchestration.config import DAG_IDS
 
-pytestmark = [pytest.mark.integration, pytest.mark.e2e]
+pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1500)]  # see tests/wait_budget.py
 # metric name fragments whose series appear only after a failure, a miss or an alert
 EVENT_DRIVEN = {
     "pmx_sla_": "no SLA is missed by a green run",

@@ -24,7 +24,7 @@ from tests.support import require
 if TYPE_CHECKING:
     from orchestration.stack import AirflowStack
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]  # see tests/wait_budget.py
 
 FIGURES = ("equity", "pnl_by_ticker", "forecast_mape", "events", "dag_runs", "dag_durations")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

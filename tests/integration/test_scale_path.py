@@ -19,7 +19,7 @@ from portfolio.pipeline_logger import read_events
 from tests.integration.stack_support import copy_test_config, dag_bundles
 from tests.support import free_port, require
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # see tests/wait_budget.py
 
 PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379

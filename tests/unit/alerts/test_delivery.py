@@ -183,7 +183,7 @@ def test_a_resolve_waits_for_its_trigger_and_follows_the_miss_channels(
     )
     submit(recovered)
     d.plan()
-    time.sleep(quick_config.retry.max_delay_seconds)
+    time.sleep(quick_config.retry.max_delay_seconds)  # wait-budget: 1
     claims = d.claim_due(10)
     claimed = {(c.channel, c.action) for c in claims}
     assert ("pagerduty", "resolve") not in claimed and ("pagerduty", "trigger") in claimed
