@@ -19,7 +19,7 @@ from alerts.outbox import Outbox
 from orchestration.stack import AirflowStack
 from tests.support import wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]  # see tests/wait_budget.py
 TICKERS = "AAPL,MSFT"
 CLOSED_SATURDAY = "2026-12-05T15:00:00+00:00"    # Saturday 10:00 New York
 OPEN_THURSDAY = "2026-12-03T15:00:00+00:00"      # Thursday 10:00 New York

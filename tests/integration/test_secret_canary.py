@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]  # see tests/wait_budget.py
 DAG_ID = "secret_canary"
 CONN_ID = "pmx_secret_canary"
 
