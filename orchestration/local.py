@@ -7,14 +7,26 @@ from pathlib import Path
 
 from orchestration.airflow_env import StackLayout
 from orchestration.api_client import AirflowApi
+from orchestration.stack import BOUND_PORTS
 from portfolio import paths
 
 
+def _port(setting: str, default: int) -> int:
+    raw = os.environ.get(setting, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"environment {setting} = {raw!r}: must be a TCP port number (1-65535)")
+    return int(raw)
+
+
 def local_layout() -> StackLayout:
-    """Layout of the local stack; ``PMX_AIRFLOW_HOME``, ``PMX_API_PORT``, ``PMX_STATSD_PORT`` override."""
+    """Layout of the local stack: ``PMX_AIRFLOW_HOME`` and the ports of ``stack.BOUND_PORTS`` override."""
     home = Path(os.environ.get("PMX_AIRFLOW_HOME") or paths.REPO_ROOT / ".airflow")
-    return StackLayout(home=home.resolve(), api_port=int(os.environ.get("PMX_API_PORT", "8080")),
-                       statsd_port=int(os.environ.get("PMX_STATSD_PORT", "9125")), pmx_home=paths.project_home())
+    defaults = StackLayout(home=home)
+    ports = {field: _port(setting, getattr(defaults, field)) for field, (_, _, setting) in BOUND_PORTS.items()}
+    return StackLayout(home=home.resolve(), statsd_port=_port("PMX_STATSD_PORT", defaults.statsd_port),
+                       pmx_home=paths.project_home(), **ports)
 
 
 def local_api(url: str | None = None) -> AirflowApi:
