@@ -1,7 +1,9 @@
 """Delivery through the Slack, PagerDuty and SMTP providers, with each failure classified once.
 
-Every ``send`` returns an :class:`Outcome`: ``delivered``, ``retry`` (5xx, 408/429, timeouts, network) or
-``dead_letter`` (a 4xx that cannot succeed, a missing Connection, a misconfigured URL). The secrets live in
+Every ``send`` returns an :class:`Outcome`: ``delivered``, ``retry`` (5xx, 408/429, timeouts, network),
+``dead_letter`` (a 4xx that cannot succeed, a misconfigured URL) or ``not_configured`` (the channel's
+Connection is not defined: nothing was sent and nothing failed; ``dead_letter.missing_connection`` decides).
+The ``file`` channel is a local receiver that needs no credentials. The secrets live in
 Airflow Connections; outcome reasons are redacted and never contain them.
 
 After a crash mid-request a delivery is *in doubt*; ``reconcile`` tells whether it arrived: the Slack Web API
@@ -14,6 +16,7 @@ from __future__ import annotations
 import math
 import smtplib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from alerts.messages import email_message, pagerduty_event, slack_message
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
     from alerts.alerting_config import AlertingConfig, ChannelConfig
     from alerts.incident import Incident
 
-Result = Literal["delivered", "retry", "dead_letter"]
+Result = Literal["delivered", "retry", "dead_letter", "not_configured"]
 RETRYABLE_4XX = frozenset({408, 425, 429})
 SLACK_PERMANENT_ERRORS = frozenset(
     {
@@ -75,10 +78,10 @@ def classify_status(status: int, reason: str, config: AlertingConfig) -> Outcome
     return Outcome("retry", f"HTTP {status}: {reason}"[:500], status)
 
 
-def _exception_outcome(exc: BaseException, config: AlertingConfig, conn_id: str) -> Outcome:
+def _exception_outcome(exc: BaseException, config: AlertingConfig, conn_id: str | None) -> Outcome:
     if _missing_connection(exc):
-        result: Result = "dead_letter" if config.dead_letter.missing_connection == "dead_letter" else "retry"
-        return Outcome(result, f"connection {conn_id!r} is not defined")
+        result: Result = config.dead_letter.missing_connection
+        return Outcome(result, f"not configured: connection {conn_id!r} is not defined")
     return Outcome("retry", bounded(f"{_name(exc)}: {exc}", 500), maybe_sent=True)
 
 
@@ -226,10 +229,55 @@ class EmailChannel(Channel):
         return Outcome("delivered")
 
 
+class FileChannel(Channel):
+    """A local receiver: one JSON line per delivery appended to ``path`` (under ``PMX_HOME``), no credentials.
+
+    The embedded default routes every incident here too, so alerts land somewhere real out of the box.
+    Each line is one ``write`` on an ``O_APPEND`` descriptor (no torn lines between writers); ``reconcile``
+    looks for the delivery key in the file, so a delivery in doubt is written exactly once.
+    """
+
+    @property
+    def file(self) -> Path:
+        """The JSON-lines file."""
+        from portfolio import paths
+
+        return paths.resolve(self.spec.path or "logs/alerts/incidents.jsonl")
+
+    def _send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
+        import json
+        import os
+        import time
+
+        record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "channel": self.name,
+                  "action": action, "delivery_key": delivery_key, "kind": incident.kind,
+                  "severity": incident.severity, "dedup_key": incident.dedup_key, "summary": incident.summary,
+                  "dag_id": incident.dag_id, "run_id": incident.run_id, "links": incident.links,
+                  "details": incident.details}
+        line = (json.dumps(record, default=str, sort_keys=True) + "\n").encode("utf-8")
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return Outcome("delivered", "")
+
+    def reconcile(self, incident: Incident, action: str, delivery_key: str, since: float) -> bool | None:
+        """True when the file already holds this delivery's line."""
+        try:
+            needle = f'"delivery_key": "{delivery_key}"'
+            return self.file.exists() and needle in self.file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+
 CHANNEL_TYPES: dict[str, type[Channel]] = {
     "slack": SlackChannel,
     "pagerduty": PagerDutyChannel,
     "email": EmailChannel,
+    "file": FileChannel,
 }
 
 
@@ -237,6 +285,7 @@ PROVIDER_MODULES = {
     "slack": ("airflow.providers.slack.hooks.slack", "airflow.providers.slack.hooks.slack_webhook"),
     "pagerduty": ("airflow.providers.pagerduty.hooks.pagerduty_events",),
     "email": ("airflow.providers.smtp.hooks.smtp",),
+    "file": (),
 }
 
 

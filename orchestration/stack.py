@@ -63,8 +63,13 @@ def airflow_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subpro
 
 
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
-    """True when something already listens on (or holds) ``host:port``."""
+    """True when something already listens on ``host:port`` (connections in TIME_WAIT do not count).
+
+    ``SO_REUSEADDR`` as the api-server (uvicorn) and the log servers set it: a port whose last server just
+    stopped is free for them, only a live listener blocks it.
+    """
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
