@@ -87,6 +87,32 @@ class Run:
         assert found and any(text in line for line in self.lines), "\n".join(self.lines[-60:])
 
 
+def _first_start_was_quiet(run: Run, env: dict[str, str], home: Path) -> None:
+    """``make up`` on a fresh install: its summary is of its own run, and the catch-up run is not paged."""
+    from alerts.outbox import Outbox
+    from orchestration.api_client import AirflowApi
+    from tests.support import wait_for
+
+    (run_line,) = [line for line in run.lines if line.startswith("run: ")]
+    (report_line,) = [line for line in run.lines if line.startswith("report: ")]
+    assert "manual__" in run_line and "state=success" in run_line
+    assert report_line.endswith("(agrees on state, trades and equity)"), report_line
+    assert any("schedules on: portfolio_master" in line for line in run.lines)
+
+    api = AirflowApi(f"http://127.0.0.1:{env['PMX_API_PORT']}",
+                     passwords_file=home / "simple_auth_manager_passwords.json.generated")
+    runs = wait_for(lambda: {r["run_type"]: r for r in api.dag_runs("portfolio_master")}.get("scheduled") and
+                    {r["run_type"]: r for r in api.dag_runs("portfolio_master")}, 240,
+                    "the catch-up run of portfolio_master's latest past slot")
+    assert runs["scheduled"]["queued_at"] > runs["manual"]["end_date"], "the catch-up run came after ours"
+    logs = Path(env["PMX_LOG_DIR"])
+    wait_for(lambda: any('"sla_catch_up_not_paged"' in p.read_text(errors="replace") for p in logs.rglob("*.jsonl")),
+             240, "the catch-up run's deadline callback")
+    outbox = Outbox(Path(env["PMX_HOME"]) / "data" / "alerts" / "outbox.sqlite")
+    with outbox.connect() as conn:
+        assert conn.execute("SELECT COUNT(*) FROM incidents WHERE kind = 'sla_miss'").fetchone()[0] == 0
+
+
 @pytest.fixture
 def kept_running(tmp_path: Path) -> Iterator[tuple[Run, dict[str, str]]]:
     env = _env(tmp_path)
@@ -108,6 +134,9 @@ def test_signal_stops_every_component(kept_running: tuple[Run, dict[str, str]], 
     run.wait_for(after, timeout=480)
     before = _stack_pids(home)
     assert len(before) >= 5, "api-server, scheduler, dag-processor, triggerer and alerts-worker were running"
+
+    if sig == signal.SIGTERM:
+        _first_start_was_quiet(run, env, home)
 
     run.proc.send_signal(sig)
     assert run.proc.wait(150) == 128 + sig

@@ -28,7 +28,7 @@ def _outbox(stack: AirflowStack) -> Outbox:
 
 def _events(stack: AirflowStack, event: str, dag_id: str) -> list[dict]:
     out = []
-    for path in Path(stack.env["PMX_LOG_DIR"]).glob("*.jsonl"):
+    for path in Path(stack.env["PMX_LOG_DIR"]).rglob("*.jsonl"):
         for line in path.read_text(errors="replace").splitlines():
             if f'"{event}"' in line and dag_id in line:
                 record = json.loads(line)
