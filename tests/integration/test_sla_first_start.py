@@ -1,9 +1,9 @@
 """A quiet first start on the real stack: the catch-up run of a fresh install is not paged; after downtime the
 miss is paged once with the window the stack was down, and lands in the local file channel.
 
-The verdict reads the heartbeat the session stack's outbox worker writes (``stack_heartbeat``); for the
-downtime case the test gives the stack a history (installed two days ago, down since yesterday) in that same
-table before unpausing the DAG, as a worker restarted after an outage would have recorded it.
+The verdict reads the heartbeat the session stack's outbox worker writes (``stack_heartbeat``). The test sets
+the history it needs in that table before unpausing each DAG: installed now for the fresh install; installed
+two days ago and down since yesterday for the downtime case, as a worker restarted after an outage records it.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ def _catch_up_run(stack: AirflowStack, dag_id: str) -> str:
 def test_fresh_install_then_downtime(airflow_stack: AirflowStack) -> None:
     stack, outbox = airflow_stack, _outbox(airflow_stack)
     wait_for(lambda: outbox.liveness()["first_seen"], 120, "the outbox worker's first heartbeat")
+    with outbox.transaction() as conn:  # installed now (earlier SLA tests of the session gave it a history)
+        conn.execute("UPDATE stack_heartbeat SET first_seen = ? WHERE id = 1", (time.time(),))
 
     # 1. fresh install: today's 00:05 UTC deadline passed before the stack's first heartbeat
     run_id = _catch_up_run(stack, "sla_first_start")
