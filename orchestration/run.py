@@ -162,7 +162,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"run: {exc}", file=sys.stderr)
         return 2
     say(f"Airflow home {layout.home}, pipeline home {layout.pmx_home}")
-    # One shot: no schedules, so the triggered run is the only run (see dag_defaults.schedules_enabled).
     # The first run is the only run: the DAGs are parsed without schedules until it is done (see
     # dag_defaults.schedules_enabled), so no catch-up run races it for the same bars; ``make up`` then turns
     # the schedules on (switch_schedules_on).
