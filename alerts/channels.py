@@ -92,6 +92,11 @@ class Channel:
         self.name, self.spec, self.config = name, spec, config
         self.timeout = config.retry.timeout_seconds
 
+    @property
+    def conn_id(self) -> str:
+        """The channel's Connection id (every type but ``file`` has one: the config validates it)."""
+        return self.spec.conn_id or ""
+
     def send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
         """Deliver once; never raises."""
         try:
@@ -115,11 +120,11 @@ class SlackChannel(Channel):
             from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
             return SlackWebhookHook(
-                slack_webhook_conn_id=self.spec.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[]
+                slack_webhook_conn_id=self.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[]
             )
         from airflow.providers.slack.hooks.slack import SlackHook
 
-        return SlackHook(slack_conn_id=self.spec.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[])
+        return SlackHook(slack_conn_id=self.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[])
 
     def _send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
         message = slack_message(incident, delivery_key)
@@ -175,9 +180,9 @@ class PagerDutyChannel(Channel):
         import pagerduty
         from airflow.providers.pagerduty.hooks.pagerduty_events import PagerdutyEventsHook, prepare_event_data
 
-        hook = PagerdutyEventsHook(pagerduty_events_conn_id=self.spec.conn_id)
+        hook = PagerdutyEventsHook(pagerduty_events_conn_id=self.conn_id)
         register_secret(hook.integration_key)
-        extra = hook.get_connection(self.spec.conn_id).extra_dejson or {}
+        extra = hook.get_connection(self.conn_id).extra_dejson or {}
         data = prepare_event_data(**pagerduty_event(incident, action, self.spec.source))
         verify: Any = True
         if extra.get("ca_bundle"):
@@ -218,7 +223,7 @@ class EmailChannel(Channel):
 
         subject, body = email_message(incident)
         try:
-            with SmtpHook(smtp_conn_id=self.spec.conn_id) as hook:
+            with SmtpHook(smtp_conn_id=self.conn_id) as hook:
                 hook.send_email_smtp(to=list(self.spec.to), subject=subject, html_content=body)
         except smtplib.SMTPResponseException as exc:
             code = int(getattr(exc, "smtp_code", 0) or 0)

@@ -231,7 +231,7 @@ def handle_deadline_miss(context: dict[str, Any], kw: dict[str, Any]) -> str:
         return f"not paged: {catch_up.verdict} (catch-up run of a slot from before the stack first ran)"
     ui_base, runbook_base = _link_bases()
     downtime = (catch_up.down_from, catch_up.down_until) if catch_up.verdict == "downtime" else None
-    incident = build_miss_incident(context, kw, ui_base, runbook_base, downtime)  # type: ignore[arg-type]
+    incident = build_miss_incident(context, kw, ui_base, runbook_base, downtime)
     try:
         incident_id, created = Outbox().add_incident(incident)
     except Exception as exc:

@@ -23,10 +23,14 @@ def _port(setting: str, default: int) -> int:
 def local_layout() -> StackLayout:
     """Layout of the local stack: ``PMX_AIRFLOW_HOME`` and the ports of ``stack.BOUND_PORTS`` override."""
     home = Path(os.environ.get("PMX_AIRFLOW_HOME") or paths.REPO_ROOT / ".airflow")
-    defaults = StackLayout(home=home)
-    ports = {field: _port(setting, getattr(defaults, field)) for field, (_, _, setting) in BOUND_PORTS.items()}
-    return StackLayout(home=home.resolve(), statsd_port=_port("PMX_STATSD_PORT", defaults.statsd_port),
-                       pmx_home=paths.project_home(), **ports)
+    d = StackLayout(home=home)
+    setting = {field: name for field, (_, _, name) in BOUND_PORTS.items()}
+    return StackLayout(home=home.resolve(), pmx_home=paths.project_home(),
+                       api_port=_port(setting["api_port"], d.api_port),
+                       log_port=_port(setting["log_port"], d.log_port),
+                       trigger_log_port=_port(setting["trigger_log_port"], d.trigger_log_port),
+                       scheduler_health_port=_port(setting["scheduler_health_port"], d.scheduler_health_port),
+                       statsd_port=_port("PMX_STATSD_PORT", d.statsd_port))
 
 
 def local_api(url: str | None = None) -> AirflowApi:
