@@ -105,8 +105,16 @@ def test_summary_and_report_of_the_master_run_agree(airflow_stack, dag_set_runs:
                                                                                           "success")
     with sqlite3.connect(_pmx_db(airflow_stack)) as conn:
         trades = conn.execute("SELECT COUNT(*) FROM trades WHERE run_id = ?", (run["dag_run_id"],)).fetchone()[0]
-    assert section["trades"] == trades > 0, "the report was built after the run traded"
+    assert section["trades"] == trades
     assert section["equity"] is not None
+    tis = {(ti["task_id"], ti["map_index"]): ti for ti in airflow_stack.api.task_instances(
+        "portfolio_master", run["dag_run_id"])}
+    report_ti = tis[("performance_report", -1)]
+    others = [ti for key, ti in tis.items() if key[0] != "performance_report"]
+    assert report_ti["state"] == "success"
+    # built once every other task of the run had ended (trading, its snapshot and the monitoring checks)
+    assert report_ti["start_date"] >= max(ti["end_date"] for ti in others if ti["end_date"])
+    assert ("monitoring.performance_snapshot", -1) not in tis
     summary = run_summary(airflow_stack, run)
     assert summary["trades"].startswith(f"{trades} (costs ")
     assert summary["equity"] == f"${section['equity']:,.2f} (PnL ${section['pnl']:,.2f})"
