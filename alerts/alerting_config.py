@@ -25,8 +25,9 @@ class _Strict(BaseModel):
 class ChannelConfig(_Strict):
     """One delivery channel."""
 
-    type: Literal["slack", "pagerduty", "email"]
-    conn_id: str = Field(min_length=1)
+    type: Literal["slack", "pagerduty", "email", "file"]
+    conn_id: str | None = Field(default=None, min_length=1)  # every type but ``file``
+    path: str | None = None  # file only: JSON lines, relative to PMX_HOME
     enabled: bool = True
     mode: Literal["api", "webhook"] = "api"  # slack only: Web API (chat.postMessage) or webhook
     channel: str | None = None  # slack API mode: channel name (#x) or id
@@ -39,6 +40,10 @@ class ChannelConfig(_Strict):
             raise ValueError("a slack channel in api mode needs `channel` (a #name or a channel id)")
         if self.type == "email" and not self.to:
             raise ValueError("an email channel needs at least one address in `to`")
+        if self.type == "file" and not self.path:
+            raise ValueError("a file channel needs `path` (JSON lines, relative to PMX_HOME)")
+        if self.type != "file" and not self.conn_id:
+            raise ValueError(f"a {self.type} channel needs `conn_id` (the Airflow Connection with its secret)")
         return self
 
 
@@ -62,7 +67,8 @@ class DeadLetterPolicy(_Strict):
     """Which HTTP statuses cannot succeed by retrying."""
 
     permanent_statuses: list[int] = Field(default_factory=lambda: [400, 401, 403, 404, 410, 413, 422])
-    missing_connection: Literal["dead_letter", "retry"] = "dead_letter"
+    # channel Connection not defined: not_configured (nothing sent, shown as such), dead_letter or retry
+    missing_connection: Literal["not_configured", "dead_letter", "retry"] = "not_configured"
 
     @field_validator("permanent_statuses")
     @classmethod
@@ -81,6 +87,14 @@ class WorkerConfig(_Strict):
     lease_seconds: float = Field(default=120.0, gt=0)
     run_check_interval_seconds: float = Field(default=2.0, gt=0)  # recoveries and task budgets
     metrics_interval_seconds: float = Field(default=10.0, gt=0)
+    heartbeat_seconds: float = Field(default=15.0, gt=0)  # the stack's "last seen alive" (docs/slas.md)
+    outage_after_seconds: float = Field(default=120.0, gt=0)  # a longer gap between beats is an outage
+
+    @model_validator(mode="after")
+    def _outage_longer_than_beat(self) -> WorkerConfig:
+        if self.outage_after_seconds <= self.heartbeat_seconds:
+            raise ValueError("outage_after_seconds must be longer than heartbeat_seconds")
+        return self
 
 
 class OutboxConfig(_Strict):

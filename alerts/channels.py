@@ -1,7 +1,9 @@
 """Delivery through the Slack, PagerDuty and SMTP providers, with each failure classified once.
 
-Every ``send`` returns an :class:`Outcome`: ``delivered``, ``retry`` (5xx, 408/429, timeouts, network) or
-``dead_letter`` (a 4xx that cannot succeed, a missing Connection, a misconfigured URL). The secrets live in
+Every ``send`` returns an :class:`Outcome`: ``delivered``, ``retry`` (5xx, 408/429, timeouts, network),
+``dead_letter`` (a 4xx that cannot succeed, a misconfigured URL) or ``not_configured`` (the channel's
+Connection is not defined: nothing was sent and nothing failed; ``dead_letter.missing_connection`` decides).
+The ``file`` channel is a local receiver that needs no credentials. The secrets live in
 Airflow Connections; outcome reasons are redacted and never contain them.
 
 After a crash mid-request a delivery is *in doubt*; ``reconcile`` tells whether it arrived: the Slack Web API
@@ -14,6 +16,7 @@ from __future__ import annotations
 import math
 import smtplib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from alerts.messages import email_message, pagerduty_event, slack_message
@@ -23,7 +26,7 @@ if TYPE_CHECKING:
     from alerts.alerting_config import AlertingConfig, ChannelConfig
     from alerts.incident import Incident
 
-Result = Literal["delivered", "retry", "dead_letter"]
+Result = Literal["delivered", "retry", "dead_letter", "not_configured"]
 RETRYABLE_4XX = frozenset({408, 425, 429})
 SLACK_PERMANENT_ERRORS = frozenset(
     {
@@ -75,10 +78,10 @@ def classify_status(status: int, reason: str, config: AlertingConfig) -> Outcome
     return Outcome("retry", f"HTTP {status}: {reason}"[:500], status)
 
 
-def _exception_outcome(exc: BaseException, config: AlertingConfig, conn_id: str) -> Outcome:
+def _exception_outcome(exc: BaseException, config: AlertingConfig, conn_id: str | None) -> Outcome:
     if _missing_connection(exc):
-        result: Result = "dead_letter" if config.dead_letter.missing_connection == "dead_letter" else "retry"
-        return Outcome(result, f"connection {conn_id!r} is not defined")
+        result: Result = config.dead_letter.missing_connection
+        return Outcome(result, f"not configured: connection {conn_id!r} is not defined")
     return Outcome("retry", bounded(f"{_name(exc)}: {exc}", 500), maybe_sent=True)
 
 
@@ -88,6 +91,11 @@ class Channel:
     def __init__(self, name: str, spec: ChannelConfig, config: AlertingConfig) -> None:
         self.name, self.spec, self.config = name, spec, config
         self.timeout = config.retry.timeout_seconds
+
+    @property
+    def conn_id(self) -> str:
+        """The channel's Connection id (every type but ``file`` has one: the config validates it)."""
+        return self.spec.conn_id or ""
 
     def send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
         """Deliver once; never raises."""
@@ -112,11 +120,11 @@ class SlackChannel(Channel):
             from airflow.providers.slack.hooks.slack_webhook import SlackWebhookHook
 
             return SlackWebhookHook(
-                slack_webhook_conn_id=self.spec.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[]
+                slack_webhook_conn_id=self.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[]
             )
         from airflow.providers.slack.hooks.slack import SlackHook
 
-        return SlackHook(slack_conn_id=self.spec.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[])
+        return SlackHook(slack_conn_id=self.conn_id, timeout=math.ceil(self.timeout), retry_handlers=[])
 
     def _send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
         message = slack_message(incident, delivery_key)
@@ -172,9 +180,9 @@ class PagerDutyChannel(Channel):
         import pagerduty
         from airflow.providers.pagerduty.hooks.pagerduty_events import PagerdutyEventsHook, prepare_event_data
 
-        hook = PagerdutyEventsHook(pagerduty_events_conn_id=self.spec.conn_id)
+        hook = PagerdutyEventsHook(pagerduty_events_conn_id=self.conn_id)
         register_secret(hook.integration_key)
-        extra = hook.get_connection(self.spec.conn_id).extra_dejson or {}
+        extra = hook.get_connection(self.conn_id).extra_dejson or {}
         data = prepare_event_data(**pagerduty_event(incident, action, self.spec.source))
         verify: Any = True
         if extra.get("ca_bundle"):
@@ -215,7 +223,7 @@ class EmailChannel(Channel):
 
         subject, body = email_message(incident)
         try:
-            with SmtpHook(smtp_conn_id=self.spec.conn_id) as hook:
+            with SmtpHook(smtp_conn_id=self.conn_id) as hook:
                 hook.send_email_smtp(to=list(self.spec.to), subject=subject, html_content=body)
         except smtplib.SMTPResponseException as exc:
             code = int(getattr(exc, "smtp_code", 0) or 0)
@@ -226,10 +234,55 @@ class EmailChannel(Channel):
         return Outcome("delivered")
 
 
+class FileChannel(Channel):
+    """A local receiver: one JSON line per delivery appended to ``path`` (under ``PMX_HOME``), no credentials.
+
+    The embedded default routes every incident here too, so alerts land somewhere real out of the box.
+    Each line is one ``write`` on an ``O_APPEND`` descriptor (no torn lines between writers); ``reconcile``
+    looks for the delivery key in the file, so a delivery in doubt is written exactly once.
+    """
+
+    @property
+    def file(self) -> Path:
+        """The JSON-lines file."""
+        from portfolio import paths
+
+        return paths.resolve(self.spec.path or "logs/alerts/incidents.jsonl")
+
+    def _send(self, incident: Incident, action: str, delivery_key: str) -> Outcome:
+        import json
+        import os
+        import time
+
+        record = {"ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "channel": self.name,
+                  "action": action, "delivery_key": delivery_key, "kind": incident.kind,
+                  "severity": incident.severity, "dedup_key": incident.dedup_key, "summary": incident.summary,
+                  "dag_id": incident.dag_id, "run_id": incident.run_id, "links": incident.links,
+                  "details": incident.details}
+        line = (json.dumps(record, default=str, sort_keys=True) + "\n").encode("utf-8")
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.file, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return Outcome("delivered", "")
+
+    def reconcile(self, incident: Incident, action: str, delivery_key: str, since: float) -> bool | None:
+        """True when the file already holds this delivery's line."""
+        try:
+            needle = f'"delivery_key": "{delivery_key}"'
+            return self.file.exists() and needle in self.file.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
+
 CHANNEL_TYPES: dict[str, type[Channel]] = {
     "slack": SlackChannel,
     "pagerduty": PagerDutyChannel,
     "email": EmailChannel,
+    "file": FileChannel,
 }
 
 
@@ -237,6 +290,7 @@ PROVIDER_MODULES = {
     "slack": ("airflow.providers.slack.hooks.slack", "airflow.providers.slack.hooks.slack_webhook"),
     "pagerduty": ("airflow.providers.pagerduty.hooks.pagerduty_events",),
     "email": ("airflow.providers.smtp.hooks.smtp",),
+    "file": (),
 }
 
 

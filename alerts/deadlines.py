@@ -132,9 +132,10 @@ def _rule_text(kw: dict[str, Any]) -> str:
 
 
 def build_miss_incident(
-    context: dict[str, Any], kw: dict[str, Any], ui_base: str, runbook_base: str
+    context: dict[str, Any], kw: dict[str, Any], ui_base: str, runbook_base: str,
+    downtime: tuple[datetime, datetime] | None = None,
 ) -> Incident:
-    """The ``sla_miss`` incident for one missed deadline (pure: no I/O)."""
+    """The ``sla_miss`` incident for one missed deadline (pure: no I/O); ``downtime``: the stack was down."""
     run = context.get("dag_run") or {}
     dag_id = str(run.get("dag_id") or kw["dag_id"])
     run_id = str(run.get("dag_run_id") or run.get("run_id") or "unknown-run")
@@ -173,6 +174,10 @@ def build_miss_incident(
     summary = f"SLA {sla} missed: {dag_id} run {run_id} not finished {_rule_text(kw)}" + (
         f" (deadline {iso_z(deadline)})" if deadline else ""
     )
+    if downtime:
+        details["downtime"] = {"from": iso_z(downtime[0]), "until": iso_z(downtime[1])}
+        summary += (f"; the stack was down from {iso_z(downtime[0])} to {iso_z(downtime[1])}, "
+                    f"this is the catch-up run of the missed slot")
     return Incident(
         kind="sla_miss",
         dedup_key=sla_dedup_key(dag_id, sla, run_id),
@@ -213,8 +218,20 @@ def handle_deadline_miss(context: dict[str, Any], kw: dict[str, Any]) -> str:
             variant=kw.get("variant"),
         )
         return f"not applicable: variant {kw.get('variant')} vs run type {run.get('run_type')}"
+    catch_up = _catch_up(run, context)
+    if not catch_up.paged:
+        get_logger("alerts").log_event(
+            "sla_catch_up_not_paged",
+            sla=kw.get("sla"),
+            dag_id=run.get("dag_id"),
+            run_id=run.get("dag_run_id"),
+            deadline=iso_z(_as_datetime((context.get("deadline") or {}).get("deadline_time"))),
+            reason="fresh install: the slot's deadline passed before the stack first ran",
+        )
+        return f"not paged: {catch_up.verdict} (catch-up run of a slot from before the stack first ran)"
     ui_base, runbook_base = _link_bases()
-    incident = build_miss_incident(context, kw, ui_base, runbook_base)
+    downtime = (catch_up.down_from, catch_up.down_until) if catch_up.verdict == "downtime" else None
+    incident = build_miss_incident(context, kw, ui_base, runbook_base, downtime)
     try:
         incident_id, created = Outbox().add_incident(incident)
     except Exception as exc:
@@ -224,6 +241,24 @@ def handle_deadline_miss(context: dict[str, Any], kw: dict[str, Any]) -> str:
 
     submit_effects(incident, incident_id, created)
     return f"recorded {incident.dedup_key} as incident {incident_id}"
+
+
+def _catch_up(run: dict[str, Any], context: dict[str, Any]) -> Any:
+    """The fresh-install / downtime verdict (``alerts.catch_up``); a miss is paged when it cannot be judged."""
+    from alerts.catch_up import CatchUp, judge
+
+    try:
+        from alerts.alerting_config import load_alerting
+        from alerts.outbox import Outbox
+
+        outage_after = load_alerting().worker.outage_after_seconds
+        deadline = (context.get("deadline") or {}).get("deadline_time")
+        return judge(run, deadline, Outbox().liveness(), utc_now(), outage_after)
+    except Exception as exc:
+        from alerts.router import _count_failure
+
+        _count_failure("catch_up_check", None, exc)
+        return CatchUp("on_time_run")
 
 
 async def on_deadline_missed(context: dict[str, Any] | None = None, **kwargs: Any) -> str:

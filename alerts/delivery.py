@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from alerts.incident import RESOLVES, Incident
-from alerts.outbox import DEAD_LETTER, DELIVERED, PENDING, SENDING, Outbox
+from alerts.outbox import DEAD_LETTER, DELIVERED, NOT_CONFIGURED, PENDING, SENDING, Outbox
 from alerts.router import resolution_targets, route
 
 if TYPE_CHECKING:
@@ -130,8 +130,8 @@ class Deliverer:
                 "SELECT d.*, i.payload, i.submitted_at FROM deliveries d "
                 "JOIN incidents i ON i.id = d.incident_id LEFT JOIN deliveries dep ON dep.id = d.depends_on "
                 "WHERE d.status = ? AND d.next_attempt_at <= ? "
-                "AND (d.depends_on IS NULL OR dep.status IN (?, ?)) ORDER BY d.next_attempt_at, d.id LIMIT ?",
-                (PENDING, now, DELIVERED, DEAD_LETTER, limit + len(exclude or ())),
+                "AND (d.depends_on IS NULL OR dep.status IN (?, ?, ?)) ORDER BY d.next_attempt_at, d.id LIMIT ?",
+                (PENDING, now, DELIVERED, DEAD_LETTER, NOT_CONFIGURED, limit + len(exclude or ())),
             ).fetchall()
             for row in rows:
                 if exclude and row["id"] in exclude:
@@ -205,10 +205,11 @@ class Deliverer:
                         claim.delivery_id,
                     ),
                 )
-            else:
+            else:  # dead_letter, or not_configured (terminal too: nothing to retry until credentials exist)
                 conn.execute(
-                    "UPDATE deliveries SET status = ?, lease_owner = NULL, last_error = ? WHERE id = ?",
-                    (DEAD_LETTER, reason, claim.delivery_id),
+                    "UPDATE deliveries SET status = ?, lease_owner = NULL, in_doubt = 0, last_error = ? "
+                    "WHERE id = ?",
+                    (NOT_CONFIGURED if result == NOT_CONFIGURED else DEAD_LETTER, reason, claim.delivery_id),
                 )
         self._report(claim, result, reason, now, outcome.status)
         return result
@@ -233,19 +234,24 @@ class Deliverer:
                 _log().log_event("alert_delivered", latency_seconds=round(latency, 3), **fields)
             elif result == "retry":
                 _log().log_event("alert_delivery_retry", level="warning", **fields)
+            elif result == NOT_CONFIGURED:
+                _log().log_event("alert_channel_not_configured", **fields)
             else:
                 _log().error("alert_dead_letter", **fields)
         except Exception:
             pass
 
-    def replay_dead_letters(self, ids: list[int] | None = None) -> int:
-        """Requeue dead-lettered deliveries (all, or ``ids``) with a fresh age; return how many."""
+    def replay_dead_letters(self, ids: list[int] | None = None, status: str = DEAD_LETTER) -> int:
+        """Requeue dead-lettered deliveries (all, or ``ids``) with a fresh age; return how many.
+
+        ``status=not_configured`` requeues the deliveries of channels that had no credentials (once added).
+        """
         now = time.time()
         with self.outbox.transaction() as conn:
             where, args = (
-                ("status = ?", [DEAD_LETTER])
+                ("status = ?", [status])
                 if not ids
-                else (f"status = ? AND id IN ({','.join('?' * len(ids))})", [DEAD_LETTER, *ids])
+                else (f"status = ? AND id IN ({','.join('?' * len(ids))})", [status, *ids])
             )
             cur = conn.execute(
                 f"UPDATE deliveries SET status = '{PENDING}', next_attempt_at = ?, created_at = ?, "

@@ -120,6 +120,8 @@ def list_misses(
                 "summary": row["summary"],
                 "dedup_key": row["dedup_key"],
                 "delivered_to": sorted({d["channel"] for d in deliveries if d["status"] == "delivered"}),
+                # channels without credentials here: nothing was sent and nothing failed (not dead letters)
+                "not_configured": sorted({d["channel"] for d in deliveries if d["status"] == "not_configured"}),
                 "deliveries": deliveries,
                 "recovery_deliveries": _deliveries(conn, row["recovery_id"]),
                 "acknowledged_at": _iso(row["acknowledged_at"]),

@@ -23,6 +23,8 @@ from portfolio import paths
 DEFAULT_PATH = "data/alerts/outbox.sqlite"
 BUSY_TIMEOUT_S = 30.0
 PENDING, SENDING, DELIVERED, DEAD_LETTER = "pending", "sending", "delivered", "dead_letter"
+NOT_CONFIGURED = "not_configured"  # the channel has no credentials here: nothing was sent, nothing failed
+FINISHED_STATUSES = (DELIVERED, DEAD_LETTER, NOT_CONFIGURED)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -53,7 +55,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
     incident_id     INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
     channel         TEXT NOT NULL,      -- a channel name of config/alerting.yml
     action          TEXT NOT NULL,      -- trigger | resolve | acknowledge | notify
-    status          TEXT NOT NULL,      -- pending | sending | delivered | dead_letter
+    status          TEXT NOT NULL,      -- pending | sending | delivered | dead_letter | not_configured
     attempts        INTEGER NOT NULL DEFAULT 0,
     next_attempt_at REAL NOT NULL,
     depends_on      INTEGER REFERENCES deliveries (id),
@@ -67,6 +69,16 @@ CREATE TABLE IF NOT EXISTS deliveries (
     UNIQUE (incident_id, channel, action)
 );
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_at);
+CREATE TABLE IF NOT EXISTS stack_heartbeat (      -- "last seen alive" of the stack (the outbox worker beats)
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    first_seen      REAL NOT NULL,      -- unix time of the first beat ever: the install
+    last_seen       REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS stack_outages (        -- gaps between beats longer than worker.outage_after_seconds
+    id              INTEGER PRIMARY KEY AUTOINCREMENT,
+    down_from       REAL NOT NULL,      -- the last beat before the gap
+    down_until      REAL NOT NULL       -- the first beat after it
+);
 """
 
 _ready: set[str] = set()
@@ -235,6 +247,29 @@ class Outbox:
                 (time.time(), who, incident_id),
             )
         return cur.rowcount == 1
+
+    # -- liveness ------------------------------------------------------------------------------------------
+    def beat(self, now: float | None = None, outage_after: float = 120.0) -> tuple[float, float] | None:
+        """Record that the stack is alive; return ``(down_from, down_until)`` when this beat ends an outage."""
+        now = time.time() if now is None else now
+        with self.transaction() as conn:
+            row = conn.execute("SELECT last_seen FROM stack_heartbeat WHERE id = 1").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO stack_heartbeat (id, first_seen, last_seen) VALUES (1, ?, ?)", (now, now))
+                return None
+            outage = (float(row["last_seen"]), now) if now - float(row["last_seen"]) > outage_after else None
+            if outage:
+                conn.execute("INSERT INTO stack_outages (down_from, down_until) VALUES (?, ?)", outage)
+            conn.execute("UPDATE stack_heartbeat SET last_seen = MAX(last_seen, ?) WHERE id = 1", (now,))
+        return outage
+
+    def liveness(self) -> dict[str, Any]:
+        """``first_seen`` / ``last_seen`` (None before the first beat) and the recorded outages, oldest first."""
+        with self.connect() as conn:
+            row = conn.execute("SELECT first_seen, last_seen FROM stack_heartbeat WHERE id = 1").fetchone()
+            outages = conn.execute("SELECT down_from, down_until FROM stack_outages ORDER BY down_from").fetchall()
+        return {"first_seen": row["first_seen"] if row else None, "last_seen": row["last_seen"] if row else None,
+                "outages": [(float(o["down_from"]), float(o["down_until"])) for o in outages]}
 
     def stats(self, now: float | None = None) -> dict[str, float]:
         """Undelivered deliveries (pending + sending), dead letters and the age of the oldest undelivered."""

@@ -69,6 +69,7 @@ class OutboxWorker:
         self._lock_fd: int | None = None
         self._next_runs_check = 0.0
         self._next_metrics = 0.0
+        self._next_beat = 0.0
 
     # -- ownership -----------------------------------------------------------------------------------------
     def acquire(self, wait: bool = True) -> bool:
@@ -99,12 +100,31 @@ class OutboxWorker:
         for claim in self.deliverer.claim_due(free, exclude=set(self.in_flight)):
             self.in_flight[claim.delivery_id] = self.pool.submit(self._execute, claim)
         now = time.time()
+        if now >= self._next_beat:
+            self._next_beat = now + self.config.worker.heartbeat_seconds
+            self.beat(now)
         if now >= self._next_runs_check:
             self._next_runs_check = now + self.config.worker.run_check_interval_seconds
             self._check_runs()
         if now >= self._next_metrics:
             self._next_metrics = now + self.config.worker.metrics_interval_seconds
             self.publish_gauges()
+
+    def beat(self, now: float | None = None) -> None:
+        """Record the stack as alive (``docs/slas.md#first-start-and-downtime``); log an outage it ends."""
+        try:
+            outage = self.outbox.beat(now, self.config.worker.outage_after_seconds)
+        except Exception as exc:
+            _failure("heartbeat", exc)
+            return
+        if outage:
+            from datetime import UTC, datetime
+
+            from alerts.deadlines import iso_z
+
+            down_from, down_until = (iso_z(datetime.fromtimestamp(t, UTC)) for t in outage)
+            _log().log_event("stack_outage_recorded", level="warning", down_from=down_from, down_until=down_until,
+                             seconds=round(outage[1] - outage[0], 1))
 
     def _execute(self, claim: Claim) -> str:
         try:
@@ -150,6 +170,8 @@ class OutboxWorker:
         """Run until SIGTERM/SIGINT; in-flight deliveries finish (bounded by the HTTP timeout)."""
         if not self.acquire():
             return
+        self.beat()  # first: a deadline callback of the first minutes must see the stack alive
+        self._next_beat = time.time() + self.config.worker.heartbeat_seconds
         taken = self.deliverer.take_over_in_doubt()
         _log().log_event(
             "alert_worker_started", owner=self.owner, outbox=str(self.outbox.path), in_doubt=taken

@@ -70,9 +70,9 @@ def data_source_health() -> dict[str, Any]:
     return _report("data_sources", status, mode=manager.mode, sources=sources)
 
 
-def performance_snapshot() -> dict[str, Any]:
-    """Write the offline performance report and return where it is."""
+def performance_snapshot(run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the offline performance report (of ``run`` when given) and return where it is."""
     from monitoring.performance_dashboard import build_report
 
-    result = build_report(output_dir=paths.reports_dir(), include_airflow=False)
+    result = build_report(output_dir=paths.reports_dir(), include_airflow=False, run=run)
     return _report("performance", "ok", **result)

@@ -77,6 +77,16 @@ def _dag_records(events: Records, include_airflow: bool, airflow_api: object | N
     return runs, tasks, {"kind": "events" if runs or tasks else "none", "note": note}
 
 
+def with_run_state(runs: Records, run: dict[str, Any]) -> Records:
+    """``runs`` with the record of ``run`` carrying its given state (added when the sources lack it)."""
+    key = (run.get("dag_id"), run.get("run_id"))
+    out = [r for r in runs if (r.get("dag_id"), r.get("run_id")) != key]
+    before = next((r for r in runs if (r.get("dag_id"), r.get("run_id")) == key), {})
+    out.append({**{c: before.get(c) for c in report_dags.RUN_COLUMNS},
+                **{c: run[c] for c in report_dags.RUN_COLUMNS if run.get(c) is not None}})
+    return out
+
+
 def _alert(name: str, severity: str, subject: str, value: Any, threshold: Any,
            message: str) -> dict[str, Any]:
     return {"alert": name, "severity": severity, "subject": subject, "value": value, "threshold": threshold,
@@ -133,8 +143,14 @@ def _png(points: list[dict[str, Any]], target: Path) -> tuple[str | None, str | 
 
 def build_report(output_dir: Path | None = None, *, include_airflow: bool = True,
                  airflow_api: object | None = None, days: int = 30, png: bool = False,
-                 api_url: str | None = None, now: datetime | None = None) -> dict[str, Any]:
-    """Write the report of the last ``days`` days to ``output_dir`` (default ``reports/``); summarise it."""
+                 api_url: str | None = None, now: datetime | None = None,
+                 run: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write the report of the last ``days`` days to ``output_dir`` (default ``reports/``); summarise it.
+
+    ``run`` (``dag_id``, ``run_id``, ``state``, ...) is the DAG run the report follows: its state replaces the
+    one the sources still show (the run is ``running`` while its report task runs), and the report gets a
+    ``run`` section with what that run traded and the equity after it.
+    """
     from portfolio import paths
     from portfolio.database_manager import DatabaseManager
     from portfolio.pipeline_logger import get_logger
@@ -159,13 +175,18 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
                    "market_data": report_trading.market_data(conn, moment.date(), settings.quality.calendar),
                    "quant_health": report_trading.quant_health(db, settings)}
         pipeline = report_pipeline.pipeline_section(events, conn)
+        run_section = {**run, **report_trading.run_results(conn, run["run_id"])} if run else None
     finally:
         conn.close()
     runs, tasks, dag_source = _dag_records(events, include_airflow, airflow_api, api_url, since)
+    if run:
+        runs = with_run_state(runs, run)
     report: dict[str, Any] = {
         "generated_at": _iso(datetime.now(UTC)), "period": {"days": days, "since": since, "until": until},
         "sources": {"db_path": str(db.path), "dags": dag_source}, "trading": trading, "pipeline": pipeline,
         "dags": report_dags.statistics(runs, tasks)}
+    if run_section is not None:
+        report["run"] = run_section
     report["alerts"] = find_alerts(report, settings)
     report["counts"] = {"equity_points": trading["equity"]["count"], "trades": len(trades),
                         "forecast_models": len(trading["forecast_errors"]),
@@ -199,7 +220,8 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
               "trades_csv": str(out_dir / TRADES_CSV), "dag_runs_csv": str(out_dir / DAG_RUNS_CSV),
               "png": png_path, "png_error": png_error, "days": days, "dag_source": dag_source["kind"],
               "quant_health": trading["quant_health"].get("colour"), "counts": report["counts"],
-              "alerts": report["alerts"], "seconds": round(time.monotonic() - began, 3)}
+              "alerts": report["alerts"], "run": report.get("run"),
+              "seconds": round(time.monotonic() - began, 3)}
     log.log_event("performance_report", **{k: v for k, v in result.items() if k != "alerts"})
     return json_safe(result)
 

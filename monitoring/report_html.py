@@ -156,6 +156,16 @@ def _dags(d: dict[str, Any], source: dict[str, Any], plot: _Plots) -> str:
     return "".join(parts)
 
 
+def _run_line(run: dict[str, Any] | None) -> str:
+    """One line on the DAG run the report follows (none for a report built outside a run)."""
+    if not run:
+        return ""
+    equity = "no snapshot yet" if run.get("equity") is None else f"${run['equity']:,.2f}"
+    return (f'<p id="run">Run {escape(str(run.get("dag_id")))} {escape(str(run.get("run_id")))}: '
+            f'state {escape(str(run.get("state")))}, {run.get("trades", 0)} trade(s) '
+            f'(costs ${run.get("trade_costs", 0):,.2f}), equity {escape(equity)}</p>')
+
+
 def render(report: dict[str, Any], figures: dict[str, go.Figure], trade_rows: list[dict[str, Any]],
            max_trade_rows: int) -> str:
     """The complete HTML document."""
@@ -172,7 +182,8 @@ def render(report: dict[str, Any], figures: dict[str, go.Figure], trade_rows: li
             f'period: last {period["days"]} days '
             f'({escape(period["since"])} .. {escape(period["until"])})</p>'
             f'<p>Quant health (all history): {badge} {escape("; ".join(qh.get("reasons", [])))}</p>'
-            f'<h2>Alerts</h2><ul id="alerts">{alerts}</ul>'
+            + _run_line(report.get("run"))
+            + f'<h2>Alerts</h2><ul id="alerts">{alerts}</ul>'
             + _trading(report["trading"], plot, trade_rows, max_trade_rows)
             + _pipeline(report["pipeline"], plot) + _dags(report["dags"], report["sources"]["dags"], plot))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Performance report</title>'

@@ -51,6 +51,18 @@ def trade_rows(conn: sqlite3.Connection, since: str, until: str) -> list[dict[st
     return [dict(zip(TRADE_COLUMNS, r, strict=True)) for r in cur.fetchall()]
 
 
+def run_results(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+    """What one run traded (all its trades, whatever their bar time) and the equity after it."""
+    count, costs = conn.execute("SELECT COUNT(*), COALESCE(SUM(cost), 0) FROM trades WHERE run_id = ?",
+                                (run_id,)).fetchone()
+    # Same rule as the ``make run`` summary: the run's own last snapshot, else the latest one.
+    latest = conn.execute("SELECT equity, pnl FROM equity_snapshots ORDER BY run_id = ? DESC, ts DESC LIMIT 1",
+                          (run_id,)).fetchone()
+    return {"trades": int(count), "trade_costs": round(float(costs), 2),
+            "equity": round(float(latest[0]), 2) if latest else None,
+            "pnl": round(float(latest[1]), 2) if latest else None}
+
+
 def _closing_stats(pnls: list[float]) -> dict[str, Any]:
     wins, losses = [p for p in pnls if p > 0], [p for p in pnls if p < 0]
     gross_loss = -sum(losses)

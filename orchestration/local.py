@@ -7,14 +7,30 @@ from pathlib import Path
 
 from orchestration.airflow_env import StackLayout
 from orchestration.api_client import AirflowApi
+from orchestration.stack import BOUND_PORTS
 from portfolio import paths
 
 
+def _port(setting: str, default: int) -> int:
+    raw = os.environ.get(setting, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or not 0 < int(raw) < 65536:
+        raise ValueError(f"environment {setting} = {raw!r}: must be a TCP port number (1-65535)")
+    return int(raw)
+
+
 def local_layout() -> StackLayout:
-    """Layout of the local stack; ``PMX_AIRFLOW_HOME``, ``PMX_API_PORT``, ``PMX_STATSD_PORT`` override."""
+    """Layout of the local stack: ``PMX_AIRFLOW_HOME`` and the ports of ``stack.BOUND_PORTS`` override."""
     home = Path(os.environ.get("PMX_AIRFLOW_HOME") or paths.REPO_ROOT / ".airflow")
-    return StackLayout(home=home.resolve(), api_port=int(os.environ.get("PMX_API_PORT", "8080")),
-                       statsd_port=int(os.environ.get("PMX_STATSD_PORT", "9125")), pmx_home=paths.project_home())
+    d = StackLayout(home=home)
+    setting = {field: name for field, (_, _, name) in BOUND_PORTS.items()}
+    return StackLayout(home=home.resolve(), pmx_home=paths.project_home(),
+                       api_port=_port(setting["api_port"], d.api_port),
+                       log_port=_port(setting["log_port"], d.log_port),
+                       trigger_log_port=_port(setting["trigger_log_port"], d.trigger_log_port),
+                       scheduler_health_port=_port(setting["scheduler_health_port"], d.scheduler_health_port),
+                       statsd_port=_port("PMX_STATSD_PORT", d.statsd_port))
 
 
 def local_api(url: str | None = None) -> AirflowApi:

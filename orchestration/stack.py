@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -36,6 +37,14 @@ PYTHON_COMPONENTS: dict[str, list[str]] = {
 }
 # What ``make run`` and the test session start: LocalExecutor runs tasks inside the scheduler.
 DEFAULT_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "alerts-worker")
+# The 127.0.0.1 TCP ports the components bind: layout field -> (who binds it, the setting that moves it for
+# ``make run`` / ``make up``; orchestration/local.py reads them).
+BOUND_PORTS: dict[str, tuple[str, str, str]] = {
+    "api_port": ("api-server", "api-server", "PMX_API_PORT"),
+    "log_port": ("scheduler", "scheduler log server", "PMX_LOG_PORT"),
+    "scheduler_health_port": ("scheduler", "scheduler health check", "PMX_SCHEDULER_HEALTH_PORT"),
+    "trigger_log_port": ("triggerer", "triggerer log server", "PMX_TRIGGER_LOG_PORT"),
+}
 HEALTH_KEYS = {"scheduler": "scheduler", "dag-processor": "dag_processor", "triggerer": "triggerer"}
 
 
@@ -51,6 +60,21 @@ def airflow_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subpro
         output = f"{proc.stdout[-2000:]}{proc.stderr[-3000:]}"
         raise StackError(f"airflow {' '.join(args)} failed ({proc.returncode}):\n{output}")
     return proc
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    """True when something already listens on ``host:port`` (connections in TIME_WAIT do not count).
+
+    ``SO_REUSEADDR`` as the api-server (uvicorn) and the log servers set it: a port whose last server just
+    stopped is free for them, only a live listener blocks it.
+    """
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 class AirflowStack:
@@ -94,8 +118,20 @@ class AirflowStack:
                                             stdin=subprocess.DEVNULL, start_new_session=True)
         log.close()
 
+    def check_ports(self) -> None:
+        """Raise, naming each taken port and the setting that moves it, before anything is started."""
+        taken = []
+        for field_name, (component, what, setting) in BOUND_PORTS.items():
+            port = int(getattr(self.layout, field_name))
+            if component in self.components and port_in_use(port):
+                taken.append(f"127.0.0.1:{port} ({what}) is already in use: stop what holds it "
+                             f"(`ss -ltnp 'sport = :{port}'` shows it) or move it with {setting}=<free port>")
+        if taken:
+            raise StackError("cannot start the stack, nothing was started:\n  " + "\n  ".join(taken))
+
     def start(self, timeout: float = 180) -> None:
-        """Start every component and wait until the api-server reports them healthy."""
+        """Check the ports, start every component and wait until the api-server reports them healthy."""
+        self.check_ports()
         for name in self.components:
             self.say(f"starting {name}")
             self.start_component(name)

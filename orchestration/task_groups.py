@@ -63,8 +63,8 @@ def trading_group(*, core: bool = False, trigger_rule: str = "all_success") -> T
     return group
 
 
-def monitoring_group(trigger_rule: str = "all_success") -> TaskGroup:
-    """Independent health checks, run in parallel."""
+def monitoring_group(trigger_rule: str = "all_success", *, report: bool = True) -> TaskGroup:
+    """Independent health checks, run in parallel (``report=False``: without the performance report)."""
     retry = retry_args("monitoring")
     with TaskGroup(group_id="monitoring") as group:
         start = EmptyOperator(task_id="start", trigger_rule=trigger_rule)
@@ -74,8 +74,9 @@ def monitoring_group(trigger_rule: str = "all_success") -> TaskGroup:
             tasks.database_integrity.override(pool="database_pool", **retry)(),
             tasks.data_source_availability.override(**retry)(),
             QuantValidationOperator(task_id="quant_health", **retry),
-            tasks.performance_snapshot.override(**retry)(),
         ]
+        if report:
+            checks.append(tasks.performance_snapshot.override(**retry)())
         start >> checks
     return group
 
@@ -91,3 +92,14 @@ def env_sanity_group() -> Any:
         halt = tasks.halt_trading(result)
         tasks.environment_gate(result, ok_task=ok.operator.task_id, halt_task=halt.operator.task_id) >> [ok, halt]
     return ok
+
+
+def run_report_task(after: list[Any]) -> Any:
+    """The performance report of the run, once everything in ``after`` has ended, whatever its state.
+
+    A teardown (its trigger rule is ``all_done`` when, as here, it has no setup): Airflow leaves teardowns out
+    of a run's state, so a failed trade still fails the run although the report after it succeeds.
+    """
+    report = tasks.run_report.override(**retry_args("monitoring"))().as_teardown()
+    after >> report
+    return report

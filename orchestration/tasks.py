@@ -145,3 +145,28 @@ def data_source_availability() -> dict[str, Any]:
 def performance_snapshot() -> dict[str, Any]:
     """Write the offline performance report (HTML + JSON) under ``reports/``."""
     return _check("performance_snapshot")
+
+
+@task(task_id="performance_report", trigger_rule="all_done")
+def run_report() -> dict[str, Any]:
+    """The offline performance report of this run, built after every other task of it has ended."""
+    from monitoring import health
+    from orchestration.run_report import effective_leaves, run_state
+
+    ctx = get_current_context()
+    ti, dag_run = ctx["ti"], ctx["dag_run"]
+    own = ti.task_id
+    try:
+        states = ti.get_task_states(dag_id=ti.dag_id, run_ids=[ti.run_id]).get(ti.run_id, {})
+        state = run_state(states, effective_leaves(ctx["dag"].tasks, own), own)
+    except Exception as exc:  # the report is still worth writing; say why the state is unknown
+        state = f"unknown ({type(exc).__name__}: {str(exc)[:120]})"
+    from orchestration.runtime import apply_runtime_inputs
+
+    apply_runtime_inputs(_conf())
+    start = getattr(dag_run, "start_date", None)
+    run_type = getattr(dag_run, "run_type", None)
+    run = {"dag_id": ti.dag_id, "run_id": ti.run_id, "state": state,
+           "run_type": str(getattr(run_type, "value", run_type)) if run_type else None,
+           "start_date": start.isoformat() if start else None}
+    return health.performance_snapshot(run=run)

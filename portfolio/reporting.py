@@ -22,7 +22,9 @@ def pipeline_summary(run_id: str, db: DatabaseManager | None = None) -> dict[str
                                (run_id,)).fetchall()
         trades = conn.execute("SELECT COUNT(*), COALESCE(SUM(cost), 0) FROM trades WHERE run_id = ?",
                               (run_id,)).fetchone()
-        equity = conn.execute("SELECT equity, pnl FROM equity_snapshots ORDER BY ts DESC LIMIT 1").fetchone()
+        # The equity after this run: its own last snapshot (another DAG may have traded since), else the latest.
+        equity = conn.execute("SELECT equity, pnl FROM equity_snapshots ORDER BY run_id = ? DESC, ts DESC "
+                              "LIMIT 1", (run_id,)).fetchone()
         traded_before = conn.execute("SELECT COUNT(*) FROM bar_state").fetchone()[0]
     health = check_health(db)
     summary = {

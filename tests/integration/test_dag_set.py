@@ -91,3 +91,31 @@ def test_failing_ticker_is_dead_lettered_and_replays_from_its_checkpoint(airflow
     assert [d["id"] for d in list_dead_letters() if d["run_id"] == run_id] == []
     assert [d["replay_status"] for d in list_dead_letters(include_replayed=True) if d["run_id"] == run_id] == [
         "cleared"]
+
+
+def test_summary_and_report_of_the_master_run_agree(airflow_stack, dag_set_runs: dict[str, dict],
+                                                      stack_db_env: Path) -> None:
+    from orchestration.run import run_report, run_summary
+
+    run = dag_set_runs["portfolio_master"]
+    report = run_report(airflow_stack.api, run["dag_run_id"])
+    assert report is not None, "the report task returned its result"
+    section = report["run"]
+    assert (section["run_id"], section["state"]) == (run["dag_run_id"], run["state"]) == (section["run_id"],
+                                                                                          "success")
+    with sqlite3.connect(_pmx_db(airflow_stack)) as conn:
+        trades = conn.execute("SELECT COUNT(*) FROM trades WHERE run_id = ?", (run["dag_run_id"],)).fetchone()[0]
+    assert section["trades"] == trades
+    assert section["equity"] is not None
+    tis = {(ti["task_id"], ti["map_index"]): ti for ti in airflow_stack.api.task_instances(
+        "portfolio_master", run["dag_run_id"])}
+    report_ti = tis[("performance_report", -1)]
+    others = [ti for key, ti in tis.items() if key[0] != "performance_report"]
+    assert report_ti["state"] == "success"
+    # built once every other task of the run had ended (trading, its snapshot and the monitoring checks)
+    assert report_ti["start_date"] >= max(ti["end_date"] for ti in others if ti["end_date"])
+    assert ("monitoring.performance_snapshot", -1) not in tis
+    summary = run_summary(airflow_stack, run)
+    assert summary["trades"].startswith(f"{trades} (costs ")
+    assert summary["equity"] == f"${section['equity']:,.2f} (PnL ${section['pnl']:,.2f})"
+    assert summary["report"].endswith("(agrees on state, trades and equity)"), summary["report"]

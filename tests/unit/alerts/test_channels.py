@@ -135,12 +135,19 @@ def test_slack_errors_that_cannot_succeed_are_dead_lettered(
     assert (outcome.result, outcome.reason) == ("dead_letter", reason)
 
 
-def test_a_missing_connection_is_dead_lettered(
-    receivers: StandIns, quick_config: AlertingConfig, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("policy", ["not_configured", "dead_letter"])
+def test_a_missing_connection_is_not_configured_unless_the_policy_says_dead_letter(
+    receivers: StandIns, quick_config: AlertingConfig, monkeypatch: pytest.MonkeyPatch, policy: str
 ) -> None:
     monkeypatch.delenv("AIRFLOW_CONN_PAGERDUTY_EVENTS")
-    outcome = send(quick_config, "pagerduty", "trigger")
-    assert outcome == Outcome("dead_letter", "connection 'pagerduty_events' is not defined")
+    config = quick_config.model_copy(
+        update={"dead_letter": quick_config.dead_letter.model_copy(update={"missing_connection": policy})})
+    outcome = send(config, "pagerduty", "trigger")
+    assert outcome == Outcome(policy, "not configured: connection 'pagerduty_events' is not defined")
+
+
+def test_the_shipped_default_treats_a_missing_connection_as_not_configured(quick_config: AlertingConfig) -> None:
+    assert quick_config.dead_letter.missing_connection == "not_configured"
 
 
 def test_a_plain_http_pagerduty_url_is_a_configuration_error(

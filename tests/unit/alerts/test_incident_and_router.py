@@ -92,11 +92,11 @@ def test_submit_never_raises_and_counts_its_failure(pmx_home: Path, monkeypatch:
     [
         (
             "critical",
-            [("pagerduty", "trigger"), ("slack", "notify")],
+            [("pagerduty", "trigger"), ("slack", "notify"), ("local", "notify")],
         ),  # email is disabled in config/alerting.yml
-        ("error", [("pagerduty", "trigger"), ("slack", "notify")]),
-        ("warning", [("slack", "notify")]),
-        ("info", [("slack", "notify")]),
+        ("error", [("pagerduty", "trigger"), ("slack", "notify"), ("local", "notify")]),
+        ("warning", [("slack", "notify"), ("local", "notify")]),
+        ("info", [("slack", "notify"), ("local", "notify")]),
     ],
     ids=["critical", "error", "warning", "info"],
 )

@@ -97,6 +97,18 @@ def test_master_dag_shape(dagbag) -> None:
     assert dag.topological_sort()  # raises on a cycle
 
 
+def test_master_report_follows_trading_and_monitoring(dagbag) -> None:
+    dag = dagbag.get_dag("portfolio_master")
+    report = dag.get_task("performance_report")
+    monitoring = {t.task_id for t in dag.tasks if t.task_id.startswith("monitoring.")} - {"monitoring.start"}
+    assert "monitoring.performance_snapshot" not in monitoring, "the report no longer races trading"
+    assert report.upstream_task_ids == {"trading.snapshot"} | monitoring
+    assert report.is_teardown, "a teardown: the run's state stays the state of trading and monitoring"
+    assert report.trigger_rule == "all_done_setup_success"  # = all_done: it has no setup
+    assert not report.downstream_task_ids
+    assert "monitoring.performance_snapshot" in dagbag.get_dag("monitoring").task_ids
+
+
 def test_sensor_reschedules_and_soft_fails(dagbag) -> None:
     sensor = dagbag.get_dag("auto_trader").get_task("trading.market_open")
     assert sensor.mode == "reschedule"

@@ -488,3 +488,23 @@ def test_monitoring_health_check_builds_the_report(seeded: Path) -> None:
     assert Path(result["html"]) == seeded / "reports" / "performance_report.html"
     assert Path(result["html"]).is_file()
     assert result["dag_source"] == "events"
+
+
+def test_report_of_a_run_says_its_state_trades_and_equity(seeded: Path, tmp_path: Path) -> None:
+    # The run is still "running" in the event log while its report task builds the report.
+    get_logger("listener").log_event("dag_run_running", dag_id="portfolio_master", run_id="r2", state="running")
+    run = {"dag_id": "portfolio_master", "run_id": "r2", "state": "success", "run_type": "manual"}
+    result = build_report(tmp_path, include_airflow=False, run=run)
+    report = _report(tmp_path)
+    assert report["run"] == result["run"] == {**run, "trades": 2, "trade_costs": 2.0, "equity": 100_500.0,
+                                              "pnl": 500.0}
+    master = report["dags"]["dags"]["portfolio_master"]
+    assert master["by_state"] == {"success": 1}
+    assert master["success_rate"] == 1.0
+    html = (tmp_path / "performance_report.html").read_text()
+    assert "state success, 2 trade(s)" in html and "$100,500.00" in html
+
+
+def test_report_outside_a_run_has_no_run_section(seeded: Path, tmp_path: Path) -> None:
+    assert build_report(tmp_path, include_airflow=False)["run"] is None
+    assert "run" not in _report(tmp_path)
