@@ -139,7 +139,7 @@ def open_pool(stack: AirflowStack, slots: int = 1) -> None:
 
 
 def not_a_fresh_install(outbox: Outbox) -> None:
-    """Give the stack a day of heartbeat history: the SLA tests page real misses, also of the first catch-up run.
+    """Give the stack a month of heartbeat history: the SLA tests page real misses, also of past slots' runs.
 
     On a fresh install the catch-up run of a slot older than the stack's first heartbeat is not paged
     (docs/slas.md#first-start-and-downtime); ``sla_cron``'s first scheduled run can be such a slot when the
@@ -150,7 +150,7 @@ def not_a_fresh_install(outbox: Outbox) -> None:
     wait_for(lambda: outbox.liveness()["first_seen"], 120, "the outbox worker's first heartbeat")
     with outbox.transaction() as conn:
         conn.execute("UPDATE stack_heartbeat SET first_seen = MIN(first_seen, ?) WHERE id = 1",
-                     (time.time() - 86400,))
+                     (time.time() - 30 * 86400,))
 
 
 @pytest.fixture(scope="session")

@@ -55,9 +55,15 @@ class Miss:
     deadlines: dict[str, str]
 
 
-def _latest_slot(cron: str, tz: str, before: datetime) -> datetime:
-    local = croniter(cron, before.astimezone(ZoneInfo(tz))).get_prev(datetime)
-    return local.astimezone(UTC)
+def _free_slot(sla_env: SlaEnv, dag_id: str, cron: str, tz: str, before: datetime) -> datetime:
+    """The latest schedule slot before ``before`` that has no run yet (an unpause may have made one)."""
+    taken = {datetime.fromisoformat(r["logical_date"].replace("Z", "+00:00"))
+             for r in sla_env.stack.api.dag_runs(dag_id) if r.get("logical_date")}
+    slots = croniter(cron, before.astimezone(ZoneInfo(tz)))
+    while True:
+        slot = slots.get_prev(datetime).astimezone(UTC)
+        if slot not in taken:
+            return slot
 
 
 def _create_runs(sla_env: SlaEnv, requests: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -81,8 +87,8 @@ def _plan(sla_env: SlaEnv, now: datetime) -> tuple[list[dict[str, Any]], list[Mi
         spec = next(s for s in slas.slas if s.reference == kind)
         run_id = f"scheduled__shipped_{spec.name}_{stamp}"
         cron = orch.dags[spec.dag_id].schedule
-        # three days back: never the slot of the catch-up run an unpause may have created earlier in the session
-        slot = _latest_slot(cron, orch.timezone, now - timedelta(days=3) - spec.budget)
+        # three days back and never a slot that has a run already (the catch-up run of an earlier unpause)
+        slot = _free_slot(sla_env, spec.dag_id, cron, orch.timezone, now - timedelta(days=3) - spec.budget)
         if kind == "time_of_day":
             pinned, expected = None, slot + spec.budget  # the scheduled run of a past slot: already late
         elif kind == "queued":

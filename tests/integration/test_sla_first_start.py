@@ -52,6 +52,18 @@ def _catch_up_run(stack: AirflowStack, dag_id: str) -> str:
 def test_fresh_install_then_downtime(airflow_stack: AirflowStack) -> None:
     stack, outbox = airflow_stack, _outbox(airflow_stack)
     wait_for(lambda: outbox.liveness()["first_seen"], 120, "the outbox worker's first heartbeat")
+    with outbox.connect() as conn:  # put back afterwards: later tests of the session judge against it
+        first_seen = conn.execute("SELECT first_seen FROM stack_heartbeat WHERE id = 1").fetchone()[0]
+        last_outage = conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM stack_outages").fetchone()[0]
+    try:
+        _fresh_install_then_downtime(stack, outbox)
+    finally:
+        with outbox.transaction() as conn:
+            conn.execute("UPDATE stack_heartbeat SET first_seen = ? WHERE id = 1", (first_seen,))
+            conn.execute("DELETE FROM stack_outages WHERE rowid > ?", (last_outage,))
+
+
+def _fresh_install_then_downtime(stack: AirflowStack, outbox: Outbox) -> None:
     with outbox.transaction() as conn:  # installed now (earlier SLA tests of the session gave it a history)
         conn.execute("UPDATE stack_heartbeat SET first_seen = ? WHERE id = 1", (time.time(),))
 
