@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -24,7 +25,7 @@ from portfolio.paths import REPO_ROOT
 from tests.integration.stack_support import copy_test_config
 from tests.support import free_port
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]  # see tests/wait_budget.py
 
 PORTS = ("PMX_API_PORT", "PMX_LOG_PORT", "PMX_TRIGGER_LOG_PORT", "PMX_SCHEDULER_HEALTH_PORT")
 
@@ -101,13 +102,19 @@ def _first_start_was_quiet(run: Run, env: dict[str, str], home: Path) -> None:
 
     api = AirflowApi(f"http://127.0.0.1:{env['PMX_API_PORT']}",
                      passwords_file=home / "simple_auth_manager_passwords.json.generated")
-    runs = wait_for(lambda: {r["run_type"]: r for r in api.dag_runs("portfolio_master")}.get("scheduled") and
-                    {r["run_type"]: r for r in api.dag_runs("portfolio_master")}, 240,
-                    "the catch-up run of portfolio_master's latest past slot")
+
+    def by_type() -> dict[str, Any] | None:
+        runs = {r["run_type"]: r for r in api.dag_runs("portfolio_master")}
+        return runs if "scheduled" in runs else None
+
+    runs = wait_for(by_type, 240, "the catch-up run of portfolio_master's latest past slot")  # wait-budget: 240
     assert runs["scheduled"]["queued_at"] > runs["manual"]["end_date"], "the catch-up run came after ours"
     logs = Path(env["PMX_LOG_DIR"])
-    wait_for(lambda: any('"sla_catch_up_not_paged"' in p.read_text(errors="replace") for p in logs.rglob("*.jsonl")),
-             240, "the catch-up run's deadline callback")
+
+    def not_paged_logged() -> bool:
+        return any('"sla_catch_up_not_paged"' in p.read_text(errors="replace") for p in logs.rglob("*.jsonl"))
+
+    wait_for(not_paged_logged, 240, "the catch-up run's deadline callback")  # wait-budget: 240
     outbox = Outbox(Path(env["PMX_HOME"]) / "data" / "alerts" / "outbox.sqlite")
     with outbox.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM incidents WHERE kind = 'sla_miss'").fetchone()[0] == 0

@@ -20,7 +20,7 @@ from portfolio.pipeline_logger import read_events
 from tests.integration.sla_support import SlaEnv, dedup, open_pool
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]  # see tests/wait_budget.py
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2700)]  # see tests/wait_budget.py
 SCENARIOS = ("sla_cron", "sla_gated", "sla_starved")
 SEVERITY = {"sla_cron": "critical", "sla_gated": "error", "sla_starved": "critical"}
 

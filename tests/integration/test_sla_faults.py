@@ -15,7 +15,7 @@ from portfolio.pipeline_logger import read_events
 from tests.integration.sla_support import SlaEnv, dedup
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]  # see tests/wait_budget.py
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]  # see tests/wait_budget.py
 
 
 def _trigger(env: SlaEnv, count: int, sleep: float) -> list[str]:

@@ -19,7 +19,7 @@ from alerts.outbox import Outbox
 from orchestration.stack import AirflowStack
 from tests.support import wait_for
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]  # see tests/wait_budget.py
 
 
 def _outbox(stack: AirflowStack) -> Outbox:
