@@ -34,6 +34,7 @@ TASK_TYPE = {
     "data_source_availability": "monitoring",
     "quant_health": "monitoring",
     "performance_snapshot": "monitoring",
+    "performance_report": "monitoring",   # portfolio_master's last task, after trading and monitoring
     "backfill_signal_validation": "maintenance",
     "generate_synthetic_dataset": "maintenance",
     "sweep_ts_thresholds": "maintenance",
