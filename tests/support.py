@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -60,3 +62,19 @@ def reset_caches() -> None:
     orchestration_config._cached.cache_clear()
     secret_loader.clear_cache()
     http.reset_network_state()
+
+
+@contextlib.contextmanager
+def isolated_run_home(home: Path) -> Iterator[Path]:
+    """A project home for in-process ``dag.test()`` runs of a whole module: own data, logs and database, no
+    ``CRON_*`` or config overrides, and an environment copy (tasks export their run-time inputs into it)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(os, "environ", os.environ.copy())
+        mp.setenv("PMX_HOME", str(home))
+        mp.setenv("PMX_LOG_DIR", str(home / "logs"))
+        mp.setenv("PORTFOLIO_DB_PATH", str(home / "data" / "portfolio_maximizer.db"))
+        for name in ("CRON_TICKERS", "CRON_START_DATE", "CRON_END_DATE", "CRON_EXEC_MODE", "PMX_CONFIG_DIR"):
+            mp.delenv(name, raising=False)
+        reset_caches()
+        yield home
+    reset_caches()

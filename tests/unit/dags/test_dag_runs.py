@@ -6,7 +6,6 @@ DAG works on what the previous ones produced, as in production.
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,19 +25,10 @@ ALLOWED_SKIPS = {"env_sanity.halt_trading"}  # the branch not taken when the env
 
 @pytest.fixture(scope="module")
 def day_home(tmp_path_factory: pytest.TempPathFactory, airflow_metadata: Path) -> Iterator[Path]:
-    from tests.support import reset_caches
+    from tests.support import isolated_run_home
 
-    home = tmp_path_factory.mktemp("dag_runs")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(os, "environ", os.environ.copy())  # tasks export their run-time inputs: keep them here
-        mp.setenv("PMX_HOME", str(home))
-        mp.setenv("PMX_LOG_DIR", str(home / "logs"))
-        mp.setenv("PORTFOLIO_DB_PATH", str(home / "data" / "portfolio_maximizer.db"))
-        for name in ("CRON_TICKERS", "CRON_START_DATE", "CRON_END_DATE", "CRON_EXEC_MODE", "PMX_CONFIG_DIR"):
-            mp.delenv(name, raising=False)
-        reset_caches()
+    with isolated_run_home(tmp_path_factory.mktemp("dag_runs")) as home:
         yield home
-    reset_caches()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,19 +16,10 @@ BASE = {"execution_mode": "synthetic", "tickers": "AAPL", "start_date": "2024-01
 
 @pytest.fixture(scope="module")
 def halt_home(tmp_path_factory: pytest.TempPathFactory, airflow_metadata: Path) -> Iterator[Path]:
-    from tests.support import reset_caches
+    from tests.support import isolated_run_home
 
-    home = tmp_path_factory.mktemp("halt")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(os, "environ", os.environ.copy())  # tasks export their run-time inputs: keep them here
-        mp.setenv("PMX_HOME", str(home))
-        mp.setenv("PMX_LOG_DIR", str(home / "logs"))
-        mp.setenv("PORTFOLIO_DB_PATH", str(home / "data" / "portfolio_maximizer.db"))
-        for name in ("CRON_TICKERS", "CRON_START_DATE", "CRON_END_DATE", "CRON_EXEC_MODE", "PMX_CONFIG_DIR"):
-            mp.delenv(name, raising=False)
-        reset_caches()
+    with isolated_run_home(tmp_path_factory.mktemp("halt")) as home:
         yield home
-    reset_caches()
 
 
 @pytest.fixture(scope="module")
