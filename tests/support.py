@@ -78,3 +78,14 @@ def isolated_run_home(home: Path) -> Iterator[Path]:
         reset_caches()
         yield home
     reset_caches()
+
+
+def received_lines(sock: socket.socket, quiet: float = 0.5) -> list[str]:
+    """Every line datagrams brought to ``sock`` until it has been quiet for ``quiet`` seconds."""
+    lines: list[str] = []
+    sock.settimeout(quiet)
+    try:
+        while True:
+            lines += sock.recv(65535).decode().splitlines()
+    except TimeoutError:
+        return lines

@@ -21,6 +21,7 @@ from portfolio.database_manager import (
 )
 from portfolio.pipeline_logger import read_events
 from scripts.entrypoint import run_logged
+from tests.support import received_lines
 
 
 def _bar(db: DatabaseManager, ticker: str) -> None:
@@ -33,16 +34,6 @@ def _corrupt(db: DatabaseManager) -> None:
     for sidecar in ("-wal", "-shm"):
         Path(str(db.path) + sidecar).unlink(missing_ok=True)
     forget_ready_state()
-
-
-def _metrics(sock: socket.socket) -> list[str]:
-    lines: list[str] = []
-    sock.settimeout(0.5)
-    try:
-        while True:
-            lines += sock.recv(65535).decode().splitlines()
-    except TimeoutError:
-        return lines
 
 
 @pytest.mark.parametrize("content", [b"\x00garbage" * 4096, b"SQLite format 3\x00" + b"\xff" * 8192],
@@ -103,7 +94,7 @@ def test_a_restore_says_which_backup_and_how_old_on_stderr_and_as_metrics(
         assert conn.execute("SELECT COUNT(*) FROM ohlcv").fetchone()[0] == 1
     err = capsys.readouterr().err
     assert f"restored backup {backup}" in err and "(60 min old)" in err and "changes since then are lost" in err
-    lines = _metrics(udp_metrics)
+    lines = received_lines(udp_metrics)
     assert "pmx.db.recovery,db=portfolio_maximizer,outcome=restored:1|c" in lines
     (age,) = [x for x in lines if x.startswith("pmx.db.recovery_backup_age,db=portfolio_maximizer:")]
     assert 3590 <= float(age.split(":")[1].split("|")[0]) <= 3700

@@ -13,6 +13,7 @@ from portfolio import pipeline_logger
 from portfolio.config_loader import ConfigError
 from portfolio.pipeline_logger import PipelineLogger, get_logger, load_event_log_settings, read_events
 from portfolio.settings import load_settings
+from tests.support import received_lines
 
 
 def _break_pipeline_yml(config: Path) -> None:
@@ -20,16 +21,6 @@ def _break_pipeline_yml(config: Path) -> None:
     text = path.read_text()
     assert "  max_position_fraction: 0.10\n" in text
     path.write_text(text.replace("  max_position_fraction: 0.10\n", "  max_position_fraction: 1.5\n"))
-
-
-def _metric_lines(sock: socket.socket) -> list[str]:
-    lines: list[str] = []
-    sock.settimeout(0.5)
-    try:
-        while True:
-            lines += sock.recv(65535).decode().splitlines()
-    except TimeoutError:
-        return lines
 
 
 def test_a_broken_pipeline_yml_does_not_touch_the_event_log(config_copy: Path, pmx_home: Path) -> None:
@@ -91,7 +82,7 @@ def test_failed_writes_are_counted_reported_once_and_never_raise(
     assert err.count("portfolio event log: cannot write") == 1
     assert os.strerror(code) in err and "the job continues" in err
     name = errno.errorcode[code].lower()
-    lines = [x for x in _metric_lines(udp_metrics) if x.startswith("pmx.observability.failure")]
+    lines = [x for x in received_lines(udp_metrics) if x.startswith("pmx.observability.failure")]
     assert lines == [f"pmx.observability.failure,component=event_log,reason={name}:1|c"] * 5
 
 
