@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from alerts.deadlines import as_datetime
+
 Verdict = Literal["on_time_run", "fresh_install", "downtime", "stack_was_up"]
 
 
@@ -38,15 +40,6 @@ class CatchUp:
         return self.verdict != "fresh_install"
 
 
-def _when(value: Any) -> datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
 def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
 
@@ -54,7 +47,7 @@ def _at(epoch: float) -> datetime:
 def judge(run: dict[str, Any], deadline: Any, liveness: dict[str, Any], now: datetime,
           outage_after_seconds: float) -> CatchUp:
     """The verdict for a missed deadline of ``run`` (the callback's ``dag_run`` dict)."""
-    deadline_at, queued_at = _when(deadline), _when(run.get("queued_at") or run.get("run_after"))
+    deadline_at, queued_at = as_datetime(deadline), as_datetime(run.get("queued_at") or run.get("run_after"))
     if run.get("run_type") != "scheduled" or deadline_at is None or queued_at is None or queued_at <= deadline_at:
         return CatchUp("on_time_run")
     first_seen, last_seen = liveness.get("first_seen"), liveness.get("last_seen")

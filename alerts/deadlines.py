@@ -88,7 +88,8 @@ def applies(variant: str, run_type: str | None) -> bool:
     return True
 
 
-def _as_datetime(value: Any) -> datetime | None:
+def as_datetime(value: Any) -> datetime | None:
+    """A timezone-aware UTC datetime from a datetime, epoch seconds or ISO-8601 text (naive = UTC); None if empty."""
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -139,7 +140,7 @@ def build_miss_incident(
     run = context.get("dag_run") or {}
     dag_id = str(run.get("dag_id") or kw["dag_id"])
     run_id = str(run.get("dag_run_id") or run.get("run_id") or "unknown-run")
-    deadline = _as_datetime((context.get("deadline") or {}).get("deadline_time"))
+    deadline = as_datetime((context.get("deadline") or {}).get("deadline_time"))
     now = utc_now()
     sla = str(kw["sla"])
     runbook = kw.get("runbook") or ""
@@ -225,7 +226,7 @@ def handle_deadline_miss(context: dict[str, Any], kw: dict[str, Any]) -> str:
             sla=kw.get("sla"),
             dag_id=run.get("dag_id"),
             run_id=run.get("dag_run_id"),
-            deadline=iso_z(_as_datetime((context.get("deadline") or {}).get("deadline_time"))),
+            deadline=iso_z(as_datetime((context.get("deadline") or {}).get("deadline_time"))),
             reason="fresh install: the slot's deadline passed before the stack first ran",
         )
         return f"not paged: {catch_up.verdict} (catch-up run of a slot from before the stack first ran)"

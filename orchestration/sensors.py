@@ -33,6 +33,15 @@ WHY_CLOSED = {
 }
 
 
+def pinned_instant(value: object) -> datetime | None:
+    """The instant a run pins its clock to (ISO-8601, naive = UTC), or None for the wall clock."""
+    raw = str(value or "").strip()
+    if not raw:
+        return None
+    instant = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
 class MarketCalendarUnavailable(RuntimeError):
     """The exchange calendar cannot answer for the instant (past its horizon limit): the cycle fails."""
 
@@ -121,11 +130,6 @@ class MarketHoursSensor(BaseSensorOperator):
             self._first_poke = time.monotonic()
         return time.monotonic() - self._first_poke
 
-    def _pinned(self) -> datetime | None:
-        if not self.at or not str(self.at).strip():
-            return None
-        instant = datetime.fromisoformat(str(self.at).strip().replace("Z", "+00:00"))
-        return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         if self.bypass_in_synthetic_mode:
@@ -138,7 +142,7 @@ class MarketHoursSensor(BaseSensorOperator):
 
         now = datetime.now(UTC)
         waited = self._waited(context, now)
-        pinned = self._pinned()
+        pinned = pinned_instant(self.at)
         instant = pinned + timedelta(seconds=waited) if pinned else now
         try:
             status = market_status(instant, name=self.calendar)

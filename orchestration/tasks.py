@@ -7,7 +7,7 @@ only read run-time inputs, decide, and summarise. Each returns a small JSON-frie
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 from airflow.sdk import Variable, get_current_context, task
@@ -27,12 +27,10 @@ def run_trading_day(conf: dict[str, Any] | None = None) -> date:
     the market-hours sensor), never the server's local date (UTC in containers).
     """
     from orchestration.config import load_orchestration
-    from orchestration.sensors import CLOCK_CONF_KEY
+    from orchestration.sensors import CLOCK_CONF_KEY, pinned_instant
     from portfolio.calendar import trading_day
 
-    raw = str((conf or {}).get(CLOCK_CONF_KEY) or "").strip()
-    at = datetime.fromisoformat(raw.replace("Z", "+00:00")) if raw else None
-    at = at.replace(tzinfo=UTC) if at is not None and at.tzinfo is None else at
+    at = pinned_instant((conf or {}).get(CLOCK_CONF_KEY))
     return trading_day(at, load_orchestration().market_hours.calendar)
 
 
