@@ -44,17 +44,17 @@ system-deps:
 	fi
 
 run: $(STAMP)
-	$(PY) -m orchestration.run
+	$(PY) -m local_stack.run
 
 up: $(STAMP)
-	$(PY) -m orchestration.run --keep-running
+	$(PY) -m local_stack.run --keep-running
 
 bootstrap: $(STAMP)
-	$(PY) -m orchestration.run --bootstrap-only
+	$(PY) -m local_stack.run --bootstrap-only
 
 replay: $(STAMP)
 	@test -n "$(DAY)" || { echo "usage: make replay DAY=2026-12-03 [DAY='2026-11-27 2026-12-25']"; exit 2; }
-	$(PY) -m orchestration.replay $(DAY)
+	$(PY) -m local_stack.replay $(DAY)
 
 # Unit tests on every core (a module stays on one worker: loadfile), then the integration tests, which share one
 # real Airflow stack per session and therefore run in a single process.

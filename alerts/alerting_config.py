@@ -12,8 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from portfolio import paths
-from portfolio.config_loader import ConfigError, load_config
+from foundation import paths
+from foundation.config_loader import ConfigError, load_config
 
 SEVERITY_NAMES = ("critical", "error", "warning", "info")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from alerts.messages import email_message, pagerduty_event, slack_message
-from portfolio.redaction import bounded, register_secret
+from foundation.redaction import bounded, register_secret
 
 if TYPE_CHECKING:
     from alerts.alerting_config import AlertingConfig, ChannelConfig
@@ -245,7 +245,7 @@ class FileChannel(Channel):
     @property
     def file(self) -> Path:
         """The JSON-lines file."""
-        from portfolio import paths
+        from foundation import paths
 
         return paths.resolve(self.spec.path or "logs/alerts/incidents.jsonl")
 

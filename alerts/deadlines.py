@@ -206,7 +206,7 @@ def handle_deadline_miss(context: dict[str, Any], kw: dict[str, Any]) -> str:
     """Record the miss in the outbox (or explain why it does not apply); raise only if it cannot be stored."""
     from alerts.outbox import Outbox
     from alerts.router import _count_failure
-    from portfolio.pipeline_logger import get_logger
+    from foundation.pipeline_logger import get_logger
 
     run = context.get("dag_run") or {}
     if not applies(str(kw.get("variant")), run.get("run_type")):

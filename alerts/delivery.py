@@ -42,13 +42,13 @@ class Claim:
 
 
 def _metrics() -> Any:
-    from portfolio.metrics import get_client
+    from foundation.metrics import get_client
 
     return get_client()
 
 
 def _log() -> Any:
-    from portfolio.pipeline_logger import get_logger
+    from foundation.pipeline_logger import get_logger
 
     return get_logger("alerts")
 

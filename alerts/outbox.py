@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from alerts.incident import Incident
-from portfolio import paths
+from foundation import paths
 
 DEFAULT_PATH = "data/alerts/outbox.sqlite"
 BUSY_TIMEOUT_S = 30.0

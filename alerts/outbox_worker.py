@@ -1,6 +1,6 @@
 """The outbox worker: a long-running process next to the scheduler and triggerer that delivers incidents.
 
-``python -m alerts.outbox_worker`` (started by ``orchestration.stack.AirflowStack`` as component
+``python -m alerts.outbox_worker`` (started by ``local_stack.stack.AirflowStack`` as component
 ``alerts-worker``, so ``make run`` / ``make up`` and the integration tests run it). One worker owns an
 outbox at a time (an exclusive lock file); a second one waits as a standby. Each loop: plan deliveries of
 new incidents, claim due deliveries into a thread pool (a hanging endpoint occupies one slot, not the loop),
@@ -35,14 +35,14 @@ if TYPE_CHECKING:
 
 
 def _log() -> Any:
-    from portfolio.pipeline_logger import get_logger
+    from foundation.pipeline_logger import get_logger
 
     return get_logger("alerts")
 
 
 def _failure(reason: str, exc: BaseException) -> None:
     try:
-        from portfolio.metrics import get_client
+        from foundation.metrics import get_client
 
         get_client().incr("observability.failure", tags={"component": "alerts", "reason": reason})
         _log().error("alert_worker_error", reason=reason, error=f"{type(exc).__name__}: {exc}"[:500])
@@ -156,7 +156,7 @@ class OutboxWorker:
     def publish_gauges(self) -> dict[str, float]:
         """Outbox depth, oldest undelivered age and per-SLA lateness of open misses as StatsD gauges."""
         from alerts.recovery import lateness_of_open_misses
-        from portfolio.metrics import get_client
+        from foundation.metrics import get_client
 
         stats = self.outbox.stats()
         client = get_client()

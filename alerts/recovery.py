@@ -75,7 +75,7 @@ class AirflowRuns:
 
 
 def _metrics() -> Any:
-    from portfolio.metrics import get_client
+    from foundation.metrics import get_client
 
     return get_client()
 

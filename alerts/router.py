@@ -20,13 +20,13 @@ if TYPE_CHECKING:
 def _count_failure(reason: str, incident: Incident | None, exc: BaseException) -> None:
     """Self-metric plus JSON event for a failed submission; never raises."""
     try:
-        from portfolio.metrics import get_client
+        from foundation.metrics import get_client
 
         get_client().incr("observability.failure", tags={"component": "alerts", "reason": reason})
     except Exception:
         pass
     try:
-        from portfolio.pipeline_logger import get_logger
+        from foundation.pipeline_logger import get_logger
 
         get_logger("alerts").error(
             "alert_submit_failed",
@@ -55,7 +55,7 @@ def submit(incident: Incident) -> None:
 def submit_effects(incident: Incident, incident_id: int, created: bool) -> None:
     """The JSON event and metrics that follow a stored incident; never raises."""
     try:
-        from portfolio.pipeline_logger import get_logger
+        from foundation.pipeline_logger import get_logger
 
         get_logger("alerts").log_event(
             "alert_submitted",
@@ -70,7 +70,7 @@ def submit_effects(incident: Incident, incident_id: int, created: bool) -> None:
             deadline=incident.details.get("deadline"),
         )
         if incident.kind == "sla_miss" and created:
-            from portfolio.metrics import get_client
+            from foundation.metrics import get_client
 
             get_client().incr(
                 "sla.miss",

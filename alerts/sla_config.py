@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from portfolio import paths
-from portfolio.config_loader import ConfigError, read_yaml, validate
+from foundation import paths
+from foundation.config_loader import ConfigError, read_yaml, validate
 
 Reference = Literal["scheduled", "queued", "time_of_day", "average_runtime"]
 Severity = Literal["critical", "error", "warning", "info"]
@@ -221,8 +221,8 @@ def parse_slas(
 @lru_cache(maxsize=8)
 def _cached(config_dir: str, env: str) -> SlaConfig:
     from alerts.alerting_config import load_alerting
+    from foundation.config_loader import load_config
     from orchestration.config import OrchestrationConfig
-    from portfolio.config_loader import load_config
 
     directory = Path(config_dir)
     file = directory / "slas.yml"
@@ -234,7 +234,7 @@ def _cached(config_dir: str, env: str) -> SlaConfig:
 
 def load_sla_config(config_dir: Path | None = None) -> SlaConfig:
     """Load and validate ``config/slas.yml`` (cached per config directory)."""
-    from portfolio.config_loader import current_env
+    from foundation.config_loader import current_env
 
     return _cached(str(config_dir or paths.config_dir()), current_env())
 

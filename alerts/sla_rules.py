@@ -20,7 +20,7 @@ import yaml
 
 from alerts.deadlines import format_duration
 from alerts.sla_config import ConfigError, SlaSpec, load_sla_config, runbook_base
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
 
 RULES_FILE = REPO_ROOT / "alerts" / "prometheus" / "sla_rules.yml"
 HEADER = (
@@ -113,8 +113,8 @@ def rules(slas: list[SlaSpec], runbook: str, schedules: dict[str, str], timezone
 
 def render(config_dir: Path | None = None) -> str:
     """The text of ``sla_rules.yml`` for the given config directory."""
+    from foundation.config_loader import current_env, load_config
     from orchestration.config import OrchestrationConfig
-    from portfolio.config_loader import current_env, load_config
 
     directory = config_dir
     cfg = load_sla_config(directory)

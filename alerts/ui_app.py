@@ -81,7 +81,7 @@ def acknowledge(incident_id: IncidentId, request: Request, user: CurrentUser) ->
     if incident is None or not dag_id or not may_read_dag(user, dag_id):  # unreadable: as if absent
         raise HTTPException(status_code=404, detail=f"no incident {incident_id}")
     who = _user_name(user)
-    from portfolio.pipeline_logger import get_logger
+    from foundation.pipeline_logger import get_logger
 
     try:
         require_dag_edit(request, user, dag_id)
@@ -113,7 +113,7 @@ def runbook() -> HTMLResponse:
     """docs/slas.md as HTML (anchors match the runbook links in alerts)."""
     from markdown_it import MarkdownIt
 
-    from portfolio.paths import REPO_ROOT
+    from foundation.paths import REPO_ROOT
 
     text = (REPO_ROOT / "docs" / "slas.md").read_text(encoding="utf-8")
     rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)

@@ -33,7 +33,7 @@ print(json.dumps({"airflow_import_s": t1 - t0, "parse_s": t2 - t1, "errors": len
 def airflow_env(home: Path) -> dict[str, str]:
     """Environment of a throw-away Airflow home configured from config/airflow.yml."""
     sys.path.insert(0, str(REPO))
-    from orchestration.airflow_env import StackLayout, stack_environment
+    from local_stack.airflow_env import StackLayout, stack_environment
 
     env = stack_environment(StackLayout(home=home, pmx_home=home / "pmx"))
     env["PMX_STATSD_ENABLED"] = "false"

@@ -36,9 +36,9 @@ def tickers(n: int) -> str:
 
 
 def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = False) -> dict[str, float]:
-    from orchestration.airflow_env import StackLayout
-    from orchestration.run import bootstrap
-    from orchestration.stack import AirflowStack
+    from local_stack.airflow_env import StackLayout
+    from local_stack.run import bootstrap
+    from local_stack.stack import AirflowStack
 
     layout = StackLayout(home=root / "airflow", api_port=free_port(), statsd_port=free_port(),
                          log_port=free_port(), trigger_log_port=free_port(), scheduler_health_port=free_port(),

@@ -91,7 +91,7 @@ def timed(func: Callable[[], Any], n: int) -> list[float]:
 def setup_env(home: Path, statsd_port: int) -> None:
     """Airflow and project settings of a private home (config/airflow.yml, DAGs from bench/dags)."""
     sys.path.insert(0, str(REPO))
-    from orchestration.airflow_env import StackLayout, stack_environment
+    from local_stack.airflow_env import StackLayout, stack_environment
 
     layout = StackLayout(home=home / "airflow", pmx_home=home / "pmx", statsd_port=statsd_port)
     env = stack_environment(layout, base=dict(os.environ))
@@ -164,10 +164,10 @@ def hook_costs(iterations: int) -> dict[str, tuple[float, ...]]:
 
 def piece_costs(iterations: int) -> dict[str, tuple[float, float]]:
     """The parts of a hook: JSON encoding, flock'd append, one UDP datagram, redaction."""
+    from foundation.pipeline_logger import get_logger
+    from foundation.redaction import redact
     from listeners.emit import EventWriter, FailureCounter
     from listeners.redact import scrub
-    from portfolio.pipeline_logger import get_logger
-    from portfolio.redaction import redact
 
     record = {"ts": "2026-03-02T14:30:00.000000Z", "event": "task_success", "dag_id": "daily_etl",
               "task_id": "extract_prices", "run_id": "manual__2026-03-02T14:29:00+00:00", "map_index": 3,
@@ -189,7 +189,7 @@ def piece_costs(iterations: int) -> dict[str, tuple[float, float]]:
         "UDP send (1 datagram)": stats_ms(timed(lambda: sock.sendto(packet, ("127.0.0.1", port)),
                                                 iterations)),
         "listeners.redact.scrub (200 chars)": stats_ms(timed(lambda: scrub(text), iterations)),
-        "portfolio.redaction.redact (200 chars)": stats_ms(timed(lambda: redact(text), iterations)),
+        "foundation.redaction.redact (200 chars)": stats_ms(timed(lambda: redact(text), iterations)),
     }
 
 

@@ -26,8 +26,8 @@ def _iso(moment: datetime) -> str:
 
 def seed(days: int = 365, trades: int = 1000) -> dict[str, int]:
     """Write the history into the database and the event log of the current PMX_HOME."""
+    from foundation.pipeline_logger import get_logger
     from portfolio.database_manager import DatabaseManager
-    from portfolio.pipeline_logger import get_logger
 
     rng = random.Random(7)
     now = datetime.now(UTC)

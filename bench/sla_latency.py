@@ -68,11 +68,11 @@ def _when(text: str) -> float:
 def run(misses: int, keep: bool) -> dict[str, Any]:
     """Start the stack, produce the misses, collect the latencies."""
     from alerts.outbox import Outbox
-    from alerts.receivers import PagerDutyStandIn, SlackStandIn, make_tls
-    from orchestration.airflow_env import StackLayout
-    from orchestration.run import bootstrap
-    from orchestration.stack import AirflowStack
-    from portfolio.paths import REPO_ROOT
+    from foundation.paths import REPO_ROOT
+    from local_stack.airflow_env import StackLayout
+    from local_stack.run import bootstrap
+    from local_stack.stack import AirflowStack
+    from tests.harness.receivers import PagerDutyStandIn, SlackStandIn, make_tls
 
     root = Path(tempfile.mkdtemp(prefix="pmx-sla-bench-"))
     (root / "dags").mkdir()

@@ -32,9 +32,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from monitoring import statsd_traffic
 from monitoring.statsd_bridge.mapper import MetricMapper
 from monitoring.statsd_bridge.server import StatsDBridgeServer
+from tests.harness import statsd_traffic
 
 MAPPING = Path(__file__).resolve().parents[1] / "monitoring" / "statsd_mapping.yml"
 BUFFER = 4 * 1024 * 1024

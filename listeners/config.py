@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from portfolio import paths
-from portfolio.config_loader import ConfigError, current_env, load_config
-from portfolio.event_log_config import EventLogSettings
+from foundation import paths
+from foundation.config_loader import ConfigError, current_env, load_config
+from foundation.event_log_config import EventLogSettings
 
 ENABLED_ENV = "PMX_LISTENER_ENABLED"
 Severity = Literal["critical", "error", "warning", "info"]

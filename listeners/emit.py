@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from portfolio.metrics import StatsdClient, Tags
-from portfolio.pipeline_logger import ERROR_LEVELS, PipelineLogger, get_logger
+from foundation.metrics import StatsdClient, Tags
+from foundation.pipeline_logger import ERROR_LEVELS, PipelineLogger, get_logger
 
 log = logging.getLogger("listeners")
 MAX_PACKET = 1400  # stay below a typical MTU: one datagram is delivered whole or not at all
@@ -118,18 +118,18 @@ class EventWriter:
 
 
 def statsd_target() -> tuple[str, int, bool]:
-    """``(host, port, enabled)`` with the same precedence as :func:`portfolio.metrics.get_client`."""
+    """``(host, port, enabled)`` with the same precedence as :func:`foundation.metrics.get_client`."""
     host = os.environ.get("PMX_STATSD_HOST") or os.environ.get("AIRFLOW__METRICS__STATSD_HOST") or "127.0.0.1"
     port = os.environ.get("PMX_STATSD_PORT") or os.environ.get("AIRFLOW__METRICS__STATSD_PORT") or "9125"
     enabled = os.environ.get("PMX_STATSD_ENABLED", "true").lower() not in ("0", "false", "no")
     return host, int(port) if port.isdigit() else 0, enabled
 
 
-_BAD_TAG_CHARS = str.maketrans({c: "_" for c in ",= :|#\n\r\t"})  # as portfolio.metrics
+_BAD_TAG_CHARS = str.maketrans({c: "_" for c in ",= :|#\n\r\t"})  # as foundation.metrics
 
 
 def tag_text(tags: Tags) -> str:
-    """``,k=v,k2=v2`` (InfluxDB style) escaped as in :mod:`portfolio.metrics`; None values are left out."""
+    """``,k=v,k2=v2`` (InfluxDB style) escaped as in :mod:`foundation.metrics`; None values are left out."""
     if not tags:
         return ""
     parts = [f"{str(k).translate(_BAD_TAG_CHARS)}={str(v).translate(_BAD_TAG_CHARS) or '_'}"
@@ -138,7 +138,7 @@ def tag_text(tags: Tags) -> str:
 
 
 def value_text(value: float | int) -> str:
-    """A StatsD value as :meth:`portfolio.metrics.StatsdClient.line` writes it."""
+    """A StatsD value as :meth:`foundation.metrics.StatsdClient.line` writes it."""
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else "0"
     return str(value)

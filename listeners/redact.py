@@ -6,8 +6,8 @@ Two layers, both applied:
    Connection password/extra and sensitive Variable a task fetched) and the core one
    (``airflow._shared.secrets_masker``, scheduler / api-server / dag-processor). Only maskers of modules
    already imported in the process are consulted: a masker nobody fed has nothing to hide.
-2. The project's :func:`portfolio.redaction.redact`: registered secret values
-   (:func:`portfolio.redaction.register_secret`), ``password=...`` / ``token: ...`` pairs and
+2. The project's :func:`foundation.redaction.redact`: registered secret values
+   (:func:`foundation.redaction.register_secret`), ``password=...`` / ``token: ...`` pairs and
    ``scheme://user:pass@host`` URLs.
 
 :func:`scrub_data` applies the same to structures (log events, alert details, lineage facets) and masks whole
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from portfolio import redaction
+from foundation import redaction
 
 MASK = redaction.MASK
 MAX_DEPTH = 32

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from portfolio import paths
-from portfolio.pipeline_logger import STREAMS, get_logger
+from foundation import paths
+from foundation.pipeline_logger import STREAMS, get_logger
 
 
 class HealthCheckFailed(RuntimeError):

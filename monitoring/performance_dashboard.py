@@ -28,8 +28,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from foundation.atomic_io import write_atomic
 from monitoring import report_dags, report_pipeline, report_trading
-from portfolio.atomic_io import write_atomic
 from portfolio.quant_health import json_safe
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ def _dag_records(events: Records, include_airflow: bool, airflow_api: object | N
         try:
             api = airflow_api
             if api is None:
-                from orchestration.local import local_api
+                from local_stack.local import local_api
 
                 api = local_api(api_url)
                 api.timeout = API_TIMEOUT_S
@@ -151,9 +151,9 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
     one the sources still show (the run is ``running`` while its report task runs), and the report gets a
     ``run`` section with what that run traded and the equity after it.
     """
-    from portfolio import paths
+    from foundation import paths
+    from foundation.pipeline_logger import get_logger
     from portfolio.database_manager import DatabaseManager
-    from portfolio.pipeline_logger import get_logger
     from portfolio.settings import load_settings
 
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
@@ -240,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: 0 on success, 1 when the report could not be built, 2 on bad arguments or config."""
-    from portfolio.config_loader import ConfigError
+    from foundation.config_loader import ConfigError
 
     parser = build_parser()
     args = parser.parse_args(argv)

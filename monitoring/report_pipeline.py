@@ -7,7 +7,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from portfolio.pipeline_logger import ERROR_LEVELS, STREAMS, read_events
+from foundation.pipeline_logger import ERROR_LEVELS, STREAMS, read_events
 
 
 def period_events(since: str, until: str, log_dir: Path | None = None) -> list[dict[str, Any]]:

@@ -8,9 +8,8 @@ from pathlib import Path
 from croniter import croniter
 from pydantic import Field, field_validator
 
-from portfolio import paths
-from portfolio.config_loader import current_env, load_config
-from portfolio.settings import Strict
+from foundation import paths
+from foundation.config_loader import Strict, current_env, load_config
 
 DAG_IDS = (
     "daily_etl", "auto_trader", "auto_trader_core", "monitoring", "env_sanity", "nightly_backfill",

@@ -14,11 +14,11 @@ import contextlib
 import sys
 from typing import TYPE_CHECKING, Any
 
-from portfolio.pipeline_logger import get_logger, utc_now_iso
-from portfolio.redaction import bounded
+from foundation.pipeline_logger import get_logger, utc_now_iso
+from foundation.redaction import bounded
 
 if TYPE_CHECKING:
-    from orchestration.api_client import AirflowApi
+    from local_stack.api_client import AirflowApi
     from portfolio.database_manager import DatabaseManager
 
 
@@ -98,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{rec['id']:>5}  {rec['created_at']}  {where}  ticker={rec['ticker']}  "
                   f"{rec['error_type']}: {(rec['error'] or '')[:120]}  replayed={rec['replayed_at'] or '-'}")
         return 0
-    from orchestration.local import local_api
+    from local_stack.local import local_api
 
     api = local_api(args.api_url)
     for record_id in args.ids:

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from portfolio import paths
+from foundation import paths
+from foundation.pipeline_logger import bind_context, utc_now_iso
 from portfolio.checkpoint_manager import safe_name
-from portfolio.pipeline_logger import bind_context, utc_now_iso
 from scripts.entrypoint import run_logged
 
 if TYPE_CHECKING:

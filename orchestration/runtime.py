@@ -10,8 +10,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from foundation.redaction import register_secret
 from portfolio.params import RunParams, resolve
-from portfolio.redaction import register_secret
 
 
 @dataclass(frozen=True)

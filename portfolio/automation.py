@@ -7,8 +7,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from portfolio import paths
-from portfolio.atomic_io import write_atomic
+from foundation import paths
+from foundation.atomic_io import write_atomic
 
 BLAS_THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 

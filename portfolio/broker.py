@@ -14,8 +14,8 @@ import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from foundation.pipeline_logger import utc_now_iso
 from portfolio.costs import CostModel
-from portfolio.pipeline_logger import utc_now_iso
 
 if TYPE_CHECKING:
     from portfolio.database_manager import DatabaseManager
@@ -218,7 +218,7 @@ class PaperBroker:
 
     def publish(self, results: Iterable[Mapping[str, Any]]) -> None:
         """Emit ``trading.trades`` per fill and the equity, cash, PnL and win-rate gauges (never raises)."""
-        from portfolio.metrics import get_client
+        from foundation.metrics import get_client
 
         statsd = get_client()
         for r in results:
@@ -233,7 +233,7 @@ class PaperBroker:
                 conn.close()
         except sqlite3.Error as exc:  # observability never breaks the pipeline: count it and carry on
             statsd.incr("observability.failure", tags={"component": "metrics", "reason": "broker_valuation"})
-            from portfolio.pipeline_logger import get_logger
+            from foundation.pipeline_logger import get_logger
 
             get_logger("broker").log_event("observability_failure", level="warning",
                                            component_failed="metrics",

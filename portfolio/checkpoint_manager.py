@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from portfolio import paths
-from portfolio.atomic_io import write_atomic
-from portfolio.pipeline_logger import PipelineLogger, get_logger, utc_now_iso
+from foundation import paths
+from foundation.atomic_io import write_atomic
+from foundation.pipeline_logger import PipelineLogger, get_logger, utc_now_iso
 
 _SAFE = re.compile(r"[^A-Za-z0-9_.=-]+")
 

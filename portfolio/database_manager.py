@@ -21,7 +21,8 @@ from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from portfolio import paths
+from foundation import paths
+from foundation.pipeline_logger import PipelineLogger, get_logger
 from portfolio.db_errors import (
     BUSY_TIMEOUT_ENV,
     BUSY_TIMEOUT_MS,
@@ -33,7 +34,6 @@ from portfolio.db_errors import (
     unavailable,
 )
 from portfolio.db_recovery import Recovery, queue_recovery, take_recoveries
-from portfolio.pipeline_logger import PipelineLogger, get_logger
 from portfolio.schema import MIGRATIONS, SCHEMA_VERSION
 
 _ready: set[str] = set()
@@ -231,7 +231,7 @@ class DatabaseManager:
         self.log.log_event(event, level="critical" if recovery.backup_path is None else "error",
                            **recovery.as_dict())
         try:
-            from portfolio.metrics import get_client
+            from foundation.metrics import get_client
 
             client, tags = get_client(), {"db": self.path.stem, "outcome": recovery.outcome}
             client.incr("db.recovery", tags=tags)

@@ -34,7 +34,7 @@ def default_busy_timeout_ms() -> int:
     if not raw:
         return BUSY_TIMEOUT_MS
     if not raw.isdigit() or int(raw) < 1:
-        from portfolio.config_loader import ConfigError
+        from foundation.config_loader import ConfigError
 
         raise ConfigError(BUSY_TIMEOUT_ENV, BUSY_TIMEOUT_ENV, raw, "must be a positive number of milliseconds")
     return int(raw)

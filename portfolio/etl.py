@@ -16,16 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portfolio import paths
-from portfolio.atomic_io import write_atomic
+from foundation import paths
+from foundation.atomic_io import write_atomic
+from foundation.metrics import get_client
+from foundation.pipeline_logger import get_logger, utc_now_iso
+from foundation.redaction import bounded
 from portfolio.checkpoint_manager import CheckpointManager, safe_name
 from portfolio.data_sources.cache import frame_to_csv_bytes, read_ohlcv_csv
 from portfolio.database_manager import DatabaseManager
-from portfolio.metrics import get_client
 from portfolio.params import ParameterError
-from portfolio.pipeline_logger import get_logger, utc_now_iso
 from portfolio.quality import DataQualityError, validate_ohlcv
-from portfolio.redaction import bounded
 from portfolio.settings import check_ticker, load_settings
 
 if TYPE_CHECKING:

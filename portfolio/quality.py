@@ -13,8 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from foundation.metrics import get_client
 from portfolio.data_sources.base import OHLCV_COLUMNS, PRICE_COLUMNS
-from portfolio.metrics import get_client
 
 if TYPE_CHECKING:
     import pandas as pd

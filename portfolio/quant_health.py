@@ -133,8 +133,8 @@ def json_safe(value: Any) -> Any:
 
 def check_health(db: DatabaseManager, settings: PipelineSettings | None = None) -> dict[str, Any]:
     """Compute, classify, emit ``quant.health`` (0 green, 1 yellow, 2 red); return colour and reasons."""
-    from portfolio.metrics import get_client
-    from portfolio.pipeline_logger import get_logger
+    from foundation.metrics import get_client
+    from foundation.pipeline_logger import get_logger
     from portfolio.settings import load_settings
 
     settings = settings or load_settings()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from foundation.pipeline_logger import get_logger
 from portfolio.database_manager import DatabaseManager
-from portfolio.pipeline_logger import get_logger
 
 
 def pipeline_summary(run_id: str, db: DatabaseManager | None = None) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 The ``.env`` file is ``PMX_ENV_FILE`` or ``<project home>/.env``; the process environment wins over the file.
 Every value this module hands out, and every value of a secret-looking key in the file (``*_KEY``,
 ``*TOKEN*``, ``*SECRET*``, ``*PASSWORD*``...), is registered with
-:func:`portfolio.redaction.register_secret`, so it is masked in JSON events, errors and alert payloads.
+:func:`foundation.redaction.register_secret`, so it is masked in JSON events, errors and alert payloads.
 Plain settings in the file (``PMX_ENV=prod``) are not registered: masking "prod" everywhere would garble logs.
 The file is never copied into ``os.environ``.
 """
@@ -15,8 +15,8 @@ import re
 import threading
 from pathlib import Path
 
-from portfolio import paths
-from portfolio.redaction import register_secret
+from foundation import paths
+from foundation.redaction import register_secret
 
 API_KEY_NAMES: tuple[str, ...] = ("ALPHA_VANTAGE_API_KEY", "FINNHUB_API_KEY")
 KNOWN_SECRET_NAMES: tuple[str, ...] = (*API_KEY_NAMES, "USERNAME_CTRADER", "PASSWORD_CTRADER")

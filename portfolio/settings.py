@@ -8,20 +8,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from portfolio import paths
-from portfolio.config_loader import current_env, load_config
+from foundation import paths
+from foundation.config_loader import Strict, current_env, load_config
 
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.-][A-Z0-9]{1,3})?$")
 ExecutionMode = Literal["live", "synthetic", "auto"]
 SourceName = Literal["yfinance", "alpha_vantage", "finnhub", "synthetic"]
-
-
-class Strict(BaseModel):
-    """Base for config sections: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def check_ticker(value: str) -> str:

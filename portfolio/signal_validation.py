@@ -13,8 +13,8 @@ import sqlite3
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
+from foundation.pipeline_logger import utc_now_iso
 from portfolio.forecasting.store import load_closes
-from portfolio.pipeline_logger import utc_now_iso
 
 if TYPE_CHECKING:
     from portfolio.database_manager import DatabaseManager

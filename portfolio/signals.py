@@ -26,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from portfolio.pipeline_logger import utc_now_iso
+from foundation.pipeline_logger import utc_now_iso
 
 BUY, SELL, HOLD = "BUY", "SELL", "HOLD"
 TIME_SERIES, FALLBACK = "time_series", "fallback"

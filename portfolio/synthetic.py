@@ -23,8 +23,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portfolio import paths
-from portfolio.atomic_io import write_atomic
+from foundation import paths
+from foundation.atomic_io import write_atomic
 from portfolio.calendar import DEFAULT_CALENDAR, session_index
 
 if TYPE_CHECKING:
@@ -203,7 +203,7 @@ def save_dataset(tickers: list[str], start: date, end: date, *, spec: SyntheticS
                  dataset_id: str | None = None, set_latest: bool = True,
                  root: Path | None = None) -> dict[str, Any]:
     """Generate and save a dataset atomically, optionally moving ``latest`` to it; return its manifest."""
-    from portfolio.pipeline_logger import utc_now_iso
+    from foundation.pipeline_logger import utc_now_iso
 
     spec = spec or spec_from_settings()
     root = root or datasets_dir()

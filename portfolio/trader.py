@@ -14,9 +14,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from foundation.pipeline_logger import get_logger, utc_now_iso
 from portfolio.broker import PaperBroker
 from portfolio.forecasting import ForecastError, forecast_ticker, latest_forecast
-from portfolio.pipeline_logger import get_logger, utc_now_iso
 from portfolio.signals import FALLBACK_LOOKBACK, route_signal, save_signal
 
 if TYPE_CHECKING:
@@ -64,7 +64,7 @@ def _gate(conn: sqlite3.Connection, ticker: str, bar: str, mode: str, limit: int
 def trade_ticker(db: DatabaseManager, ticker: str, run_id: str, *, core_mode: bool = False,
                  settings: PipelineSettings | None = None) -> dict[str, Any]:
     """Run one cycle for ``ticker``; return a small dict (action, order status, ids) or why it was skipped."""
-    from portfolio.metrics import get_client
+    from foundation.metrics import get_client
     from portfolio.settings import load_settings
 
     out = _trade_ticker(db, ticker, run_id, core_mode, settings or load_settings())

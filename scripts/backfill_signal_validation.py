@@ -30,9 +30,9 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
         mode: str | None = None, pipeline_device: str | None = None,
         horizon: int | None = None) -> dict[str, Any]:
     """Validate pending signals whose horizon has passed; return counts and hit rates."""
+    from foundation.pipeline_logger import get_logger
     from portfolio.database_manager import DatabaseManager
     from portfolio.params import ParameterError, resolve
-    from portfolio.pipeline_logger import get_logger
     from portfolio.settings import load_settings
     from portfolio.signal_validation import backfill
 

@@ -30,10 +30,10 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
         mode: str | None = None, pipeline_device: str | None = None,
         fail_on_red: bool = False) -> dict[str, Any]:
     """Classify the account's health; return colour, level, reasons and metrics."""
+    from foundation.pipeline_logger import utc_now_iso
     from portfolio.automation import automation_dir, write_json_atomic
     from portfolio.database_manager import DatabaseManager
     from portfolio.params import resolve
-    from portfolio.pipeline_logger import utc_now_iso
     from portfolio.quant_health import check_health
 
     resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)

@@ -16,10 +16,10 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
-from portfolio.config_loader import ConfigError
+from foundation.config_loader import ConfigError
+from foundation.pipeline_logger import get_logger
+from foundation.redaction import _SENSITIVE_KEY, MASK, bounded
 from portfolio.params import ParameterError
-from portfolio.pipeline_logger import get_logger
-from portfolio.redaction import _SENSITIVE_KEY, MASK, bounded
 from scripts.incidents import route_domain_incidents
 
 USAGE_ERRORS = (ConfigError, ParameterError)

@@ -68,7 +68,7 @@ def _iso(value: datetime) -> str:
 
 def period_events(log_dir: Path, since: datetime, until: datetime) -> list[dict[str, Any]]:
     """Events of every stream within the period (the ``errors`` copies of other streams skipped)."""
-    from portfolio.pipeline_logger import STREAMS, read_events
+    from foundation.pipeline_logger import STREAMS, read_events
 
     low, high = _iso(since), _iso(until)
     out = []
@@ -141,8 +141,8 @@ def threshold_state(dag_id: str | None, top: int) -> dict[str, Any]:
 def run(*, hours: float | None = None, since: datetime | str | None = None, dag_id: str | None = None,
         top: int = 20, log_dir: Path | str | None = None) -> dict[str, Any]:
     """Analyse the event history of the period and report the current threshold state."""
+    from foundation.pipeline_logger import get_logger
     from portfolio.params import ParameterError
-    from portfolio.pipeline_logger import get_logger
 
     if hours is not None and since is not None:
         raise ParameterError("give either hours or since, not both")

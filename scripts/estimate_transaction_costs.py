@@ -30,12 +30,12 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
     """Estimate realised and modelled costs; write the JSON report; return a summary."""
     import math
 
+    from foundation.pipeline_logger import utc_now_iso
     from portfolio.automation import automation_dir, write_json_atomic
     from portfolio.broker import PaperBroker
     from portfolio.costs import CostModel, asset_class, estimate_costs_from_trades
     from portfolio.database_manager import DatabaseManager
     from portfolio.params import resolve
-    from portfolio.pipeline_logger import utc_now_iso
     from portfolio.settings import load_settings
 
     params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)

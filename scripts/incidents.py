@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from foundation.pipeline_logger import PipelineLogger
     from portfolio.database_manager import Recovery
-    from portfolio.pipeline_logger import PipelineLogger
 
 INCIDENT_KIND = "db_recovered"
 

@@ -33,12 +33,12 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
         mode: str | None = None, pipeline_device: str | None = None, points: int = 250,
         runs: int = 20) -> dict[str, Any]:
     """Collect latency, model quality, signal and health summaries; write both JSON files."""
-    from portfolio import paths
+    from foundation import paths
+    from foundation.pipeline_logger import utc_now_iso
     from portfolio.automation import write_json_atomic
     from portfolio.database_manager import DatabaseManager
     from portfolio.forecaster_monitor import latency_series, model_latency, model_quality, signal_summary
     from portfolio.params import ParameterError, resolve
-    from portfolio.pipeline_logger import utc_now_iso
     from portfolio.quant_health import check_health
     from portfolio.settings import load_settings
 

@@ -66,10 +66,10 @@ def run_stage(*, stage: str, ticker: str | None = None, run_id: str, pipeline_id
     stage again whose checkpoint exists returns it without redoing the work (``resumed: True``), and a later
     ``all`` call with the same id resumes after it. Returns a small dict (paths and counts).
     """
+    from foundation.pipeline_logger import get_logger
     from portfolio import etl
     from portfolio.checkpoint_manager import CheckpointManager
     from portfolio.params import ParameterError, resolve
-    from portfolio.pipeline_logger import get_logger
 
     if stage not in STAGES:
         raise ParameterError(f"stage={stage!r}: expected one of {', '.join(STAGES)}")

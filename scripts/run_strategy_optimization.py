@@ -35,12 +35,12 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
         mode: str | None = None, pipeline_device: str | None = None, trials: int = 200, seed: int = 42,
         origins: int = 20, min_rows: int = 30, min_trades: int = 5) -> dict[str, Any]:
     """Run the search; write the JSON report; return the best parameters."""
+    from foundation.pipeline_logger import utc_now_iso
     from portfolio.automation import automation_dir, write_json_atomic
     from portfolio.backtest import build_panel, random_search
     from portfolio.costs import CostModel
     from portfolio.database_manager import DatabaseManager
     from portfolio.params import ParameterError, resolve
-    from portfolio.pipeline_logger import utc_now_iso
     from portfolio.settings import load_settings
 
     params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)

@@ -36,7 +36,7 @@ def _older_than(path: Path, cutoff: float) -> bool:
 
 def rotated_logs(now: float) -> list[Path]:
     """Rotated pipeline log files older than ``logging.retention_days``."""
-    from portfolio.pipeline_logger import STREAMS, get_logger
+    from foundation.pipeline_logger import STREAMS, get_logger
 
     log = get_logger()
     cutoff = now - log.retention_days * 86400
@@ -62,7 +62,7 @@ def old_checkpoints(now: float) -> list[Path]:
 
 def old_staging(now: float, days: float) -> list[Path]:
     """Staging run folders with nothing newer than ``days``."""
-    from portfolio import paths
+    from foundation import paths
     from portfolio.settings import load_settings
 
     root = paths.resolve(load_settings().data_sources.staging_dir)
@@ -81,10 +81,10 @@ def extra_backups() -> list[Path]:
 
 def run(*, dry_run: bool = False, staging_days: float | None = None) -> dict[str, Any]:
     """Prune every category (or only list with ``dry_run``); return counts and the first paths of each."""
+    from foundation.pipeline_logger import get_logger
     from portfolio.checkpoint_manager import CheckpointManager
     from portfolio.data_sources.cache import DiskCache
     from portfolio.params import ParameterError
-    from portfolio.pipeline_logger import get_logger
     from portfolio.settings import load_settings
 
     if staging_days is not None and staging_days <= 0:

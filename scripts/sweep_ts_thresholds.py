@@ -60,12 +60,12 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
         return_grid: str | list[float] = DEFAULT_RETURNS,
         origins: int = 20, min_rows: int = 30, min_trades: int = 5) -> dict[str, Any]:
     """Sweep the grid; write the JSON report; return the best pair and panel size."""
+    from foundation.pipeline_logger import utc_now_iso
     from portfolio.automation import automation_dir, write_json_atomic
     from portfolio.backtest import build_panel, evaluate, sweep
     from portfolio.costs import CostModel
     from portfolio.database_manager import DatabaseManager
     from portfolio.params import ParameterError, resolve
-    from portfolio.pipeline_logger import utc_now_iso
     from portfolio.settings import load_settings
 
     params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)

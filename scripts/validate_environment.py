@@ -46,8 +46,8 @@ def check_venv() -> tuple[bool, str]:
 
 def check_config() -> tuple[bool, str]:
     """Every YAML file under the config dir parses; typed ones validate under every environment overlay."""
-    from portfolio import paths
-    from portfolio.config_loader import ENVIRONMENTS, load_config, read_yaml
+    from foundation import paths
+    from foundation.config_loader import ENVIRONMENTS, load_config, read_yaml
 
     directory = paths.config_dir()
     files = sorted(directory.glob("*.yml")) + sorted((directory / "environments").glob("*.yml"))
@@ -119,7 +119,7 @@ def check_calendar() -> tuple[bool, str]:
 
 def check_log_dir() -> tuple[bool, str]:
     """The pipeline log directory is writable."""
-    from portfolio.pipeline_logger import get_logger
+    from foundation.pipeline_logger import get_logger
 
     directory = get_logger().log_dir
     directory.mkdir(parents=True, exist_ok=True)
@@ -144,8 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run(*, only: str | list[str] | None = None) -> dict[str, Any]:
     """Run the checks; return ``{"ok", "checks": {name: {"ok", "reason"}}, "failed"}`` (never raises)."""
+    from foundation.redaction import bounded
     from portfolio.params import ParameterError
-    from portfolio.redaction import bounded
 
     names = [n.strip() for n in only.split(",")] if isinstance(only, str) else list(only or CHECKS)
     unknown = [n for n in names if n not in CHECKS]

@@ -41,10 +41,10 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
         mode: str | None = None, pipeline_device: str | None = None, lookback: int = 60,
         min_sharpe: float = 0.5, max_core: int | None = None) -> dict[str, Any]:
     """Rank the tickers into sleeves; write the proposal; return sleeves and changes."""
+    from foundation.pipeline_logger import utc_now_iso
     from portfolio.automation import automation_dir, write_json_atomic
     from portfolio.database_manager import DatabaseManager
     from portfolio.params import ParameterError, parse_tickers, resolve
-    from portfolio.pipeline_logger import utc_now_iso
     from portfolio.settings import load_settings
     from portfolio.sleeves import propose_sleeves
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
 from tests.support import reset_caches
 
 _SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="pmx-test-airflow-"))
@@ -25,7 +25,7 @@ _SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="pmx-test-airflow-"))
 
 def pytest_configure(config: pytest.Config) -> None:
     """Point in-process Airflow at a private home before any test imports it."""
-    from orchestration.airflow_env import StackLayout, stack_environment
+    from local_stack.airflow_env import StackLayout, stack_environment
 
     layout = StackLayout(home=_SESSION_AIRFLOW_HOME, pmx_home=_SESSION_AIRFLOW_HOME / "pmx")
     env = stack_environment(layout, base={})
@@ -92,7 +92,7 @@ def udp_metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[socket.socket]:
     monkeypatch.setenv("PMX_STATSD_PORT", str(sock.getsockname()[1]))
     yield sock
     sock.close()
-    from portfolio import metrics
+    from foundation import metrics
 
     if metrics._client is not None:  # the client bound to this socket's port
         metrics._client.close()

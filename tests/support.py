@@ -46,7 +46,8 @@ def free_port() -> int:
 
 def reset_caches() -> None:
     """Forget every process-wide cache that depends on PMX_* environment variables."""
-    from portfolio import database_manager, metrics, pipeline_logger, settings
+    from foundation import metrics, pipeline_logger
+    from portfolio import database_manager, settings
 
     settings._cached.cache_clear()
     database_manager.forget_ready_state()

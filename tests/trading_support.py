@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import yaml
 
+from foundation.paths import REPO_ROOT
 from portfolio.database_manager import DatabaseManager
-from portfolio.paths import REPO_ROOT
 
 STAMP = "2024-01-01T00:00:00Z"
 
@@ -63,7 +63,7 @@ def count_rows(db: DatabaseManager, *tables: str) -> dict[str, int]:
 
 def override_config(home: Path, monkeypatch: Any, changes: dict[str, Any]) -> Path:
     """Copy ``config/`` under ``home``, merge ``changes`` into pipeline.yml, set PMX_CONFIG_DIR to it."""
-    from portfolio.config_loader import deep_merge
+    from foundation.config_loader import deep_merge
     from tests.support import reset_caches
 
     target = home / "config"
@@ -83,7 +83,7 @@ class StatsdSink:
     """A real UDP socket on 127.0.0.1 that the project's StatsD client is pointed at."""
 
     def __init__(self, monkeypatch: Any) -> None:
-        from portfolio import metrics
+        from foundation import metrics
 
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.bind(("127.0.0.1", 0))
@@ -144,7 +144,7 @@ def last_json(capsys: Any) -> dict[str, Any]:
 
 def entrypoint_events(name: str) -> list[str]:
     """Names of the pipeline and error events written for entrypoint ``name``."""
-    from portfolio.pipeline_logger import read_events
+    from foundation.pipeline_logger import read_events
 
     events = [*read_events(stream="pipeline"), *read_events(stream="errors")]
     return [e["event"] for e in events if e.get("entrypoint") == name]

@@ -15,8 +15,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from portfolio import paths
-from portfolio.atomic_io import write_atomic
+from foundation import paths
+from foundation.atomic_io import write_atomic
 from portfolio.checkpoint_manager import safe_name
 
 if TYPE_CHECKING:

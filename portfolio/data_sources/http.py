@@ -12,8 +12,8 @@ import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from foundation.redaction import bounded
 from portfolio.data_sources.base import SourceError
-from portfolio.redaction import bounded
 from portfolio.secret_loader import get_secret
 
 CONNECT_TIMEOUT_CAP = 3.0

@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from foundation.metrics import get_client
+from foundation.pipeline_logger import PipelineLogger, get_logger
+from foundation.redaction import bounded
 from portfolio.data_sources.base import AllSourcesFailedError, DataSource, SourceError, canonical_frame
 from portfolio.data_sources.cache import DiskCache
-from portfolio.metrics import get_client
-from portfolio.pipeline_logger import PipelineLogger, get_logger
-from portfolio.redaction import bounded
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,8 +23,8 @@ __all__ = ["ForecastError", "ModelForecast", "SeriesForecast", "forecast_series"
 def forecast_ticker(db: DatabaseManager, ticker: str, run_id: str,
                     settings: PipelineSettings | None = None) -> dict[str, Any]:
     """Forecast ``ticker`` from its last ``forecasting.lookback`` closes, persist by ``run_id``."""
-    from portfolio.metrics import get_client
-    from portfolio.pipeline_logger import get_logger
+    from foundation.metrics import get_client
+    from foundation.pipeline_logger import get_logger
     from portfolio.settings import load_settings
 
     settings = settings or load_settings()

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from portfolio.pipeline_logger import utc_now_iso
+from foundation.pipeline_logger import utc_now_iso
 
 if TYPE_CHECKING:
     from portfolio.database_manager import DatabaseManager

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from orchestration.airflow_env import StackLayout
-from orchestration.stack import AirflowStack
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
+from local_stack.airflow_env import StackLayout
+from local_stack.stack import AirflowStack
 from tests.integration.stack_support import copy_test_config, dag_bundles
 from tests.support import free_port
 
@@ -84,7 +84,7 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, statsd_sink: StatsdS
     stack = AirflowStack(layout, extra_env={"PMX_CONFIG_DIR": str(config_dir),
                                             "PMX_LOG_DIR": str(root / "pmx" / "logs"),
                                             "PMX_STATSD_ENABLED": "true"})
-    from orchestration.run import bootstrap
+    from local_stack.run import bootstrap
 
     bootstrap(stack)
     stack.start()
@@ -108,9 +108,9 @@ def prometheus(airflow_stack: AirflowStack, statsd_sink: StatsdSink,
     """A StatsD-to-Prometheus bridge fed with everything the stack sends, scraped by a real Prometheus."""
     import time
 
-    from monitoring.promql_probe import PrometheusServer, rule_files
     from monitoring.statsd_bridge.mapper import MetricMapper
     from monitoring.statsd_bridge.server import StatsDBridgeServer
+    from tests.harness.promql_probe import PrometheusServer, rule_files
     from tests.support import require
 
     require(shutil.which("prometheus") is not None, "prometheus not installed (apt-get install prometheus)")

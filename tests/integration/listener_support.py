@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from orchestration.stack import AirflowStack
-from portfolio.pipeline_logger import read_events
+from foundation.pipeline_logger import read_events
+from local_stack.stack import AirflowStack
 
 SCENARIO_DAG = "listener_scenarios"
 PROBE_DAG = "listener_import_probe"

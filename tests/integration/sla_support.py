@@ -21,9 +21,9 @@ import requests
 import yaml
 
 from alerts.outbox import Outbox
-from alerts.receivers import PagerDutyStandIn, SlackStandIn, make_tls
-from orchestration.api_client import ApiError
-from orchestration.stack import AirflowStack
+from local_stack.api_client import ApiError
+from local_stack.stack import AirflowStack
+from tests.harness.receivers import PagerDutyStandIn, SlackStandIn, make_tls
 
 SLA_DAGS = ("sla_cron", "sla_gated", "sla_starved", "sla_quick")
 ZERO_POOL = "sla_zero_pool"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
 
 TEST_DAGS = Path(__file__).parent / "dags"
 

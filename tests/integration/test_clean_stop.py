@@ -1,4 +1,4 @@
-"""``make up`` (``python -m orchestration.run --keep-running``) stops cleanly on SIGTERM and SIGHUP.
+"""``make up`` (``python -m local_stack.run --keep-running``) stops cleanly on SIGTERM and SIGHUP.
 
 The real entrypoint in its own home and on its own ports (what is under test is the process that owns the
 stack, so the session's ``airflow_stack`` cannot stand in for it): once it runs, the signal must leave no
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
-from orchestration.stack import port_in_use
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
+from local_stack.stack import port_in_use
 from tests.integration.stack_support import copy_test_config
 from tests.support import free_port
 
@@ -63,10 +63,10 @@ def _stack_pids(home: Path) -> set[int]:
 
 
 class Run:
-    """``orchestration.run --keep-running`` with its output collected line by line."""
+    """``local_stack.run --keep-running`` with its output collected line by line."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-m", "orchestration.run", "--keep-running"], cwd=REPO_ROOT,
+        self.proc = subprocess.Popen([sys.executable, "-m", "local_stack.run", "--keep-running"], cwd=REPO_ROOT,
                                      env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         self.lines: list[str] = []
         self.seen = threading.Condition()
@@ -91,7 +91,7 @@ class Run:
 def _first_start_was_quiet(run: Run, env: dict[str, str], home: Path) -> None:
     """``make up`` on a fresh install: its summary is of its own run, and the catch-up run is not paged."""
     from alerts.outbox import Outbox
-    from orchestration.api_client import AirflowApi
+    from local_stack.api_client import AirflowApi
     from tests.support import wait_for
 
     (run_line,) = [line for line in run.lines if line.startswith("run: ")]

@@ -95,7 +95,7 @@ def test_failing_ticker_is_dead_lettered_and_replays_from_its_checkpoint(airflow
 
 def test_summary_and_report_of_the_master_run_agree(airflow_stack, dag_set_runs: dict[str, dict],
                                                       stack_db_env: Path) -> None:
-    from orchestration.run import run_report, run_summary
+    from local_stack.run import run_report, run_summary
 
     run = dag_set_runs["portfolio_master"]
     report = run_report(airflow_stack.api, run["dag_run_id"])

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.paths import REPO_ROOT
-from portfolio.pipeline_logger import read_events
+from foundation.paths import REPO_ROOT
+from foundation.pipeline_logger import read_events
 
 pytestmark = pytest.mark.integration
 

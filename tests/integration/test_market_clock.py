@@ -16,7 +16,7 @@ import pytest
 
 from alerts.incident import sla_dedup_key
 from alerts.outbox import Outbox
-from orchestration.stack import AirflowStack
+from local_stack.stack import AirflowStack
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]  # see tests/wait_budget.py

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from monitoring.promql_probe import (
+from orchestration.config import DAG_IDS
+from tests.harness.promql_probe import (
     PrometheusServer,
     panel_queries,
     probe,
@@ -19,7 +20,6 @@ from monitoring.promql_probe import (
     recording_rules,
     without_zero_fallback,
 )
-from orchestration.config import DAG_IDS
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e, pytest.mark.timeout(1500)]  # see tests/wait_budget.py
 # metric name fragments whose series appear only after a failure, a miss or an alert

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from foundation.pipeline_logger import get_logger
 from monitoring.performance_dashboard import build_report
 from portfolio.database_manager import DatabaseManager
-from portfolio.pipeline_logger import get_logger
 from tests.support import require
 
 if TYPE_CHECKING:
-    from orchestration.stack import AirflowStack
+    from local_stack.stack import AirflowStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]  # see tests/wait_budget.py
 

@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from monitoring import statsd_traffic
-from monitoring.promql_probe import (
+from monitoring.statsd_bridge.mapper import MetricMapper
+from monitoring.statsd_bridge.server import StatsDBridgeServer
+from tests.harness import statsd_traffic
+from tests.harness.promql_probe import (
     PrometheusServer,
     panel_queries,
     probe,
@@ -24,8 +26,6 @@ from monitoring.promql_probe import (
     variable_queries,
     without_zero_fallback,
 )
-from monitoring.statsd_bridge.mapper import MetricMapper
-from monitoring.statsd_bridge.server import StatsDBridgeServer
 from tests.support import require
 
 pytestmark = pytest.mark.integration

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.airflow_env import StackLayout
-from orchestration.stack import AirflowStack
-from portfolio.pipeline_logger import read_events
+from foundation.pipeline_logger import read_events
+from local_stack.airflow_env import StackLayout
+from local_stack.stack import AirflowStack
 from tests.integration.stack_support import copy_test_config, dag_bundles
 from tests.support import free_port, require
 
@@ -93,7 +93,7 @@ def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Air
                          extra_env={"PMX_CONFIG_DIR": str(config_dir), "PMX_LOG_DIR": str(root / "pmx" / "logs"),
                                     "PMX_SCHEDULES": "off"})
     try:
-        from orchestration.run import bootstrap
+        from local_stack.run import bootstrap
 
         bootstrap(stack)
         stack.start()

@@ -27,15 +27,15 @@ from croniter import croniter
 
 from alerts.incident import sla_dedup_key
 from alerts.sla_config import SlaSpec, load_sla_config
+from foundation.config_loader import load_config
+from foundation.paths import REPO_ROOT
 from listeners.config import ObservabilityConfig
 from orchestration.config import OrchestrationConfig
-from portfolio.config_loader import load_config
-from portfolio.paths import REPO_ROOT
 from tests.integration.listener_support import set_env_and_restart
 from tests.integration.sla_support import SlaEnv
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1500)]  # see tests/wait_budget.py
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]  # see tests/wait_budget.py
 KINDS = ("time_of_day", "queued", "average_runtime")
 HISTORY_SECONDS = 120  # duration of each successful run an average_runtime deadline averages over
 PAST = timedelta(seconds=30)  # how far in the past the pinned deadlines lie

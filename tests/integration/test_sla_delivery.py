@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from portfolio.pipeline_logger import read_events
+from foundation.pipeline_logger import read_events
 from tests.integration.sla_support import SlaEnv, dedup, open_pool
 from tests.support import wait_for
 
@@ -194,7 +194,7 @@ def test_acknowledging_a_miss_from_the_view(recovered: Runs, sla_env: SlaEnv) ->
 
 def _token(sla_env: SlaEnv, username: str) -> str:
     """A token of one of the session stack's users (``POST /auth/token`` with its generated password)."""
-    from orchestration.api_client import AirflowApi
+    from local_stack.api_client import AirflowApi
 
     home = sla_env.stack.layout.home
     return AirflowApi(sla_env.stack.layout.api_url, username=username,

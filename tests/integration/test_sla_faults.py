@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from portfolio.pipeline_logger import read_events
+from foundation.pipeline_logger import read_events
 from tests.integration.sla_support import SlaEnv, dedup
 from tests.support import wait_for
 

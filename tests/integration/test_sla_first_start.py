@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from alerts.outbox import Outbox
-from orchestration.stack import AirflowStack
+from local_stack.stack import AirflowStack
 from tests.support import wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(2400)]  # see tests/wait_budget.py

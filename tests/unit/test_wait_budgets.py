@@ -7,7 +7,7 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
 from tests.wait_budget import budget, collect, default_timeout
 
 

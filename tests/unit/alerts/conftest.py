@@ -11,7 +11,7 @@ import pytest
 
 from alerts import alerting_config, sla_config
 from alerts.alerting_config import AlertingConfig, RetryPolicy, load_alerting
-from alerts.receivers import PagerDutyStandIn, SlackStandIn, make_tls
+from tests.harness.receivers import PagerDutyStandIn, SlackStandIn, make_tls
 
 
 @dataclass

@@ -16,7 +16,7 @@ from alerts.delivery import Deliverer
 from alerts.incident import Incident
 from alerts.outbox import Outbox
 from alerts.router import submit
-from portfolio.pipeline_logger import read_events
+from foundation.pipeline_logger import read_events
 
 
 class Scripted(Channel):

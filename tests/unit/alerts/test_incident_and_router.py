@@ -12,7 +12,7 @@ from alerts.alerting_config import load_alerting
 from alerts.incident import Incident, sla_dedup_key
 from alerts.outbox import Outbox
 from alerts.router import route, submit
-from portfolio.pipeline_logger import read_events
+from foundation.pipeline_logger import read_events
 
 
 def incident(**fields: object) -> Incident:

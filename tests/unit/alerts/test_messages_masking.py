@@ -8,7 +8,7 @@ import pytest
 
 from alerts.incident import Incident
 from alerts.messages import email_message, masked, pagerduty_event, slack_message
-from portfolio import redaction
+from foundation import redaction
 
 SECRET = "cAnArY-alerts-31415926"
 

@@ -12,9 +12,9 @@ import yaml
 
 from alerts import alerting_config, sla_config
 from alerts.sla_config import load_sla_config, parse_duration, sla_names
+from foundation.config_loader import ConfigError
+from foundation.paths import REPO_ROOT
 from orchestration.config import load_orchestration
-from portfolio.config_loader import ConfigError
-from portfolio.paths import REPO_ROOT
 
 
 @pytest.fixture(autouse=True)

@@ -14,7 +14,7 @@ import pytest
 from alerts.incident import Incident
 from alerts.outbox import Outbox
 from alerts.router import submit
-from portfolio.pipeline_logger import read_events
+from foundation.pipeline_logger import read_events
 
 ROUTES = ["/api/misses", "/ui", "/runbook"]
 USERS = {"nora": None, "vera": "viewer", "edith": "user", "ada": "admin"}

@@ -153,7 +153,7 @@ def test_task_budgets_raise_one_incident_per_task_try(pmx_home: Path) -> None:
 
 
 def test_gauges_report_depth_oldest_age_and_lateness(worker: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from portfolio import metrics
+    from foundation import metrics
 
     w, _ = worker
     sent: list[tuple[str, float, Any]] = []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
 
 DAGS_DIR = REPO_ROOT / "dags"
 NEW_YORK = "America/New_York"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
 
 RUN_CONF = {"execution_mode": "synthetic", "tickers": "AAPL,MSFT", "start_date": "2024-01-02"}
 ORDER = [

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 import yaml
 
+from foundation.paths import REPO_ROOT
 from orchestration.dag_defaults import BACKOFF_MULTIPLIER
-from portfolio.paths import REPO_ROOT
 
 SHIPPED = yaml.safe_load((REPO_ROOT / "config" / "orchestration.yml").read_text())["retries"]
 # task id (last part) -> task type; every other task carries the DAG default ("control")

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from dashboards import build
-from monitoring.promql_probe import panel_queries, substitute
+from tests.harness.promql_probe import panel_queries, substitute
 from tests.support import require
 
 COMMITTED = build.JSON_DIR

@@ -7,8 +7,8 @@ import re
 import pytest
 import yaml
 
-from orchestration import compose
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
+from local_stack import compose
 
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -19,7 +19,7 @@ def stack() -> dict:
 
 
 def test_rendered_env_file_is_up_to_date() -> None:
-    assert compose.main(["--check"]) == 0, "run: python -m orchestration.compose"
+    assert compose.main(["--check"]) == 0, "run: python -m local_stack.compose"
 
 
 def test_env_file_carries_the_scale_path_and_no_secret_values() -> None:

@@ -20,7 +20,7 @@ from openlineage.client.facet_v2 import error_message_run
 from openlineage.client.transport import get_default_factory
 
 from lineage import masking
-from orchestration.airflow_env import StackLayout, settings_environment
+from local_stack.airflow_env import StackLayout, settings_environment
 
 CANARY = "cAnArY-lineage-5f0e1d2c"
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from portfolio.pipeline_logger import read_events
+from foundation.pipeline_logger import read_events
 
 
 class UdpReceiver:

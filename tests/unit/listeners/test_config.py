@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from foundation.config_loader import ConfigError
+from foundation.paths import REPO_ROOT
 from listeners import config as listener_config
 from listeners.config import ObservabilityConfig, env_switch, listener_enabled, load_observability
-from portfolio.config_loader import ConfigError
-from portfolio.paths import REPO_ROOT
 
 
 @pytest.fixture

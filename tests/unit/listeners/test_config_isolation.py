@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from foundation.config_loader import ConfigError
 from listeners.emit import EventWriter, FailureCounter
 from listeners.hooks import PortfolioListener
 from listeners.schema import schema_errors
-from portfolio.config_loader import ConfigError
 from portfolio.settings import load_settings
 from tests.unit.listeners._support import fake_run, fake_ti, listener_events
 
@@ -78,15 +78,15 @@ def test_a_secret_config_value_is_masked(listener: PortfolioListener, pmx_home: 
     assert invalid["value"] == "***" and not schema_errors(invalid)
 
 
-OBSERVER_CODE = ["listeners", "alerts", "monitoring/statsd_bridge", "portfolio/pipeline_logger.py",
-                 "portfolio/event_log_config.py"]
+OBSERVER_CODE = ["listeners", "alerts", "monitoring/statsd_bridge", "foundation/pipeline_logger.py",
+                 "foundation/event_log_config.py"]
 
 
 def test_no_observability_module_reads_the_trading_config() -> None:
     """The listener, alert router, StatsD bridge and event log never import ``portfolio.settings``."""
     import ast
 
-    from portfolio.paths import REPO_ROOT
+    from foundation.paths import REPO_ROOT
 
     files = [p for entry in OBSERVER_CODE for p in ((REPO_ROOT / entry).rglob("*.py")
                                                     if (REPO_ROOT / entry).is_dir() else [REPO_ROOT / entry])]

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from foundation.metrics import StatsdClient
+from foundation.pipeline_logger import PipelineLogger, read_events
 from listeners.emit import MAX_PACKET, EventWriter, FailureCounter, StatsdSender, tag_text, value_text
-from portfolio.metrics import StatsdClient
-from portfolio.pipeline_logger import PipelineLogger, read_events
 from tests.unit.listeners._support import UdpReceiver
 
 

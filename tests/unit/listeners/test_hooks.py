@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from alerts.outbox import Outbox
+from foundation import redaction
 from listeners import config as listener_config
 from listeners.hooks import PortfolioListener, component_name
 from listeners.schema import schema_errors
-from portfolio import redaction
 from tests.unit.listeners._support import UdpReceiver, fake_run, fake_ti, listener_events
 
 

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 import structlog
 
+from foundation import redaction
 from listeners import log_masking
 from listeners.log_masking import MaskingFilter, install, mask_processor
-from portfolio import redaction
 
 SECRET = "cAnArY-logs-9c8b7a65"
 

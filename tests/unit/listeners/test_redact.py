@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from foundation import redaction
 from listeners.redact import mask_all, scrub, scrub_bounded, scrub_data
-from portfolio import redaction
 
 SECRET = "Kx9-super-secret-value-77"
 

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
+from foundation.pipeline_logger import get_logger, read_events
 from monitoring.performance_dashboard import build_report, main
 from monitoring.report_dags import percentile
 from portfolio.database_manager import DatabaseManager
-from portfolio.pipeline_logger import get_logger, read_events
 
 NOW = datetime.now(UTC)
 # (days ago, equity): two snapshots share the bar 9 days ago; only the later one belongs to the curve.
@@ -467,7 +467,7 @@ def test_cli_rejects_bad_arguments(
 def test_cli_bad_config_is_one_line(
     pmx_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from portfolio.paths import REPO_ROOT
+    from foundation.paths import REPO_ROOT
 
     config = tmp_path / "config"
     config.mkdir()

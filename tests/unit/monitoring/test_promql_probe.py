@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from monitoring.promql_probe import (
+from tests.harness.promql_probe import (
     ProbeQuery,
     panel_queries,
     recording_rules,

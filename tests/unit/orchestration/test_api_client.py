@@ -9,8 +9,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from orchestration import api_client
-from orchestration.api_client import AirflowApi, ApiError
+from local_stack import api_client
+from local_stack.api_client import AirflowApi, ApiError
 
 
 class _Server(ThreadingHTTPServer):

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.airflow_env import StackLayout
-from orchestration.stack import AirflowStack, StackError
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
+from local_stack.airflow_env import StackLayout
+from local_stack.stack import AirflowStack, StackError
 from tests.support import free_port
 
 
@@ -31,7 +31,7 @@ def test_make_run_names_the_taken_port_and_starts_nothing(tmp_path: Path, held_p
     env.update({"PMX_AIRFLOW_HOME": str(home), "PMX_HOME": str(tmp_path / "pmx"), "PMX_API_PORT": str(held_port),
                 "PMX_LOG_PORT": str(free_port()), "PMX_TRIGGER_LOG_PORT": str(free_port()),
                 "PMX_SCHEDULER_HEALTH_PORT": str(free_port())})
-    proc = subprocess.run([sys.executable, "-m", "orchestration.run"], cwd=REPO_ROOT, env=env, text=True,
+    proc = subprocess.run([sys.executable, "-m", "local_stack.run"], cwd=REPO_ROOT, env=env, text=True,
                           capture_output=True, timeout=120, check=False)
     assert proc.returncode == 1
     assert f"127.0.0.1:{held_port} (api-server) is already in use" in proc.stderr
@@ -55,7 +55,7 @@ def test_every_taken_port_is_listed(tmp_path: Path, held_port: int) -> None:
 
 
 def test_a_bad_port_setting_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    from orchestration.local import local_layout
+    from local_stack.local import local_layout
 
     monkeypatch.setenv("PMX_API_PORT", "80a80")
     with pytest.raises(ValueError, match="PMX_API_PORT = '80a80': must be a TCP port number"):

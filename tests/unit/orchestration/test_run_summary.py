@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from orchestration.run import report_line
+from local_stack.run import report_line
 
 SUMMARY = {"trades": "2 (costs $5.96)", "equity": "$99,994.04 (PnL $-5.96)"}
 REPORT = {"json": "/r/performance_report.json",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
 
 PINNED = "2026-12-04T00:30:00+00:00"  # 19:30 New York on Thursday 2026-12-03 (already Friday in UTC)
 BASE = {"execution_mode": "synthetic", "tickers": "AAPL", "start_date": "2024-01-02", "market_clock_at": PINNED}

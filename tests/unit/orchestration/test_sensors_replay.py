@@ -13,7 +13,7 @@ GATED = ("auto_trader", "auto_trader_core", "portfolio_master")
 
 
 def _replay(day: date, **kwargs: object):
-    from orchestration.replay import replay_day
+    from local_stack.replay import replay_day
 
     return replay_day(day, **kwargs)
 
@@ -68,7 +68,7 @@ def test_a_cycle_that_really_runs_long_still_pages(pmx_home: Path) -> None:
 
 
 def test_a_near_open_is_waited_for_within_the_budget(pmx_home: Path) -> None:
-    from orchestration.replay import run_gate
+    from local_stack.replay import run_gate
 
     decision, passed = run_gate(datetime(2026, 12, 3, 9, 29, tzinfo=NY))
     assert (decision.action, passed.astimezone(NY).strftime("%H:%M:%S")) == ("trade", "09:30:00")
@@ -78,7 +78,7 @@ def test_a_near_open_is_waited_for_within_the_budget(pmx_home: Path) -> None:
 
 def test_the_original_semantics_paged_on_every_closed_cycle(pmx_home: Path) -> None:
     """The gate before the fix (wait until Airflow's 300 s timeout, poke every 60 s) replayed on the same day."""
-    from orchestration.replay import replay_day
+    from local_stack.replay import replay_day
     from orchestration.sensors import GateDecision
 
     def waits_while_closed(status, waited, max_wait):  # type: ignore[no-untyped-def]
@@ -94,7 +94,7 @@ def test_the_original_semantics_paged_on_every_closed_cycle(pmx_home: Path) -> N
 
 def test_every_sla_deadline_comes_from_the_shipped_deadline_alerts(pmx_home: Path) -> None:
     from alerts.sla_config import load_sla_config
-    from orchestration.replay import HEALTHY_WORK, sla_deadlines
+    from local_stack.replay import HEALTHY_WORK, sla_deadlines
 
     cycles = _replay(date(2026, 12, 7))  # a Monday: the weekly DAGs run too
     seen = {a.callback.kwargs["sla"] for c in cycles for a, _ in sla_deadlines(c, HEALTHY_WORK[c.dag_id])}
@@ -106,7 +106,7 @@ def test_every_sla_deadline_comes_from_the_shipped_deadline_alerts(pmx_home: Pat
 
 
 def test_the_command_prints_the_table(pmx_home: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from orchestration.replay import main
+    from local_stack.replay import main
 
     assert main(["2026-12-25", "--dag", "auto_trader"]) == 0
     out = capsys.readouterr().out

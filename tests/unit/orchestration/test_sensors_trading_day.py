@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
 
 TRADING_PATHS = ("portfolio", "scripts", "orchestration")
 

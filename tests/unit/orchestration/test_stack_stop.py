@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from orchestration.airflow_env import StackLayout
-from orchestration.stack import AirflowStack
+from local_stack.airflow_env import StackLayout
+from local_stack.stack import AirflowStack
 
 # A component whose child ignores SIGTERM, like a LocalExecutor worker forked from the forkserver.
 COMPONENT = """

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import atomic_io
-from portfolio.atomic_io import write_atomic
+from foundation import atomic_io
+from foundation.atomic_io import write_atomic
 
 
 def test_write_atomic_keeps_the_old_file_on_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

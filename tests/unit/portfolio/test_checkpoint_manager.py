@@ -5,8 +5,8 @@ import os
 import time
 from pathlib import Path
 
+from foundation.pipeline_logger import read_events
 from portfolio.checkpoint_manager import CheckpointManager
-from portfolio.pipeline_logger import read_events
 
 
 def test_save_load_and_completed_stages(pmx_home: Path) -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.config_loader import ConfigError, deep_merge, load_config
+from foundation.config_loader import ConfigError, deep_merge, load_config
 from portfolio.settings import PipelineSettings, load_settings
 
 

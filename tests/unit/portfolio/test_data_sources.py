@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from foundation.pipeline_logger import read_events
 from portfolio.data_sources.alpha_vantage import AlphaVantageSource
 from portfolio.data_sources.base import OHLCV_COLUMNS, AllSourcesFailedError, DataSource, SourceError
 from portfolio.data_sources.cache import DiskCache
@@ -19,7 +20,6 @@ from portfolio.data_sources.finnhub import FinnhubSource
 from portfolio.data_sources.manager import DataSourceManager
 from portfolio.data_sources.synthetic_source import SyntheticSource
 from portfolio.data_sources.yfinance_source import YFinanceSource
-from portfolio.pipeline_logger import read_events
 from portfolio.synthetic import save_dataset
 from tests.support import free_port
 

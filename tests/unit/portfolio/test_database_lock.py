@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from foundation.paths import REPO_ROOT
+from foundation.pipeline_logger import read_events
 from portfolio.database_manager import DatabaseManager, forget_ready_state
-from portfolio.paths import REPO_ROOT
-from portfolio.pipeline_logger import read_events
 
 BARS = 60
 HOLDER = textwrap.dedent("""

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from foundation.pipeline_logger import read_events
 from portfolio.database_manager import DatabaseManager, forget_ready_state
-from portfolio.pipeline_logger import read_events
 from portfolio.schema import SCHEMA_VERSION
 
 

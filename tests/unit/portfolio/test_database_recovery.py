@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from alerts.outbox import Outbox
+from foundation.pipeline_logger import read_events
 from portfolio import database_manager
 from portfolio.database_manager import (
     DatabaseManager,
@@ -19,7 +20,6 @@ from portfolio.database_manager import (
     integrity_problems,
     take_recoveries,
 )
-from portfolio.pipeline_logger import read_events
 from scripts.entrypoint import run_logged
 from tests.support import received_lines
 

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from foundation.pipeline_logger import read_events
 from portfolio import etl
 from portfolio.calendar import sessions_between
 from portfolio.checkpoint_manager import CheckpointManager
@@ -20,7 +21,6 @@ from portfolio.data_sources.base import AllSourcesFailedError, SourceError
 from portfolio.data_sources.manager import DataSourceManager
 from portfolio.database_manager import DatabaseManager
 from portfolio.params import ParameterError, RunParams, resolve
-from portfolio.pipeline_logger import read_events
 from portfolio.quality import DataQualityError
 from portfolio.synthetic import generate_ticker
 

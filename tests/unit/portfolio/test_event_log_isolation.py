@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import pipeline_logger
-from portfolio.config_loader import ConfigError
-from portfolio.pipeline_logger import PipelineLogger, get_logger, load_event_log_settings, read_events
+from foundation import pipeline_logger
+from foundation.config_loader import ConfigError
+from foundation.pipeline_logger import PipelineLogger, get_logger, load_event_log_settings, read_events
 from portfolio.settings import load_settings
 from tests.support import received_lines
 

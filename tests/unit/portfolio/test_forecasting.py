@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from foundation.pipeline_logger import read_events
 from portfolio.database_manager import DatabaseManager
 from portfolio.forecasting import ForecastError, forecast_series, forecast_ticker, garch, sarimax, ssa
 from portfolio.forecasting.common import ModelForecast
 from portfolio.forecasting.ensemble import combine, inverse_error_weights
 from portfolio.forecasting.evaluation import holdout_origins, score_paths
 from portfolio.forecasting.store import latest_forecast, next_sessions
-from portfolio.pipeline_logger import read_events
 from portfolio.settings import PipelineSettings, load_settings
 from tests.trading_support import StatsdSink, count_rows, random_walk, seed_ohlcv
 

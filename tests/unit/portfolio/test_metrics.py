@@ -4,7 +4,7 @@ import socket
 
 import pytest
 
-from portfolio.metrics import StatsdClient
+from foundation.metrics import StatsdClient
 
 
 @pytest.fixture

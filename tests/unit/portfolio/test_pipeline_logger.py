@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.pipeline_logger import PipelineLogger, get_logger, prune_rotated, read_events
+from foundation.pipeline_logger import PipelineLogger, get_logger, prune_rotated, read_events
 
 
 def _writer(log_dir: str, writer_id: int, count: int, max_bytes: int) -> None:
@@ -86,7 +86,7 @@ def test_retention_prunes_old_rotated_files(tmp_path: Path) -> None:
 
 
 def test_secrets_are_redacted(tmp_path: Path) -> None:
-    from portfolio.redaction import register_secret
+    from foundation.redaction import register_secret
 
     register_secret("hunter2-very-secret")
     log = PipelineLogger(tmp_path)

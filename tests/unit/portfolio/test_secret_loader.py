@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from foundation.pipeline_logger import get_logger
+from foundation.redaction import redact
 from portfolio import secret_loader
-from portfolio.pipeline_logger import get_logger
-from portfolio.redaction import redact
 
 ENV_TEXT = """
 # data-source keys
@@ -92,7 +92,7 @@ def test_loaded_secret_never_reaches_the_event_log(pmx_home: Path) -> None:
 
 
 def test_secret_from_a_docker_secret_file(pmx_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from portfolio.redaction import redact
+    from foundation.redaction import redact
     from portfolio.secret_loader import get_secret
 
     secret_file = pmx_home / "finnhub_api_key"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.paths import REPO_ROOT
+from foundation.paths import REPO_ROOT
 
 NOT_UTF8 = b"\xe9t\xe9"  # "été" in Latin-1
 
@@ -95,7 +95,7 @@ def test_the_sla_rules_command_names_a_non_utf8_config(config_copy: Path, name: 
 def test_every_config_loader_names_the_non_utf8_file(config_copy: Path, loader: str, name: str) -> None:
     import importlib
 
-    from portfolio.config_loader import ConfigError
+    from foundation.config_loader import ConfigError
 
     module, func = loader.split(":")
     load = getattr(importlib.import_module(module), func)

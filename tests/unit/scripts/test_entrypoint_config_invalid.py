@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.config_loader import ConfigError
-from portfolio.pipeline_logger import read_events
+from foundation.config_loader import ConfigError
+from foundation.pipeline_logger import read_events
 from scripts import run_auto_trader
 from scripts.entrypoint import run_logged
 

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from foundation.paths import REPO_ROOT
+from foundation.pipeline_logger import get_logger
 from listeners.config import load_observability
 from listeners.error_monitor import ThresholdStore
-from portfolio.paths import REPO_ROOT
-from portfolio.pipeline_logger import get_logger
 from scripts import error_monitor
 
 NOW = datetime.now(UTC)

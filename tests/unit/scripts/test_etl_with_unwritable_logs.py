@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio import pipeline_logger
-from portfolio.paths import REPO_ROOT
+from foundation import pipeline_logger
+from foundation.paths import REPO_ROOT
 from scripts import run_etl_pipeline
 
 ARGS = ["--tickers", "AAPL,MSFT", "--start-date", "2025-06-02", "--end-date", "2025-09-30", "--mode", "synthetic",

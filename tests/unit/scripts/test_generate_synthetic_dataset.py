@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from portfolio.paths import REPO_ROOT
-from portfolio.pipeline_logger import read_events
+from foundation.paths import REPO_ROOT
+from foundation.pipeline_logger import read_events
 from portfolio.synthetic import load_dataset_ticker, resolve_dataset_id
 from scripts import generate_synthetic_dataset as gen
 

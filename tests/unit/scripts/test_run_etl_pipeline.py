@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from foundation.paths import REPO_ROOT
+from foundation.pipeline_logger import read_events
 from portfolio.calendar import sessions_between
-from portfolio.paths import REPO_ROOT
-from portfolio.pipeline_logger import read_events
 from scripts import run_etl_pipeline
 from tests.support import free_port
 
@@ -186,7 +186,7 @@ def test_quality_stage_failure_propagates(pmx_home: Path) -> None:
 
 
 def test_a_stage_that_already_completed_resumes_from_its_checkpoint(pmx_home: Path) -> None:
-    from portfolio.pipeline_logger import read_events
+    from foundation.pipeline_logger import read_events
 
     common = {"ticker": "AAPL", "run_id": "r2", "start": "2024-01-02", "end": "2024-02-29", "mode": "synthetic",
               "pipeline_id": "daily_etl__r2__AAPL"}

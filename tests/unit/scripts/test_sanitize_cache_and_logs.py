@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from foundation.paths import REPO_ROOT
+from foundation.pipeline_logger import get_logger, read_events
 from portfolio.checkpoint_manager import CheckpointManager
 from portfolio.data_sources.cache import DiskCache
 from portfolio.database_manager import DatabaseManager
-from portfolio.paths import REPO_ROOT
-from portfolio.pipeline_logger import get_logger, read_events
 from scripts import sanitize_cache_and_logs as sanitize
 
 DAY = 86400

@@ -1,6 +1,6 @@
 """Day replay: every scheduled cycle of one or more exchange days, in live mode, on a pinned clock.
 
-``python -m orchestration.replay 2026-12-03 [2026-11-27 ...]`` (or ``make replay DAY=2026-12-03``) replays the
+``python -m local_stack.replay 2026-12-03 [2026-11-27 ...]`` (or ``make replay DAY=2026-12-03``) replays the
 shipped configuration: the schedules of ``config/orchestration.yml`` (through Airflow's own cron timetable), the
 ``market_hours`` settings, and the SLAs of ``config/slas.yml`` (the Deadline Alerts that
 :func:`alerts.deadlines.deadlines_for_dag` attaches to each DAG). For each cycle it prints the scheduled time,
@@ -288,13 +288,13 @@ def _slow(values: Iterable[str]) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line: ``python -m orchestration.replay DAY [DAY ...] [--dag D] [--slow DAG=SECONDS]``."""
-    parser = argparse.ArgumentParser(prog="python -m orchestration.replay", description=__doc__.split("\n")[0])
+    """Command line: ``python -m local_stack.replay DAY [DAY ...] [--dag D] [--slow DAG=SECONDS]``."""
+    parser = argparse.ArgumentParser(prog="python -m local_stack.replay", description=__doc__.split("\n")[0])
     parser.add_argument("days", nargs="+", type=date.fromisoformat, help="exchange days (YYYY-MM-DD, New York)")
     parser.add_argument("--dag", action="append", help="only these DAGs (repeatable)")
     parser.add_argument("--slow", action="append", default=[], help="DAG=SECONDS of work after the gate")
     args = parser.parse_args(argv)
-    from portfolio.paths import REPO_ROOT
+    from foundation.paths import REPO_ROOT
 
     os.environ.setdefault("AIRFLOW_HOME", str(REPO_ROOT / ".airflow"))  # never the user's ~/airflow
     total = 0

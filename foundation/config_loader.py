@@ -11,12 +11,18 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from portfolio import paths
+from foundation import paths
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 M = TypeVar("M", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """Base for config models: unknown keys are errors, loaded values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ConfigError(ValueError):

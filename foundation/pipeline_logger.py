@@ -28,10 +28,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from portfolio import paths
-from portfolio.config_loader import ConfigError, current_env
-from portfolio.event_log_config import EventLogSettings, cached_settings, load_event_log_settings, mtime
-from portfolio.redaction import bounded, redact_data
+from foundation import paths
+from foundation.config_loader import ConfigError, current_env
+from foundation.event_log_config import EventLogSettings, cached_settings, load_event_log_settings, mtime
+from foundation.redaction import bounded, redact_data
 
 Stream = Literal["pipeline", "events", "errors"]
 STREAMS: tuple[Stream, ...] = ("pipeline", "events", "errors")
@@ -79,7 +79,7 @@ class WriteHealth:
                       "JSON events are dropped and counted (pmx.observability.failure, component=event_log), "
                       "the job continues",
                       file=sys.stderr, flush=True)
-            from portfolio.metrics import get_client
+            from foundation.metrics import get_client
 
             get_client().incr("observability.failure", tags={"component": "event_log", "reason": reason})
         except Exception:

@@ -1,7 +1,7 @@
 """Idempotently create the pools, ``portfolio.*`` Variables and Connections the DAG set needs.
 
 Runs against the metadata database of the current ``AIRFLOW_HOME`` (after ``airflow db migrate``):
-``python -m orchestration.bootstrap [--reset-variables]``. Pools always follow ``config/orchestration.yml``;
+``python -m local_stack.bootstrap [--reset-variables]``. Pools always follow ``config/orchestration.yml``;
 Variables are created when missing and only overwritten with ``--reset-variables``; API keys for the
 Connections come from the environment or ``.env`` and are never printed.
 """

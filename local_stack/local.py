@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from orchestration.airflow_env import StackLayout
-from orchestration.api_client import AirflowApi
-from orchestration.stack import BOUND_PORTS
-from portfolio import paths
+from foundation import paths
+from local_stack.airflow_env import StackLayout
+from local_stack.api_client import AirflowApi
+from local_stack.stack import BOUND_PORTS
 
 
 def _port(setting: str, default: int) -> int:

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DASHBOARD_DIR = REPO / "dashboards" / "json"
 RULES_DIR = REPO / "alerts" / "prometheus"
 GRAFANA_INTERVALS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h", "__range_s": "3600"}

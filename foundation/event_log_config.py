@@ -12,8 +12,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from portfolio import paths
-from portfolio.config_loader import ConfigError, current_env, deep_merge, read_yaml, validate
+from foundation import paths
+from foundation.config_loader import ConfigError, current_env, deep_merge, read_yaml, validate
 
 
 class EventLogSettings(BaseModel):

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import requests
 
-from orchestration.airflow_env import StackLayout, stack_environment, write_env_file
-from orchestration.api_client import AirflowApi
+from local_stack.airflow_env import StackLayout, stack_environment, write_env_file
+from local_stack.api_client import AirflowApi
 
 COMPONENTS: dict[str, list[str]] = {
     "api-server": ["api-server"],
@@ -38,7 +38,7 @@ PYTHON_COMPONENTS: dict[str, list[str]] = {
 # What ``make run`` and the test session start: LocalExecutor runs tasks inside the scheduler.
 DEFAULT_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer", "alerts-worker")
 # The 127.0.0.1 TCP ports the components bind: layout field -> (who binds it, the setting that moves it for
-# ``make run`` / ``make up``; orchestration/local.py reads them).
+# ``make run`` / ``make up``; local_stack/local.py reads them).
 BOUND_PORTS: dict[str, tuple[str, str, str]] = {
     "api_port": ("api-server", "api-server", "PMX_API_PORT"),
     "log_port": ("scheduler", "scheduler log server", "PMX_LOG_PORT"),

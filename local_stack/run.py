@@ -19,8 +19,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from orchestration.local import local_layout
-from orchestration.stack import AirflowStack, StackError
+from local_stack.local import local_layout
+from local_stack.stack import AirflowStack, StackError
 
 MASTER_DAG = "portfolio_master"
 REPORT_TASK = "performance_report"  # the master DAG's last task (dags/portfolio_master.py)
@@ -50,7 +50,7 @@ def bootstrap(stack: AirflowStack) -> None:
     """Migrate the metadata DB and create pools, Variables and Connections (idempotent)."""
     stack.migrate()
     say("creating pools, Variables and Connections")
-    proc = subprocess.run([sys.executable, "-m", "orchestration.bootstrap"], env=stack.env, text=True,
+    proc = subprocess.run([sys.executable, "-m", "local_stack.bootstrap"], env=stack.env, text=True,
                           capture_output=True, check=False)
     if proc.returncode != 0:
         raise StackError(f"bootstrap failed:\n{proc.stdout}{proc.stderr[-3000:]}")

@@ -56,7 +56,7 @@ class StatsdClient:
             self._reported = True
         if first:
             try:
-                from portfolio.pipeline_logger import get_logger
+                from foundation.pipeline_logger import get_logger
 
                 get_logger("metrics").log_event("observability_failure", level="warning", component_failed="metrics",
                                                 reason=reason[:300])

@@ -98,7 +98,7 @@ class Receiver:
         with self.lock:
             self.attempts.append({"path": h.path, "mode": mode.kind, "at": time.time()})
         if mode.kind == "hang":
-            time.sleep(mode.hang_seconds)
+            time.sleep(mode.hang_seconds)  # wait-budget: 0 (the server thread sleeps; the test does not wait)
             h.close_connection = True
             return
         if mode.kind == "fail":

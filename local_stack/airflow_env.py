@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from portfolio import paths
-from portfolio.config_loader import ConfigError, read_yaml
+from foundation import paths
+from foundation.config_loader import ConfigError, read_yaml
 
 SECRET_NAMES = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
 

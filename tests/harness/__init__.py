@@ -1,0 +1,1 @@
+"""Test harnesses: HTTP receivers, a PromQL probe and StatsD traffic generators."""
