@@ -6,23 +6,15 @@ routing key. The outbox stores channel names only.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from foundation import paths
-from foundation.config_loader import ConfigError, load_config
-
-SEVERITY_NAMES = ("critical", "error", "warning", "info")
+from foundation.config_loader import CachedConfig, ConfigError, Strict
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ChannelConfig(_Strict):
+class ChannelConfig(Strict):
     """One delivery channel."""
 
     type: Literal["slack", "pagerduty", "email", "file"]
@@ -47,7 +39,7 @@ class ChannelConfig(_Strict):
         return self
 
 
-class RetryPolicy(_Strict):
+class RetryPolicy(Strict):
     """Exponential backoff between delivery attempts."""
 
     initial_delay_seconds: float = Field(default=1.0, gt=0)
@@ -63,7 +55,7 @@ class RetryPolicy(_Strict):
         )
 
 
-class DeadLetterPolicy(_Strict):
+class DeadLetterPolicy(Strict):
     """Which HTTP statuses cannot succeed by retrying."""
 
     permanent_statuses: list[int] = Field(default_factory=lambda: [400, 401, 403, 404, 410, 413, 422])
@@ -79,7 +71,7 @@ class DeadLetterPolicy(_Strict):
         return value
 
 
-class WorkerConfig(_Strict):
+class WorkerConfig(Strict):
     """The outbox worker's loop."""
 
     poll_interval_seconds: float = Field(default=0.2, gt=0, le=10)
@@ -97,13 +89,13 @@ class WorkerConfig(_Strict):
         return self
 
 
-class OutboxConfig(_Strict):
+class OutboxConfig(Strict):
     """Where the outbox lives."""
 
     path: str = "data/alerts/outbox.sqlite"
 
 
-class AlertingConfig(_Strict):
+class AlertingConfig(Strict):
     """The whole ``config/alerting.yml``."""
 
     ui_base_url: str = "auto"  # "auto": the stack's [api] base_url (AIRFLOW__API__BASE_URL)
@@ -133,21 +125,19 @@ def check_channels(names: list[str], known: dict[str, ChannelConfig], file: Path
             )
 
 
-@lru_cache(maxsize=8)
-def _cached(config_dir: str, env: str | None) -> AlertingConfig:
-    cfg = load_config(AlertingConfig, "alerting", config_dir=Path(config_dir), env=env)
+def _check_routing(cfg: AlertingConfig, file: Path) -> None:
     for severity, names in cfg.routing.items():
-        check_channels(names, cfg.channels, Path(config_dir) / "alerting.yml", f"routing.{severity}")
-    return cfg
+        check_channels(names, cfg.channels, file, f"routing.{severity}")
+
+
+_cache = CachedConfig(AlertingConfig, "alerting", _check_routing)
 
 
 def load_alerting(config_dir: Path | None = None, env: str | None = None) -> AlertingConfig:
     """Load and validate ``config/alerting.yml`` (cached per directory and environment)."""
-    import os
-
-    return _cached(str(config_dir or paths.config_dir()), env or os.environ.get("PMX_ENV"))
+    return _cache.load(config_dir, env)
 
 
 def clear_cache() -> None:
     """Forget loaded configs (tests, config reloads)."""
-    _cached.cache_clear()
+    _cache.clear()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
-Severity = Literal["critical", "error", "warning", "info"]
+from foundation.severity import Severity
+
 SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
 # the kinds the router knows; other kinds are accepted and routed by severity like "error_threshold"
 KINDS: tuple[str, ...] = (

@@ -16,10 +16,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from foundation import paths
-from foundation.config_loader import ConfigError, read_yaml, validate
+from foundation.config_loader import ConfigError, Strict, read_yaml, validate
+from foundation.severity import Severity
 
 Reference = Literal["scheduled", "queued", "time_of_day", "average_runtime"]
-Severity = Literal["critical", "error", "warning", "info"]
 _DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -43,10 +43,8 @@ def parse_duration(value: Any) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
-class SlaSpec(BaseModel):
+class SlaSpec(Strict):
     """One SLA: when a DAG run must be finished, how bad a miss is, who hears about it, what to do."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(pattern=_NAME.pattern)
     dag_id: str = Field(min_length=1)
@@ -105,10 +103,8 @@ class SlaSpec(BaseModel):
         )
 
 
-class TaskBudget(BaseModel):
+class TaskBudget(Strict):
     """A soft per-task budget: a task running longer than ``budget`` raises a ``task_budget`` incident."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     dag_id: str = Field(min_length=1)
     task_id: str = Field(min_length=1)  # fnmatch pattern over task ids, e.g. "*.forecast"

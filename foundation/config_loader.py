@@ -7,8 +7,10 @@ A config file ``config/<name>.yml`` may be overlaid by the section ``<name>:`` o
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -161,3 +163,36 @@ def load_config(model: type[M], name: str, *, config_dir: Path | None = None, en
             raise ConfigError(overlay_file, name, section, "overlay section must be a mapping")
         overlay = section
     return validate(model, deep_merge(data, overlay), base_file, overlay, overlay_file)
+
+
+class CachedConfig(Generic[M]):
+    """One config file's loader, cached per config directory and environment (``PMX_CONFIG_DIR``, ``PMX_ENV``).
+
+    ``check`` runs once after validation (cross-field rules that need the file's path for their error).
+    """
+
+    def __init__(self, model: type[M], name: str, check: Callable[[M, Path], None] | None = None) -> None:
+        self.model, self.name, self.check = model, name, check
+        self._loaded: dict[tuple[str, str], M] = {}
+        self._lock = threading.Lock()
+
+    def load(self, config_dir: Path | None = None, env: str | None = None, *, fresh: bool = False) -> M:
+        """The validated config (re-read when ``fresh``); errors are :class:`ConfigError`."""
+        directory = (config_dir or paths.config_dir()).resolve()
+        key = (str(directory), env or current_env())
+        with self._lock:
+            if fresh:
+                self._loaded.clear()
+            cfg = self._loaded.get(key)
+        if cfg is None:
+            cfg = load_config(self.model, self.name, config_dir=directory, env=key[1])
+            if self.check is not None:
+                self.check(cfg, directory / f"{self.name}.yml")
+            with self._lock:
+                self._loaded[key] = cfg
+        return cfg
+
+    def clear(self) -> None:
+        """Forget every loaded copy (tests, config reloads)."""
+        with self._lock:
+            self._loaded.clear()

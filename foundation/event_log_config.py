@@ -13,13 +13,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from foundation import paths
-from foundation.config_loader import ConfigError, current_env, deep_merge, read_yaml, validate
+from foundation.config_loader import ConfigError, Strict, current_env, deep_merge, read_yaml, validate
 
 
-class EventLogSettings(BaseModel):
+class EventLogSettings(Strict):
     """``event_log:`` of ``config/observability.yml``: where the JSON streams live, rotation and retention."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     dir: str = "logs/pipeline"
     max_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)

@@ -8,25 +8,17 @@ how the "plugin disabled" comparison runs are made without touching the file.
 from __future__ import annotations
 
 import os
-from functools import lru_cache
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
 from foundation import paths
-from foundation.config_loader import ConfigError, current_env, load_config
+from foundation.config_loader import CachedConfig, ConfigError, Strict
 from foundation.event_log_config import EventLogSettings
+from foundation.severity import Severity
 
 ENABLED_ENV = "PMX_LISTENER_ENABLED"
-Severity = Literal["critical", "error", "warning", "info"]
 RULES = ("dag_failures", "retry_storm", "import_errors", "consecutive_failed_runs")
-
-
-class Strict(BaseModel):
-    """Base for config sections: unknown keys are errors."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class ListenerSettings(Strict):
@@ -94,16 +86,12 @@ class ObservabilityConfig(Strict):
     error_monitor: ErrorMonitorSettings = ErrorMonitorSettings()
 
 
-@lru_cache(maxsize=8)
-def _cached(config_dir: str, env: str) -> ObservabilityConfig:
-    return load_config(ObservabilityConfig, "observability", config_dir=Path(config_dir), env=env)
+_cache = CachedConfig(ObservabilityConfig, "observability")
 
 
 def load_observability(*, fresh: bool = False) -> ObservabilityConfig:
     """Load ``config/observability.yml`` plus the ``PMX_ENV`` overlay; cached per directory and env."""
-    if fresh:
-        _cached.cache_clear()
-    return _cached(str(paths.config_dir()), current_env())
+    return _cache.load(fresh=fresh)
 
 
 def env_switch() -> bool | None:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
-
 from croniter import croniter
 from pydantic import Field, field_validator
 
-from foundation import paths
-from foundation.config_loader import Strict, current_env, load_config
+from foundation.config_loader import CachedConfig, Strict
 
 DAG_IDS = (
     "daily_etl", "auto_trader", "auto_trader_core", "monitoring", "env_sanity", "nightly_backfill",
@@ -91,11 +87,9 @@ class OrchestrationConfig(Strict):
         return value
 
 
-@lru_cache(maxsize=4)
-def _cached(config_dir: str, env: str) -> OrchestrationConfig:
-    return load_config(OrchestrationConfig, "orchestration", config_dir=Path(config_dir), env=env)
+_cache = CachedConfig(OrchestrationConfig, "orchestration")
 
 
 def load_orchestration() -> OrchestrationConfig:
     """Load ``config/orchestration.yml`` with the ``PMX_ENV`` overlay (cached per directory and environment)."""
-    return _cached(str(paths.config_dir()), current_env())
+    return _cache.load()

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from functools import lru_cache
-from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from foundation import paths
-from foundation.config_loader import Strict, current_env, load_config
+from foundation.config_loader import CachedConfig, Strict
 
 TICKER_PATTERN = re.compile(r"^[A-Z][A-Z0-9]{0,5}([.-][A-Z0-9]{1,3})?$")
 ExecutionMode = Literal["live", "synthetic", "auto"]
@@ -169,13 +166,9 @@ class PipelineSettings(Strict):
     performance_report: PerformanceReport = PerformanceReport()
 
 
-@lru_cache(maxsize=8)
-def _cached(config_dir: str, env: str) -> PipelineSettings:
-    return load_config(PipelineSettings, "pipeline", config_dir=Path(config_dir), env=env)
+_cache = CachedConfig(PipelineSettings, "pipeline")
 
 
 def load_settings(*, fresh: bool = False) -> PipelineSettings:
     """Load ``config/pipeline.yml`` plus the ``PMX_ENV`` overlay; cached per directory and environment."""
-    if fresh:
-        _cached.cache_clear()
-    return _cached(str(paths.config_dir()), current_env())
+    return _cache.load(fresh=fresh)

@@ -49,7 +49,7 @@ def reset_caches() -> None:
     from foundation import metrics, pipeline_logger
     from portfolio import database_manager, settings
 
-    settings._cached.cache_clear()
+    settings._cache.clear()
     database_manager.forget_ready_state()
     pipeline_logger._default = None
     pipeline_logger._default_key = None
@@ -60,7 +60,7 @@ def reset_caches() -> None:
     from portfolio import secret_loader
     from portfolio.data_sources import http
 
-    orchestration_config._cached.cache_clear()
+    orchestration_config._cache.clear()
     secret_loader.clear_cache()
     http.reset_network_state()
 

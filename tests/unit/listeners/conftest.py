@@ -29,8 +29,8 @@ def listener(pmx_home: Path, udp: UdpReceiver,
     """A fresh listener with the repository's config, writing under ``pmx_home``."""
     for name in ("PMX_LISTENER_ENABLED", "PMX_LISTENER_INJECT_FAULT"):
         monkeypatch.delenv(name, raising=False)
-    listener_config._cached.cache_clear()
+    listener_config._cache.clear()
     instance = PortfolioListener()
     yield instance
     instance.flush(10)
-    listener_config._cached.cache_clear()
+    listener_config._cache.clear()

@@ -22,9 +22,9 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("PMX_CONFIG_DIR", str(target))
     monkeypatch.delenv("PMX_ENV", raising=False)
     monkeypatch.delenv("PMX_LISTENER_ENABLED", raising=False)
-    listener_config._cached.cache_clear()
+    listener_config._cache.clear()
     yield target
-    listener_config._cached.cache_clear()
+    listener_config._cache.clear()
 
 
 def _edit(config_dir: Path, section: str, key: str, value: object) -> None:
@@ -85,7 +85,7 @@ def test_env_switch_wins_over_the_file(config_dir: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("PMX_LISTENER_ENABLED", "false")
     assert listener_enabled() is False
     _edit(config_dir, "listener", "enabled", False)
-    listener_config._cached.cache_clear()
+    listener_config._cache.clear()
     monkeypatch.delenv("PMX_LISTENER_ENABLED")
     assert listener_enabled() is False
 

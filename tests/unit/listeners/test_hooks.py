@@ -210,14 +210,14 @@ def test_the_env_switch_makes_every_hook_a_no_op(listener: PortfolioListener, pm
 def test_a_broken_config_makes_the_listener_inert_and_says_so_once(pmx_home: Path, config_copy: Path) -> None:
     broken = "error_monitor:\n  rules:\n    retry_storm: {threshold: 0}\n"
     (config_copy / "observability.yml").write_text(broken)
-    listener_config._cached.cache_clear()
+    listener_config._cache.clear()
     listener = PortfolioListener()
     for _ in range(3):
         listener.on_task_instance_running("queued", fake_ti(state="running"))
     (report,) = [e for e in listener_events(pmx_home) if e["event"] == "observability_failure"]
     assert report["reason"] == "config" and "retry_storm" in report["error"]
     assert listener.failures.counts == {"config": 1}
-    listener_config._cached.cache_clear()
+    listener_config._cache.clear()
 
 
 def test_a_full_queue_drops_and_counts(listener: PortfolioListener, pmx_home: Path) -> None:

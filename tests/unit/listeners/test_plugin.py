@@ -47,11 +47,11 @@ def test_the_env_switch_decides_at_import(monkeypatch: pytest.MonkeyPatch, switc
     import listeners.plugin as plugin_module
 
     monkeypatch.setenv("PMX_LISTENER_ENABLED", switch)
-    listener_config._cached.cache_clear()
+    listener_config._cache.clear()
     try:
         reloaded = importlib.reload(plugin_module)
         assert len(reloaded.PortfolioObservabilityPlugin.listeners) == registered
     finally:
         monkeypatch.delenv("PMX_LISTENER_ENABLED")
         importlib.reload(plugin_module)
-        listener_config._cached.cache_clear()
+        listener_config._cache.clear()
