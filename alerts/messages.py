@@ -13,7 +13,7 @@ import html
 from typing import Any
 
 from alerts.incident import RESOLVES, Incident
-from listeners.redact import scrub, scrub_data
+from foundation.scrub import scrub, scrub_data
 
 SLACK_EMOJI = {
     "critical": ":rotating_light:",

@@ -167,7 +167,7 @@ def piece_costs(iterations: int) -> dict[str, tuple[float, float]]:
     from foundation.pipeline_logger import get_logger
     from foundation.redaction import redact
     from listeners.emit import EventWriter, FailureCounter
-    from listeners.redact import scrub
+    from foundation.scrub import scrub
 
     record = {"ts": "2026-03-02T14:30:00.000000Z", "event": "task_success", "dag_id": "daily_etl",
               "task_id": "extract_prices", "run_id": "manual__2026-03-02T14:29:00+00:00", "map_index": 3,
@@ -188,7 +188,7 @@ def piece_costs(iterations: int) -> dict[str, tuple[float, float]]:
                                                      iterations)),
         "UDP send (1 datagram)": stats_ms(timed(lambda: sock.sendto(packet, ("127.0.0.1", port)),
                                                 iterations)),
-        "listeners.redact.scrub (200 chars)": stats_ms(timed(lambda: scrub(text), iterations)),
+        "foundation.scrub.scrub (200 chars)": stats_ms(timed(lambda: scrub(text), iterations)),
         "foundation.redaction.redact (200 chars)": stats_ms(timed(lambda: redact(text), iterations)),
     }
 

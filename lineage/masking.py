@@ -10,7 +10,7 @@ Marquez) in OpenLineage's ``transform`` transport with :class:`MaskingTransforme
   every secret;
 * masks values under secret-looking keys (``note_token``, ``password``, ``dsn``...) anywhere in the event;
 * runs every other string (``errorMessage.message``, stack traces, task info) through the live Airflow
-  maskers and the project's redaction (:func:`listeners.redact.scrub`).
+  maskers and the project's redaction (:func:`foundation.scrub.scrub`).
 
 A masking failure drops the event (fail closed), is counted in :data:`FAILURES` and sent as the StatsD
 counter ``pmx.observability.failure,component=lineage,reason=mask``; it never reaches the task.
@@ -27,7 +27,7 @@ from typing import Any
 import attr
 from openlineage.client.transport.transform import EventTransformer
 
-from listeners.redact import MASK, MAX_DEPTH, mask_all, scrub, sensitive_key
+from foundation.scrub import MASK, MAX_DEPTH, mask_all, scrub, sensitive_key
 
 log = logging.getLogger(__name__)
 CONF_KEYS = frozenset({"conf", "dag_run_conf"})

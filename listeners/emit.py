@@ -61,7 +61,7 @@ class FailureCounter:
                 log.warning("portfolio observability listener: %s failed (%s); the task outcome is "
                             "unchanged; further failures of this kind are only counted", reason, detail[:300])
                 if self.report_event is not None:
-                    from listeners.redact import scrub_bounded
+                    from foundation.scrub import scrub_bounded
 
                     self.report_event({"reason": reason, "failed_hook": hook,
                                        "error_type": type(exc).__name__ if exc is not None else None,

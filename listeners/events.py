@@ -15,7 +15,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from listeners.redact import scrub, scrub_bounded
+from foundation.scrub import scrub, scrub_bounded
 
 SCHEMA_VERSION = 1
 COMPONENT = "listener"

@@ -9,7 +9,7 @@ is just not applied there.
 :func:`configure_logging` replaces ``airflow.settings.configure_logging`` through the repository's
 ``airflow_local_settings.py`` (Airflow's hook for overriding its settings functions): it runs Airflow's own
 configuration, then adds :func:`mask_processor` before the renderer of structlog and :class:`MaskingFilter`
-to every configured stdlib handler, so every line a component writes passes :func:`listeners.redact.scrub_data`.
+to every configured stdlib handler, so every line a component writes passes :func:`foundation.scrub.scrub_data`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import logging
 import threading
 from typing import Any
 
-from listeners.redact import scrub, scrub_data
+from foundation.scrub import scrub, scrub_data
 
 WITHHELD = "<log line withheld: secrets masking failed>"
 _local = threading.local()

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from foundation import redaction
-from listeners.redact import mask_all, scrub, scrub_bounded, scrub_data
+from foundation.scrub import mask_all, scrub, scrub_bounded, scrub_data
 
 SECRET = "Kx9-super-secret-value-77"
 
