@@ -18,7 +18,7 @@ help:
 	@echo "make test              the full test suite (unit + integration against real Airflow/Prometheus)"
 	@echo "make test-fast         unit tests only"
 	@echo "make bench             run the benchmarks (they print numbers)"
-	@echo "make lint              ruff + mypy"
+	@echo "make lint              ruff + import contracts (lint-imports) + mypy on every package"
 	@echo "make lock              regenerate requirements.lock from pyproject.toml"
 
 venv: $(STAMP)
@@ -73,6 +73,7 @@ bench: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 	$(VENV)/bin/mypy
 
 lock:
