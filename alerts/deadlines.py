@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from alerts.incident import Incident, sla_dedup_key, utc_now
+from alerts.sla_details import SlaMissDetails
 
 if TYPE_CHECKING:
     from airflow.sdk import DeadlineAlert  # type: ignore[attr-defined]
@@ -154,7 +155,7 @@ def build_miss_incident(
         "runbook": runbook_url,
         "sla_misses": f"{ui_base}/pmx-sla/ui?dag_id={dag_id}",
     }
-    details = {
+    details: SlaMissDetails = {
         "sla": sla,
         "deadline": iso_z(deadline),
         "reference": kw.get("reference"),
@@ -184,7 +185,7 @@ def build_miss_incident(
         dedup_key=sla_dedup_key(dag_id, sla, run_id),
         severity=kw.get("severity", "error"),
         summary=summary,
-        details=details,
+        details=dict(details),
         dag_id=dag_id,
         run_id=run_id,
         links=links,
@@ -205,7 +206,7 @@ def _link_bases() -> tuple[str, str]:
 def handle_deadline_miss(context: dict[str, Any], kw: dict[str, Any]) -> str:
     """Record the miss in the outbox (or explain why it does not apply); raise only if it cannot be stored."""
     from alerts.outbox import Outbox
-    from alerts.router import _count_failure
+    from foundation.failures import report_failure
     from foundation.pipeline_logger import get_logger
 
     run = context.get("dag_run") or {}
@@ -236,7 +237,8 @@ def handle_deadline_miss(context: dict[str, Any], kw: dict[str, Any]) -> str:
     try:
         incident_id, created = Outbox().add_incident(incident)
     except Exception as exc:
-        _count_failure("deadline_callback", incident, exc)
+        report_failure("alerts", "deadline_callback", exc, kind=incident.kind, dedup_key=incident.dedup_key,
+                       dag_id=incident.dag_id)
         raise  # Airflow records the callback as failed (visible in the UI and in its callback metrics)
     from alerts.router import submit_effects
 
@@ -256,9 +258,9 @@ def _catch_up(run: dict[str, Any], context: dict[str, Any]) -> Any:
         deadline = (context.get("deadline") or {}).get("deadline_time")
         return judge(run, deadline, Outbox().liveness(), utc_now(), outage_after)
     except Exception as exc:
-        from alerts.router import _count_failure
+        from foundation.failures import report_failure
 
-        _count_failure("catch_up_check", None, exc)
+        report_failure("alerts", "catch_up_check", exc, kind="sla_miss", dag_id=run.get("dag_id"))
         return CatchUp("on_time_run")
 
 

@@ -8,37 +8,18 @@ dead worker becomes ``in_doubt`` and is reconciled with the channel before anyth
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from alerts.incident import RESOLVES, Incident
-from alerts.outbox import DEAD_LETTER, DELIVERED, NOT_CONFIGURED, PENDING, SENDING, Outbox
+from alerts.outbox import DEAD_LETTER, NOT_CONFIGURED, Claim, Outbox, Target
 from alerts.router import resolution_targets, route
 
 if TYPE_CHECKING:
     from alerts.alerting_config import AlertingConfig
     from alerts.channels import Channel, Outcome
 
-
-@dataclass(frozen=True)
-class Claim:
-    """One delivery this worker is sending now."""
-
-    delivery_id: int
-    incident_id: int
-    incident: Incident
-    channel: str
-    action: str
-    attempts: int
-    in_doubt: bool
-    created_at: float
-    submitted_at: float
-    previous_sending_since: float | None
-
-    @property
-    def delivery_key(self) -> str:
-        """Stable identity of this delivery across workers and restarts (used for reconciliation)."""
-        return f"{self.incident.kind}|{self.incident.dedup_key}|{self.channel}|{self.action}"
+__all__ = ["Claim", "Deliverer"]
 
 
 def _metrics() -> Any:
@@ -64,100 +45,39 @@ class Deliverer:
     # -- planning ------------------------------------------------------------------------------------------
     def plan(self, limit: int = 200) -> int:
         """Create the deliveries of newly submitted incidents; return how many incidents were routed."""
-        with self.outbox.connect() as conn:
-            rows = conn.execute(
-                "SELECT id, payload FROM incidents WHERE routed_at IS NULL ORDER BY id LIMIT ?", (limit,)
-            ).fetchall()
-        for row in rows:
-            incident = Incident.from_json(row["payload"])
-            now = time.time()
-            with self.outbox.transaction() as conn:
-                targets = self._targets(conn, incident)
-                for channel, action, depends_on in targets:
-                    conn.execute(
-                        "INSERT OR IGNORE INTO deliveries (incident_id, channel, action, status, "
-                        "next_attempt_at, depends_on, created_at) VALUES (?,?,?,?,?,?,?)",
-                        (row["id"], channel, action, PENDING, now, depends_on, now),
-                    )
-                conn.execute("UPDATE incidents SET routed_at = ? WHERE id = ?", (now, row["id"]))
+        pending = self.outbox.unrouted(limit)
+        for incident_id, incident in pending:
+            targets = self.outbox.plan_deliveries(incident_id, incident, partial(self._targets, incident))
             _log().log_event(
                 "alert_routed",
-                incident_id=row["id"],
+                incident_id=incident_id,
                 kind=incident.kind,
                 dedup_key=incident.dedup_key,
                 severity=incident.severity,
                 channels=[f"{c}:{a}" for c, a, _ in targets],
             )
-        return len(rows)
+        return len(pending)
 
-    def _targets(self, conn: Any, incident: Incident) -> list[tuple[str, str, int | None]]:
+    def _targets(self, incident: Incident, closed: list[tuple[int, str]]) -> list[Target]:
         if incident.kind in RESOLVES:
-            return list(resolution_targets(conn, incident, self.config))
+            return list(resolution_targets(closed, self.config))
         return [(c, a, None) for c, a in route(incident, self.config)]
 
     # -- claiming ------------------------------------------------------------------------------------------
     def take_over_in_doubt(self) -> int:
         """Mark ``sending`` rows of other (dead) workers as in doubt and due now; return how many."""
-        with self.outbox.transaction() as conn:
-            cur = conn.execute(
-                "UPDATE deliveries SET status = ?, in_doubt = 1, next_attempt_at = ?, lease_owner = NULL "
-                "WHERE status = ? AND (lease_owner IS NULL OR lease_owner != ?)",
-                (PENDING, time.time(), SENDING, self.owner),
-            )
-        if cur.rowcount:
-            _log().log_event(
-                "alert_deliveries_in_doubt", level="warning", count=cur.rowcount, owner=self.owner
-            )
-        return cur.rowcount
+        count = self.outbox.take_over_in_doubt(self.owner)
+        if count:
+            _log().log_event("alert_deliveries_in_doubt", level="warning", count=count, owner=self.owner)
+        return count
 
     def release(self, delivery_id: int) -> None:
         """Give back a claimed delivery whose attempt broke off: pending again, in doubt, due now."""
-        with self.outbox.transaction() as conn:
-            conn.execute(
-                "UPDATE deliveries SET status = ?, in_doubt = 1, next_attempt_at = ?, lease_owner = NULL "
-                "WHERE id = ? AND status = ? AND lease_owner = ?",
-                (PENDING, time.time() + 1.0, delivery_id, SENDING, self.owner),
-            )
+        self.outbox.release(delivery_id, self.owner)
 
     def claim_due(self, limit: int, exclude: set[int] | None = None) -> list[Claim]:
         """Atomically take up to ``limit`` due deliveries whose dependency (trigger before resolve) is met."""
-        if limit <= 0:
-            return []
-        now = time.time()
-        claims: list[Claim] = []
-        with self.outbox.transaction() as conn:
-            rows = conn.execute(
-                "SELECT d.*, i.payload, i.submitted_at FROM deliveries d "
-                "JOIN incidents i ON i.id = d.incident_id LEFT JOIN deliveries dep ON dep.id = d.depends_on "
-                "WHERE d.status = ? AND d.next_attempt_at <= ? "
-                "AND (d.depends_on IS NULL OR dep.status IN (?, ?, ?)) ORDER BY d.next_attempt_at, d.id LIMIT ?",
-                (PENDING, now, DELIVERED, DEAD_LETTER, NOT_CONFIGURED, limit + len(exclude or ())),
-            ).fetchall()
-            for row in rows:
-                if exclude and row["id"] in exclude:
-                    continue
-                if len(claims) >= limit:
-                    break
-                conn.execute(
-                    "UPDATE deliveries SET status = ?, lease_owner = ?, lease_until = ?, sending_since = ?, "
-                    "attempts = attempts + 1 WHERE id = ? AND status = ?",
-                    (SENDING, self.owner, now + self.config.worker.lease_seconds, now, row["id"], PENDING),
-                )
-                claims.append(
-                    Claim(
-                        row["id"],
-                        row["incident_id"],
-                        Incident.from_json(row["payload"]),
-                        row["channel"],
-                        row["action"],
-                        row["attempts"] + 1,
-                        bool(row["in_doubt"]),
-                        row["created_at"],
-                        row["submitted_at"],
-                        row["sending_since"],
-                    )
-                )
-        return claims
+        return self.outbox.claim_due(self.owner, limit, self.config.worker.lease_seconds, exclude)
 
     # -- executing -----------------------------------------------------------------------------------------
     def execute(self, claim: Claim) -> str:
@@ -186,31 +106,16 @@ class Deliverer:
             result, reason = "dead_letter", f"expired after {claim.attempts} attempts; last: {outcome.reason}"
         else:
             reason = outcome.reason
-        with self.outbox.transaction() as conn:
-            if result == "delivered":
-                conn.execute(
-                    "UPDATE deliveries SET status = ?, delivered_at = ?, lease_owner = NULL, in_doubt = 0, "
-                    "last_error = ? WHERE id = ?",
-                    (DELIVERED, now, reason or None, claim.delivery_id),
-                )
-            elif result == "retry":
-                conn.execute(
-                    "UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_owner = NULL, "
-                    "last_error = ?, in_doubt = ? WHERE id = ?",
-                    (
-                        PENDING,
-                        now + self.config.retry.delay(claim.attempts),
-                        reason,
-                        int(outcome.maybe_sent or (claim.in_doubt and reason.startswith("in doubt"))),
-                        claim.delivery_id,
-                    ),
-                )
-            else:  # dead_letter, or not_configured (terminal too: nothing to retry until credentials exist)
-                conn.execute(
-                    "UPDATE deliveries SET status = ?, lease_owner = NULL, in_doubt = 0, last_error = ? "
-                    "WHERE id = ?",
-                    (NOT_CONFIGURED if result == NOT_CONFIGURED else DEAD_LETTER, reason, claim.delivery_id),
-                )
+        if result == "delivered":
+            self.outbox.mark_delivered(claim.delivery_id, now, reason or None)
+        elif result == "retry":
+            in_doubt = bool(outcome.maybe_sent or (claim.in_doubt and reason.startswith("in doubt")))
+            self.outbox.schedule_retry(
+                claim.delivery_id, now + self.config.retry.delay(claim.attempts), reason, in_doubt
+            )
+        else:  # dead_letter, or not_configured (terminal too: nothing to retry until credentials exist)
+            status = NOT_CONFIGURED if result == NOT_CONFIGURED else DEAD_LETTER
+            self.outbox.mark_terminal(claim.delivery_id, status, reason)
         self._report(claim, result, reason, now, outcome.status)
         return result
 
@@ -246,16 +151,4 @@ class Deliverer:
 
         ``status=not_configured`` requeues the deliveries of channels that had no credentials (once added).
         """
-        now = time.time()
-        with self.outbox.transaction() as conn:
-            where, args = (
-                ("status = ?", [status])
-                if not ids
-                else (f"status = ? AND id IN ({','.join('?' * len(ids))})", [status, *ids])
-            )
-            cur = conn.execute(
-                f"UPDATE deliveries SET status = '{PENDING}', next_attempt_at = ?, created_at = ?, "
-                f"attempts = 0 WHERE {where}",
-                [now, now, *args],
-            )
-        return cur.rowcount
+        return self.outbox.requeue(status, ids)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from alerts.sla_details import check_details
 from foundation.severity import Severity
 
 SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
@@ -31,7 +32,8 @@ class Incident:
     ``dedup_key`` identifies the incident across retries and re-submissions: the same ``(kind, dedup_key)``
     is stored once and delivered once per channel; PagerDuty uses it as its ``dedup_key`` (SLA misses:
     ``pmx-sla/<dag_id>/<sla>/<run_id>``). ``links`` maps a label to a URL (run, runbook, ...); ``details``
-    is free-form JSON-serializable context. Secrets must never be put in any field.
+    is JSON-serializable context, free-form except for SLA incidents (:mod:`alerts.sla_details`: checked here).
+    Secrets must never be put in any field.
     """
 
     kind: str
@@ -51,6 +53,25 @@ class Incident:
             raise ValueError("Incident.dedup_key must not be empty")
         if self.created_at.tzinfo is None:
             self.created_at = self.created_at.replace(tzinfo=UTC)
+        check_details(self.kind, self.details)
+
+    @property
+    def sla(self) -> str | None:
+        """The SLA name (``details["sla"]``) of an SLA incident, else None."""
+        value: str | None = self.details.get("sla")
+        return value
+
+    @property
+    def deadline(self) -> str | None:
+        """The ISO-8601 UTC deadline (``details["deadline"]``) of an SLA incident, else None."""
+        value: str | None = self.details.get("deadline")
+        return value
+
+    @property
+    def channels(self) -> list[str] | None:
+        """Channels chosen by the incident itself (``details["channels"]``: an SLA's own); None: route by severity."""
+        value = self.details.get("channels")
+        return list(value) if value else None
 
     def to_json(self) -> str:
         """Serialize to one JSON object (datetimes as ISO-8601)."""

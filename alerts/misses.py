@@ -11,25 +11,8 @@ from typing import Any
 from alerts.outbox import Outbox
 
 
-def _deliveries(conn: Any, incident_id: int | None) -> list[dict[str, Any]]:
-    if incident_id is None:
-        return []
-    rows = conn.execute(
-        "SELECT channel, action, status, attempts, delivered_at, last_error FROM deliveries "
-        "WHERE incident_id = ? ORDER BY id",
-        (incident_id,),
-    ).fetchall()
-    return [
-        {
-            "channel": r["channel"],
-            "action": r["action"],
-            "status": r["status"],
-            "attempts": r["attempts"],
-            "delivered_at": _iso(r["delivered_at"]),
-            "last_error": r["last_error"],
-        }
-        for r in rows
-    ]
+def _deliveries(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [{**r, "delivered_at": _iso(r["delivered_at"])} for r in rows]
 
 
 def _iso(epoch: float | None) -> str | None:
@@ -74,69 +57,47 @@ def list_misses(
     Times are also given in the SLA's timezone (``timezones`` by SLA name, else ``default_tz``) under ``local``.
     """
     now = now or time.time()
-    clauses: list[str] = ["m.kind = 'sla_miss'"]
-    args: list[Any] = []
-    if dag_id:
-        clauses.append("m.dag_id = ?")
-        args.append(dag_id)
-    if dag_ids is not None:
-        allowed = sorted(dag_ids)
-        clauses.append(f"m.dag_id IN ({', '.join('?' for _ in allowed)})" if allowed else "0")
-        args.extend(allowed)
-    if since is not None:
-        clauses.append("m.submitted_at >= ?")
-        args.append(since)
-    if until is not None:
-        clauses.append("m.submitted_at <= ?")
-        args.append(until)
-    sql = (
-        f"SELECT m.*, r.id AS recovery_id FROM incidents m LEFT JOIN incidents r ON r.kind = 'sla_recovered' "
-        f"AND r.dedup_key = m.dedup_key WHERE {' AND '.join(clauses)} ORDER BY m.submitted_at DESC LIMIT ?"
-    )
+    rows = outbox.sla_misses(dag_id=dag_id, dag_ids=None if dag_ids is None else sorted(dag_ids), since=since,
+                             until=until, limit=max(1, min(limit, 1000)))
     out: list[dict[str, Any]] = []
-    with outbox.connect() as conn:
-        for row in conn.execute(sql, [*args, max(1, min(limit, 1000))]).fetchall():
-            payload = json.loads(row["payload"])
-            deadline = row["deadline_at"]
-            if row["late_seconds"] is not None:
-                late, ongoing = float(row["late_seconds"]), False
-            elif deadline:
-                late = now - datetime.fromisoformat(deadline.replace("Z", "+00:00")).timestamp()
-                ongoing = True
-            else:
-                late, ongoing = None, True
-            deliveries = _deliveries(conn, row["id"])
-            item = {
-                "id": row["id"],
-                "dag_id": row["dag_id"],
-                "run_id": row["run_id"],
-                "sla": row["sla"],
-                "severity": row["severity"],
-                "deadline": deadline,
-                "detected_at": payload.get("created_at"),
-                "late_seconds": round(late, 1) if late is not None else None,
-                "still_late": ongoing,
-                "run_state": row["run_state"],
-                "summary": row["summary"],
-                "dedup_key": row["dedup_key"],
-                "delivered_to": sorted({d["channel"] for d in deliveries if d["status"] == "delivered"}),
-                # channels without credentials here: nothing was sent and nothing failed (not dead letters)
-                "not_configured": sorted({d["channel"] for d in deliveries if d["status"] == "not_configured"}),
-                "deliveries": deliveries,
-                "recovery_deliveries": _deliveries(conn, row["recovery_id"]),
-                "acknowledged_at": _iso(row["acknowledged_at"]),
-                "acknowledged_by": row["acknowledged_by"],
-                "resolved_at": _iso(row["resolved_at"]),
-                "links": payload.get("links") or {},
-            }
-            out.append(_with_local_times(item, (timezones or {}).get(row["sla"] or "", default_tz)))
+    for row in rows:
+        payload = json.loads(row["payload"])
+        deadline = row["deadline_at"]
+        if row["late_seconds"] is not None:
+            late, ongoing = float(row["late_seconds"]), False
+        elif deadline:
+            late = now - datetime.fromisoformat(deadline.replace("Z", "+00:00")).timestamp()
+            ongoing = True
+        else:
+            late, ongoing = None, True
+        deliveries = _deliveries(row["deliveries"])
+        item = {
+            "id": row["id"],
+            "dag_id": row["dag_id"],
+            "run_id": row["run_id"],
+            "sla": row["sla"],
+            "severity": row["severity"],
+            "deadline": deadline,
+            "detected_at": payload.get("created_at"),
+            "late_seconds": round(late, 1) if late is not None else None,
+            "still_late": ongoing,
+            "run_state": row["run_state"],
+            "summary": row["summary"],
+            "dedup_key": row["dedup_key"],
+            "delivered_to": sorted({d["channel"] for d in deliveries if d["status"] == "delivered"}),
+            # channels without credentials here: nothing was sent and nothing failed (not dead letters)
+            "not_configured": sorted({d["channel"] for d in deliveries if d["status"] == "not_configured"}),
+            "deliveries": deliveries,
+            "recovery_deliveries": _deliveries(row["recovery_deliveries"]),
+            "acknowledged_at": _iso(row["acknowledged_at"]),
+            "acknowledged_by": row["acknowledged_by"],
+            "resolved_at": _iso(row["resolved_at"]),
+            "links": payload.get("links") or {},
+        }
+        out.append(_with_local_times(item, (timezones or {}).get(row["sla"] or "", default_tz)))
     return out
 
 
 def miss_dag_ids(outbox: Outbox) -> list[str]:
     """DAG ids that have at least one miss (for the filter drop-down)."""
-    with outbox.connect() as conn:
-        rows = conn.execute(
-            "SELECT DISTINCT dag_id FROM incidents WHERE kind = 'sla_miss' ORDER BY dag_id"
-        ).fetchall()
-    return [r["dag_id"] for r in rows if r["dag_id"]]
+    return outbox.miss_dag_ids()

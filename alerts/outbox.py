@@ -4,133 +4,68 @@
 delivery per channel, claims it with a lease, sends it and records the outcome. ``UNIQUE(kind, dedup_key)``
 makes submission idempotent and ``UNIQUE(incident_id, channel)`` makes a channel receive an incident once.
 The file lives at ``PMX_ALERTS_OUTBOX`` or ``outbox.path`` of ``config/alerting.yml`` (under ``PMX_HOME``).
+
+:class:`Outbox` is the one repository of the outbox: every SQL statement on it is one of its named methods
+(the schema and the connection settings are in :mod:`alerts.outbox_schema`).
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.incident import Incident
-from foundation import paths
+from alerts.incident import RESOLVES, Incident
+from alerts.outbox_schema import ensure_schema, open_connection, outbox_path
 
-DEFAULT_PATH = "data/alerts/outbox.sqlite"
-BUSY_TIMEOUT_S = 30.0
 PENDING, SENDING, DELIVERED, DEAD_LETTER = "pending", "sending", "delivered", "dead_letter"
 NOT_CONFIGURED = "not_configured"  # the channel has no credentials here: nothing was sent, nothing failed
 FINISHED_STATUSES = (DELIVERED, DEAD_LETTER, NOT_CONFIGURED)
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS incidents (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    kind            TEXT NOT NULL,
-    dedup_key       TEXT NOT NULL,
-    severity        TEXT NOT NULL,
-    summary         TEXT NOT NULL,
-    dag_id          TEXT,
-    run_id          TEXT,
-    sla             TEXT,
-    deadline_at     TEXT,               -- ISO-8601 UTC deadline of an SLA miss
-    payload         TEXT NOT NULL,      -- Incident.to_json()
-    created_at      TEXT NOT NULL,      -- when the incident happened (ISO-8601)
-    submitted_at    REAL NOT NULL,      -- unix time it reached the outbox
-    routed_at       REAL,               -- unix time the worker planned its deliveries
-    acknowledged_at REAL,
-    acknowledged_by TEXT,
-    resolved_at     REAL,
-    late_seconds    REAL,               -- SLA miss: run end minus deadline, set on recovery
-    run_state       TEXT,               -- SLA miss: last run state seen by the worker
-    UNIQUE (kind, dedup_key)
-);
-CREATE INDEX IF NOT EXISTS incidents_open ON incidents (kind, resolved_at);
-CREATE INDEX IF NOT EXISTS incidents_unrouted ON incidents (routed_at);
-CREATE TABLE IF NOT EXISTS deliveries (
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    incident_id     INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
-    channel         TEXT NOT NULL,      -- a channel name of config/alerting.yml
-    action          TEXT NOT NULL,      -- trigger | resolve | acknowledge | notify
-    status          TEXT NOT NULL,      -- pending | sending | delivered | dead_letter | not_configured
-    attempts        INTEGER NOT NULL DEFAULT 0,
-    next_attempt_at REAL NOT NULL,
-    depends_on      INTEGER REFERENCES deliveries (id),
-    lease_owner     TEXT,
-    lease_until     REAL,
-    sending_since   REAL,
-    in_doubt        INTEGER NOT NULL DEFAULT 0,   -- a worker died mid-send: reconcile before resending
-    last_error      TEXT,
-    created_at      REAL NOT NULL,
-    delivered_at    REAL,
-    UNIQUE (incident_id, channel, action)
-);
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (status, next_attempt_at);
-CREATE TABLE IF NOT EXISTS stack_heartbeat (      -- "last seen alive" of the stack (the outbox worker beats)
-    id              INTEGER PRIMARY KEY CHECK (id = 1),
-    first_seen      REAL NOT NULL,      -- unix time of the first beat ever: the install
-    last_seen       REAL NOT NULL
-);
-CREATE TABLE IF NOT EXISTS stack_outages (        -- gaps between beats longer than worker.outage_after_seconds
-    id              INTEGER PRIMARY KEY AUTOINCREMENT,
-    down_from       REAL NOT NULL,      -- the last beat before the gap
-    down_until      REAL NOT NULL       -- the first beat after it
-);
-"""
-
-_ready: set[str] = set()
-_ready_lock = threading.Lock()
+Target = tuple[str, str, "int | None"]  # (channel, action, id of the delivery it waits for)
 
 
-def outbox_path() -> Path:
-    """``PMX_ALERTS_OUTBOX`` or ``outbox.path`` of ``config/alerting.yml``, resolved under ``PMX_HOME``."""
-    env = os.environ.get("PMX_ALERTS_OUTBOX")
-    if env:
-        return paths.resolve(env)
-    try:
-        from alerts.alerting_config import load_alerting
+@dataclass(frozen=True)
+class Claim:
+    """One delivery this worker is sending now."""
 
-        return paths.resolve(load_alerting().outbox.path)
-    except Exception:
-        return paths.resolve(DEFAULT_PATH)
+    delivery_id: int
+    incident_id: int
+    incident: Incident
+    channel: str
+    action: str
+    attempts: int
+    in_doubt: bool
+    created_at: float
+    submitted_at: float
+    previous_sending_since: float | None
+
+    @property
+    def delivery_key(self) -> str:
+        """Stable identity of this delivery across workers and restarts (used for reconciliation)."""
+        return f"{self.incident.kind}|{self.incident.dedup_key}|{self.channel}|{self.action}"
 
 
 class Outbox:
-    """Connections to one outbox file; every method opens a short transaction of its own."""
+    """The outbox repository: every method opens a short connection or transaction of its own."""
 
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else outbox_path()
 
+    # -- raw access (tests and maintenance only; the add-on uses the named methods below) --------------------
     @contextmanager
     def connect(self) -> Iterator[sqlite3.Connection]:
         """A connection in autocommit mode (use :meth:`transaction` for atomic writes)."""
-        key = str(self.path)
-        if key not in _ready:
-            with _ready_lock:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = self._open()
-                try:
-                    conn.executescript(SCHEMA)
-                finally:
-                    conn.close()
-                _ready.add(key)
-        conn = self._open()
+        ensure_schema(self.path)
+        conn = open_connection(self.path)
         try:
             yield conn
         finally:
             conn.close()
-
-    def _open(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        conn.row_factory = sqlite3.Row
-        conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_S * 1000)}")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = FULL")  # an acknowledged incident survives power loss
-        conn.execute("PRAGMA foreign_keys = ON")
-        return conn
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -145,33 +80,29 @@ class Outbox:
             conn.execute("COMMIT")
 
     # -- incidents -----------------------------------------------------------------------------------------
+    @staticmethod
+    def _insert_incident(conn: sqlite3.Connection, incident: Incident, late_seconds: float | None = None) -> int:
+        """``INSERT OR IGNORE`` one incident (idempotent on kind + dedup key); 1 when it was new."""
+        cur = conn.execute(
+            "INSERT OR IGNORE INTO incidents (kind, dedup_key, severity, summary, dag_id, run_id, sla,"
+            " deadline_at, payload, created_at, submitted_at, late_seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            (incident.kind, incident.dedup_key, incident.severity, incident.summary, incident.dag_id,
+             incident.run_id, incident.sla, incident.deadline, incident.to_json(),
+             incident.created_at.isoformat(), time.time(), late_seconds),
+        )
+        return cur.rowcount
+
+    @staticmethod
+    def _incident_id(conn: sqlite3.Connection, kind: str, dedup_key: str) -> int | None:
+        row = conn.execute("SELECT id FROM incidents WHERE kind = ? AND dedup_key = ?", (kind, dedup_key)).fetchone()
+        return int(row["id"]) if row else None
+
     def add_incident(self, incident: Incident) -> tuple[int, bool]:
         """Store ``incident`` once; return ``(id, created)`` (``created`` is False for a re-submission)."""
-        details = incident.details or {}
         with self.transaction() as conn:
-            cur = conn.execute(
-                "INSERT OR IGNORE INTO incidents (kind, dedup_key, severity, summary, dag_id, run_id, sla,"
-                " deadline_at, payload, created_at, submitted_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    incident.kind,
-                    incident.dedup_key,
-                    incident.severity,
-                    incident.summary,
-                    incident.dag_id,
-                    incident.run_id,
-                    details.get("sla"),
-                    details.get("deadline"),
-                    incident.to_json(),
-                    incident.created_at.isoformat(),
-                    time.time(),
-                ),
-            )
-            created = cur.rowcount == 1
-            row = conn.execute(
-                "SELECT id FROM incidents WHERE kind = ? AND dedup_key = ?",
-                (incident.kind, incident.dedup_key),
-            ).fetchone()
-        return int(row["id"]), created
+            created = self._insert_incident(conn, incident) == 1
+            incident_id = self._incident_id(conn, incident.kind, incident.dedup_key)
+        return int(incident_id or 0), created
 
     def incident(self, incident_id: int) -> dict[str, Any] | None:
         """One incident row as a dict."""
@@ -182,9 +113,7 @@ class Outbox:
     def find(self, kind: str, dedup_key: str) -> dict[str, Any] | None:
         """The incident with this kind and dedup key, if any."""
         with self.connect() as conn:
-            row = conn.execute(
-                "SELECT * FROM incidents WHERE kind = ? AND dedup_key = ?", (kind, dedup_key)
-            ).fetchone()
+            row = conn.execute("SELECT * FROM incidents WHERE kind = ? AND dedup_key = ?", (kind, dedup_key)).fetchone()
         return dict(row) if row else None
 
     def deliveries(self, incident_id: int | None = None) -> list[dict[str, Any]]:
@@ -193,9 +122,8 @@ class Outbox:
             if incident_id is None:
                 rows = conn.execute("SELECT * FROM deliveries ORDER BY id").fetchall()
             else:
-                rows = conn.execute(
-                    "SELECT * FROM deliveries WHERE incident_id = ? ORDER BY id", (incident_id,)
-                ).fetchall()
+                rows = conn.execute("SELECT * FROM deliveries WHERE incident_id = ? ORDER BY id",
+                                    (incident_id,)).fetchall()
         return [dict(r) for r in rows]
 
     def resolve_miss(self, miss_id: int, recovery: Incident, late_seconds: float) -> int | None:
@@ -208,30 +136,8 @@ class Outbox:
             )
             if cur.rowcount != 1:
                 return None
-            conn.execute(
-                "INSERT OR IGNORE INTO incidents (kind, dedup_key, severity, summary, dag_id, run_id, sla, "
-                "deadline_at,"
-                " payload, created_at, submitted_at, late_seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    recovery.kind,
-                    recovery.dedup_key,
-                    recovery.severity,
-                    recovery.summary,
-                    recovery.dag_id,
-                    recovery.run_id,
-                    recovery.details.get("sla"),
-                    recovery.details.get("deadline"),
-                    recovery.to_json(),
-                    recovery.created_at.isoformat(),
-                    time.time(),
-                    late_seconds,
-                ),
-            )
-            row = conn.execute(
-                "SELECT id FROM incidents WHERE kind = ? AND dedup_key = ?",
-                (recovery.kind, recovery.dedup_key),
-            ).fetchone()
-        return int(row["id"])
+            self._insert_incident(conn, recovery, late_seconds)
+            return self._incident_id(conn, recovery.kind, recovery.dedup_key)
 
     def set_run_state(self, incident_id: int, state: str | None) -> None:
         """Remember the last run state seen for an open SLA miss."""
@@ -247,6 +153,208 @@ class Outbox:
                 (time.time(), who, incident_id),
             )
         return cur.rowcount == 1
+
+    def open_misses(self, submitted_after: float) -> list[dict[str, Any]]:
+        """Unresolved SLA misses submitted after ``submitted_after``: id, payload, dag_id, run_id, run_state."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT id, payload, dag_id, run_id, run_state FROM incidents WHERE kind = 'sla_miss' "
+                "AND resolved_at IS NULL AND submitted_at > ?",
+                (submitted_after,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def open_miss_deadlines(self) -> list[tuple[str, str, str]]:
+        """``(dag_id, sla, deadline_at)`` of every unresolved SLA miss that has a deadline."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT dag_id, sla, deadline_at FROM incidents WHERE kind = 'sla_miss' "
+                "AND resolved_at IS NULL AND deadline_at IS NOT NULL"
+            ).fetchall()
+        return [(r["dag_id"], r["sla"], r["deadline_at"]) for r in rows]
+
+    # -- the SLA-misses view -------------------------------------------------------------------------------
+    def sla_misses(self, *, dag_id: str | None = None, dag_ids: Sequence[str] | None = None,
+                   since: float | None = None, until: float | None = None, limit: int = 200) -> list[dict[str, Any]]:
+        """SLA-miss rows, newest first, each with ``recovery_id``, ``deliveries`` and ``recovery_deliveries``."""
+        clauses: list[str] = ["m.kind = 'sla_miss'"]
+        args: list[Any] = []
+        if dag_id:
+            clauses.append("m.dag_id = ?")
+            args.append(dag_id)
+        if dag_ids is not None:
+            clauses.append(f"m.dag_id IN ({', '.join('?' for _ in dag_ids)})" if dag_ids else "0")
+            args.extend(dag_ids)
+        if since is not None:
+            clauses.append("m.submitted_at >= ?")
+            args.append(since)
+        if until is not None:
+            clauses.append("m.submitted_at <= ?")
+            args.append(until)
+        sql = (
+            f"SELECT m.*, r.id AS recovery_id FROM incidents m LEFT JOIN incidents r ON r.kind = 'sla_recovered' "
+            f"AND r.dedup_key = m.dedup_key WHERE {' AND '.join(clauses)} ORDER BY m.submitted_at DESC LIMIT ?"
+        )
+        out: list[dict[str, Any]] = []
+        with self.connect() as conn:
+            for row in conn.execute(sql, [*args, limit]).fetchall():
+                item = dict(row)
+                item["deliveries"] = self._miss_deliveries(conn, row["id"])
+                item["recovery_deliveries"] = self._miss_deliveries(conn, row["recovery_id"])
+                out.append(item)
+        return out
+
+    @staticmethod
+    def _miss_deliveries(conn: sqlite3.Connection, incident_id: int | None) -> list[dict[str, Any]]:
+        if incident_id is None:
+            return []
+        rows = conn.execute(
+            "SELECT channel, action, status, attempts, delivered_at, last_error FROM deliveries "
+            "WHERE incident_id = ? ORDER BY id", (incident_id,)
+        ).fetchall()
+        return [dict(r) for r in rows]
+
+    def miss_dag_ids(self) -> list[str]:
+        """DAG ids that have at least one SLA miss, sorted."""
+        with self.connect() as conn:
+            rows = conn.execute("SELECT DISTINCT dag_id FROM incidents WHERE kind = 'sla_miss' "
+                                "ORDER BY dag_id").fetchall()
+        return [r["dag_id"] for r in rows if r["dag_id"]]
+
+    # -- deliveries ----------------------------------------------------------------------------------------
+    def unrouted(self, limit: int) -> list[tuple[int, Incident]]:
+        """Incidents whose deliveries are not planned yet, oldest first."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT id, payload FROM incidents WHERE routed_at IS NULL ORDER BY id LIMIT ?", (limit,)
+            ).fetchall()
+        return [(int(r["id"]), Incident.from_json(r["payload"])) for r in rows]
+
+    def plan_deliveries(self, incident_id: int, incident: Incident,
+                        choose: Callable[[list[tuple[int, str]]], list[Target]]) -> list[Target]:
+        """Atomically insert the pending deliveries ``choose`` picks and mark the incident routed.
+
+        ``choose`` gets ``(delivery id, channel)`` of every trigger/notify delivery of the incident a resolution
+        closes (``RESOLVES``; empty for other kinds, or when that incident was never stored).
+        """
+        now = time.time()
+        with self.transaction() as conn:
+            targets = choose(self._closed_deliveries(conn, incident))
+            for channel, action, depends_on in targets:
+                conn.execute(
+                    "INSERT OR IGNORE INTO deliveries (incident_id, channel, action, status, "
+                    "next_attempt_at, depends_on, created_at) VALUES (?,?,?,?,?,?,?)",
+                    (incident_id, channel, action, PENDING, now, depends_on, now),
+                )
+            conn.execute("UPDATE incidents SET routed_at = ? WHERE id = ?", (now, incident_id))
+        return targets
+
+    def _closed_deliveries(self, conn: sqlite3.Connection, incident: Incident) -> list[tuple[int, str]]:
+        if incident.kind not in RESOLVES:
+            return []
+        original = self._incident_id(conn, RESOLVES[incident.kind], incident.dedup_key)
+        if original is None:
+            return []
+        rows = conn.execute(
+            "SELECT id, channel FROM deliveries WHERE incident_id = ? AND action IN ('trigger', 'notify') ORDER BY id",
+            (original,),
+        ).fetchall()
+        return [(int(r["id"]), str(r["channel"])) for r in rows]
+
+    def take_over_in_doubt(self, owner: str) -> int:
+        """Mark ``sending`` rows not leased by ``owner`` as pending, in doubt and due now; return how many."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE deliveries SET status = ?, in_doubt = 1, next_attempt_at = ?, lease_owner = NULL "
+                "WHERE status = ? AND (lease_owner IS NULL OR lease_owner != ?)",
+                (PENDING, time.time(), SENDING, owner),
+            )
+        return cur.rowcount
+
+    def release(self, delivery_id: int, owner: str) -> None:
+        """Give back a delivery ``owner`` claimed: pending again, in doubt, due in a second."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = ?, in_doubt = 1, next_attempt_at = ?, lease_owner = NULL "
+                "WHERE id = ? AND status = ? AND lease_owner = ?",
+                (PENDING, time.time() + 1.0, delivery_id, SENDING, owner),
+            )
+
+    def claim_due(self, owner: str, limit: int, lease_seconds: float, exclude: set[int] | None = None) -> list[Claim]:
+        """Lease up to ``limit`` due pending deliveries whose dependency is finished, in one transaction."""
+        if limit <= 0:
+            return []
+        now = time.time()
+        claims: list[Claim] = []
+        with self.transaction() as conn:
+            rows = conn.execute(
+                "SELECT d.*, i.payload, i.submitted_at FROM deliveries d "
+                "JOIN incidents i ON i.id = d.incident_id LEFT JOIN deliveries dep ON dep.id = d.depends_on "
+                "WHERE d.status = ? AND d.next_attempt_at <= ? "
+                "AND (d.depends_on IS NULL OR dep.status IN (?, ?, ?)) ORDER BY d.next_attempt_at, d.id LIMIT ?",
+                (PENDING, now, DELIVERED, DEAD_LETTER, NOT_CONFIGURED, limit + len(exclude or ())),
+            ).fetchall()
+            for row in rows:
+                if exclude and row["id"] in exclude:
+                    continue
+                if len(claims) >= limit:
+                    break
+                conn.execute(
+                    "UPDATE deliveries SET status = ?, lease_owner = ?, lease_until = ?, sending_since = ?, "
+                    "attempts = attempts + 1 WHERE id = ? AND status = ?",
+                    (SENDING, owner, now + lease_seconds, now, row["id"], PENDING),
+                )
+                claims.append(Claim(row["id"], row["incident_id"], Incident.from_json(row["payload"]), row["channel"],
+                                    row["action"], row["attempts"] + 1, bool(row["in_doubt"]), row["created_at"],
+                                    row["submitted_at"], row["sending_since"]))
+        return claims
+
+    def mark_delivered(self, delivery_id: int, at: float, note: str | None) -> None:
+        """A delivery arrived (``note``: e.g. how it was reconciled)."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = ?, delivered_at = ?, lease_owner = NULL, in_doubt = 0, "
+                "last_error = ? WHERE id = ?",
+                (DELIVERED, at, note, delivery_id),
+            )
+
+    def schedule_retry(self, delivery_id: int, next_attempt_at: float, error: str, in_doubt: bool) -> None:
+        """A delivery failed for now: pending again at ``next_attempt_at``."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = ?, next_attempt_at = ?, lease_owner = NULL, "
+                "last_error = ?, in_doubt = ? WHERE id = ?",
+                (PENDING, next_attempt_at, error, int(in_doubt), delivery_id),
+            )
+
+    def mark_terminal(self, delivery_id: int, status: str, error: str) -> None:
+        """A delivery ends without arriving: ``dead_letter`` or ``not_configured``."""
+        with self.transaction() as conn:
+            conn.execute(
+                "UPDATE deliveries SET status = ?, lease_owner = NULL, in_doubt = 0, last_error = ? WHERE id = ?",
+                (status, error, delivery_id),
+            )
+
+    def requeue(self, status: str, ids: Sequence[int] | None = None) -> int:
+        """Make deliveries of ``status`` (all, or ``ids``) pending with a fresh age; return how many."""
+        now = time.time()
+        with self.transaction() as conn:
+            where = f"status = ? AND id IN ({','.join('?' * len(ids))})" if ids else "status = ?"
+            cur = conn.execute(
+                f"UPDATE deliveries SET status = '{PENDING}', next_attempt_at = ?, created_at = ?, "
+                f"attempts = 0 WHERE {where}",
+                [now, now, status, *(ids or ())],
+            )
+        return cur.rowcount
+
+    def delivery_listing(self) -> list[dict[str, Any]]:
+        """Every delivery with its incident's kind and dedup key, oldest first (``--list``)."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT d.id, d.channel, d.action, d.status, d.attempts, d.last_error, i.kind, i.dedup_key "
+                "FROM deliveries d JOIN incidents i ON i.id = d.incident_id ORDER BY d.id"
+            ).fetchall()
+        return [dict(r) for r in rows]
 
     # -- liveness ------------------------------------------------------------------------------------------
     def beat(self, now: float | None = None, outage_after: float = 120.0) -> tuple[float, float] | None:
@@ -280,12 +388,8 @@ class Outbox:
                 " MIN(CASE WHEN status IN ('pending','sending') THEN created_at END) AS oldest"
                 " FROM deliveries"
             ).fetchone()
-            unrouted = conn.execute(
-                "SELECT COUNT(*), MIN(submitted_at) FROM incidents WHERE routed_at IS NULL"
-            ).fetchone()
+            unrouted = conn.execute("SELECT COUNT(*), MIN(submitted_at) FROM incidents "
+                                    "WHERE routed_at IS NULL").fetchone()
         oldest = min([t for t in (row["oldest"], unrouted[1]) if t is not None], default=None)
-        return {
-            "depth": float((row["depth"] or 0) + unrouted[0]),
-            "dead_letters": float(row["dead"] or 0),
-            "oldest_age": max(0.0, now - oldest) if oldest is not None else 0.0,
-        }
+        return {"depth": float((row["depth"] or 0) + unrouted[0]), "dead_letters": float(row["dead"] or 0),
+                "oldest_age": max(0.0, now - oldest) if oldest is not None else 0.0}

@@ -29,6 +29,7 @@ from alerts.alerting_config import load_alerting
 from alerts.channels import build_channels, preload
 from alerts.delivery import Claim, Deliverer
 from alerts.outbox import Outbox
+from foundation.failures import report_failure
 
 if TYPE_CHECKING:
     from alerts.recovery import RunSource
@@ -38,16 +39,6 @@ def _log() -> Any:
     from foundation.pipeline_logger import get_logger
 
     return get_logger("alerts")
-
-
-def _failure(reason: str, exc: BaseException) -> None:
-    try:
-        from foundation.metrics import get_client
-
-        get_client().incr("observability.failure", tags={"component": "alerts", "reason": reason})
-        _log().error("alert_worker_error", reason=reason, error=f"{type(exc).__name__}: {exc}"[:500])
-    except Exception:
-        pass
 
 
 class OutboxWorker:
@@ -115,7 +106,7 @@ class OutboxWorker:
         try:
             outage = self.outbox.beat(now, self.config.worker.outage_after_seconds)
         except Exception as exc:
-            _failure("heartbeat", exc)
+            report_failure("alerts", "heartbeat", exc)
             return
         if outage:
             from datetime import UTC, datetime
@@ -130,7 +121,8 @@ class OutboxWorker:
         try:
             return self.deliverer.execute(claim)
         except Exception as exc:
-            _failure("deliver", exc)
+            report_failure("alerts", "deliver", exc, kind=claim.incident.kind, dedup_key=claim.incident.dedup_key,
+                           dag_id=claim.incident.dag_id)
             return "error"
         finally:
             self.wake.set()
@@ -151,7 +143,7 @@ class OutboxWorker:
             check_recoveries(self.outbox, runs)
             check_task_budgets(load_sla_config().task_budgets, runs, self.config.link_base(), runbook_base())
         except Exception as exc:
-            _failure("run_check", exc)
+            report_failure("alerts", "run_check", exc)
 
     def publish_gauges(self) -> dict[str, float]:
         """Outbox depth, oldest undelivered age and per-SLA lateness of open misses as StatsD gauges."""
@@ -180,7 +172,7 @@ class OutboxWorker:
             try:
                 self.run_once()
             except Exception as exc:
-                _failure("loop", exc)
+                report_failure("alerts", "loop", exc)
                 self.stop_event.wait(1.0)
             self.wake.wait(self.config.worker.poll_interval_seconds)
             self.wake.clear()
@@ -194,12 +186,7 @@ class OutboxWorker:
 
 
 def _list(outbox: Outbox) -> None:
-    with outbox.connect() as conn:
-        rows = conn.execute(
-            "SELECT d.id, d.channel, d.action, d.status, d.attempts, d.last_error, i.kind, i.dedup_key "
-            "FROM deliveries d JOIN incidents i ON i.id = d.incident_id ORDER BY d.id"
-        ).fetchall()
-    for r in rows:
+    for r in outbox.delivery_listing():
         print(
             f"{r['id']:>6} {r['status']:<12} {r['channel']:<14} {r['action']:<8} tries={r['attempts']:<3} "
             f"{r['kind']} {r['dedup_key']} {r['last_error'] or ''}"

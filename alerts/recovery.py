@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from alerts.deadlines import format_duration, iso_z
 from alerts.incident import Incident, utc_now
+from alerts.sla_details import SlaRecoveryDetails
 
 if TYPE_CHECKING:
     from alerts.outbox import Outbox
@@ -83,10 +84,10 @@ def _metrics() -> Any:
 def recovered_incident(miss: Incident, end: datetime, deadline: datetime | None) -> Incident:
     """The ``sla_recovered`` incident of a late run that finished successfully (same dedup key)."""
     late = (end - deadline).total_seconds() if deadline else 0.0
-    sla = miss.details.get("sla")
-    details = {
+    sla = miss.sla
+    details: SlaRecoveryDetails = {
         "sla": sla,
-        "deadline": miss.details.get("deadline"),
+        "deadline": miss.deadline,
         "finished_at": iso_z(end),
         "late_seconds": round(late, 3),
         "late_text": format_duration(late),
@@ -101,7 +102,7 @@ def recovered_incident(miss: Incident, end: datetime, deadline: datetime | None)
         dedup_key=miss.dedup_key,
         severity=miss.severity,
         summary=summary,
-        details=details,
+        details=dict(details),
         dag_id=miss.dag_id,
         run_id=miss.run_id,
         links=dict(miss.links),
@@ -112,12 +113,7 @@ def recovered_incident(miss: Incident, end: datetime, deadline: datetime | None)
 def check_recoveries(outbox: Outbox, runs: RunSource, now: float | None = None) -> int:
     """Resolve open SLA misses whose run has since succeeded; return how many were resolved."""
     now = now or time.time()
-    with outbox.connect() as conn:
-        rows = conn.execute(
-            "SELECT id, payload, dag_id, run_id, run_state FROM incidents WHERE kind = 'sla_miss' "
-            "AND resolved_at IS NULL AND submitted_at > ?",
-            (now - OPEN_HORIZON_SECONDS,),
-        ).fetchall()
+    rows = outbox.open_misses(now - OPEN_HORIZON_SECONDS)
     if not rows:
         return 0
     states = runs.run_states([(r["dag_id"], r["run_id"]) for r in rows])
@@ -127,15 +123,16 @@ def check_recoveries(outbox: Outbox, runs: RunSource, now: float | None = None) 
         if state == "success" and end is not None:
             miss = Incident.from_json(row["payload"])
             end = end if end.tzinfo else end.replace(tzinfo=UTC)
-            deadline_text = miss.details.get("deadline")
+            deadline_text = miss.deadline
             deadline = datetime.fromisoformat(deadline_text.replace("Z", "+00:00")) if deadline_text else None
             recovery = recovered_incident(miss, end, deadline)
-            recovery_id = outbox.resolve_miss(row["id"], recovery, float(recovery.details["late_seconds"]))
+            late_seconds = float(recovery.details["late_seconds"])
+            recovery_id = outbox.resolve_miss(row["id"], recovery, late_seconds)
             if recovery_id is not None:
                 resolved += 1
-                tags = {"dag_id": miss.dag_id, "sla": miss.details.get("sla")}
+                tags = {"dag_id": miss.dag_id, "sla": miss.sla}
                 _metrics().incr("sla.resolved", tags=tags)
-                _metrics().gauge("sla.lateness", float(recovery.details["late_seconds"]), tags=tags)
+                _metrics().gauge("sla.lateness", late_seconds, tags=tags)
                 from alerts.router import submit_effects
 
                 submit_effects(recovery, recovery_id, True)
@@ -205,14 +202,9 @@ def check_task_budgets(
 def lateness_of_open_misses(outbox: Outbox, now: float | None = None) -> list[tuple[str, str, float]]:
     """(dag_id, sla, seconds past the deadline) for every unresolved miss (for the lateness gauge)."""
     now_dt = datetime.fromtimestamp(now or time.time(), UTC)
-    with outbox.connect() as conn:
-        rows = conn.execute(
-            "SELECT dag_id, sla, deadline_at FROM incidents WHERE kind = 'sla_miss' "
-            "AND resolved_at IS NULL AND deadline_at IS NOT NULL"
-        ).fetchall()
     out = []
-    for r in rows:
-        deadline = datetime.fromisoformat(r["deadline_at"].replace("Z", "+00:00"))
+    for dag_id, sla, deadline_at in outbox.open_miss_deadlines():
+        deadline = datetime.fromisoformat(deadline_at.replace("Z", "+00:00"))
         if now_dt - deadline < timedelta(seconds=OPEN_HORIZON_SECONDS):
-            out.append((r["dag_id"], r["sla"], (now_dt - deadline).total_seconds()))
+            out.append((dag_id, sla, (now_dt - deadline).total_seconds()))
     return out

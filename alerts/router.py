@@ -7,37 +7,14 @@ after it without losing the incident.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from alerts.incident import RESOLVES, Incident
+from alerts.incident import Incident
+from foundation.failures import report_failure
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from alerts.alerting_config import AlertingConfig
-
-
-def _count_failure(reason: str, incident: Incident | None, exc: BaseException) -> None:
-    """Self-metric plus JSON event for a failed submission; never raises."""
-    try:
-        from foundation.metrics import get_client
-
-        get_client().incr("observability.failure", tags={"component": "alerts", "reason": reason})
-    except Exception:
-        pass
-    try:
-        from foundation.pipeline_logger import get_logger
-
-        get_logger("alerts").error(
-            "alert_submit_failed",
-            reason=reason,
-            error=f"{type(exc).__name__}: {exc}"[:500],
-            kind=getattr(incident, "kind", None),
-            dedup_key=getattr(incident, "dedup_key", None),
-            dag_id=getattr(incident, "dag_id", None),
-        )
-    except Exception:
-        pass
 
 
 def submit(incident: Incident) -> None:
@@ -47,7 +24,8 @@ def submit(incident: Incident) -> None:
 
         incident_id, created = Outbox().add_incident(incident)
     except Exception as exc:
-        _count_failure("submit", incident, exc)
+        report_failure("alerts", "submit", exc, kind=incident.kind, dedup_key=incident.dedup_key,
+                       dag_id=incident.dag_id)
         return
     submit_effects(incident, incident_id, created)
 
@@ -66,8 +44,8 @@ def submit_effects(incident: Incident, incident_id: int, created: bool) -> None:
             run_id=incident.run_id,
             incident_id=incident_id,
             duplicate=not created,
-            sla=incident.details.get("sla"),
-            deadline=incident.details.get("deadline"),
+            sla=incident.sla,
+            deadline=incident.deadline,
         )
         if incident.kind == "sla_miss" and created:
             from foundation.metrics import get_client
@@ -76,22 +54,23 @@ def submit_effects(incident: Incident, incident_id: int, created: bool) -> None:
                 "sla.miss",
                 tags={
                     "dag_id": incident.dag_id,
-                    "sla": incident.details.get("sla"),
+                    "sla": incident.sla,
                     "severity": incident.severity,
                 },
             )
     except Exception as exc:
-        _count_failure("submit_event", incident, exc)
+        report_failure("alerts", "submit_event", exc, kind=incident.kind, dedup_key=incident.dedup_key,
+                       dag_id=incident.dag_id)
 
 
 def route(incident: Incident, config: AlertingConfig) -> list[tuple[str, str]]:
     """The ``(channel, action)`` pairs an incident goes to, from its severity and the routing config.
 
-    An SLA SLO can name its own channels (``details["channels"]``); otherwise the severity's route applies.
+    An SLA SLO can name its own channels (:attr:`Incident.channels`); otherwise the severity's route applies.
     Resolutions (``sla_recovered``, ``error_threshold_resolved``) go where the incident they close went:
     :func:`resolution_targets`.
     """
-    wanted = incident.details.get("channels") or config.routing.get(incident.severity, [])
+    wanted = incident.channels or config.routing.get(incident.severity, [])
     out: list[tuple[str, str]] = []
     for name in wanted:
         channel = config.channels.get(name)
@@ -102,28 +81,18 @@ def route(incident: Incident, config: AlertingConfig) -> list[tuple[str, str]]:
     return out
 
 
-def resolution_targets(
-    conn: sqlite3.Connection, incident: Incident, config: AlertingConfig
-) -> list[tuple[str, str, int]]:
+def resolution_targets(closed: Sequence[tuple[int, str]], config: AlertingConfig) -> list[tuple[str, str, int]]:
     """``(channel, action, depends_on)`` for a resolution: every channel its original incident reached.
 
-    The original is the incident of kind ``RESOLVES[incident.kind]`` with the same dedup key; PagerDuty gets
-    a ``resolve`` event (same dedup key: it closes the page), the other channels a resolved message. Each
-    depends on the original's delivery to that channel, so a resolve never overtakes its trigger. Nothing
-    when the original was never stored (there is nothing to close).
+    ``closed`` holds ``(delivery id, channel)`` of the original's trigger/notify deliveries (the incident of kind
+    ``RESOLVES[incident.kind]`` with the same dedup key, :meth:`alerts.outbox.Outbox.plan_deliveries`); PagerDuty
+    gets a ``resolve`` event (same dedup key: it closes the page), the other channels a resolved message. Each
+    depends on the original's delivery to that channel, so a resolve never overtakes its trigger. Nothing when
+    the original was never stored (there is nothing to close).
     """
-    original = conn.execute(
-        "SELECT id FROM incidents WHERE kind = ? AND dedup_key = ?", (RESOLVES[incident.kind], incident.dedup_key)
-    ).fetchone()
-    if original is None:
-        return []
-    rows = conn.execute(
-        "SELECT id, channel FROM deliveries WHERE incident_id = ? AND action IN ('trigger', 'notify') ORDER BY id",
-        (original["id"],),
-    ).fetchall()
     out = []
-    for row in rows:
-        spec = config.channels.get(row["channel"])
+    for delivery_id, channel in closed:
+        spec = config.channels.get(channel)
         if spec is not None:
-            out.append((row["channel"], "resolve" if spec.type == "pagerduty" else "notify", row["id"]))
+            out.append((channel, "resolve" if spec.type == "pagerduty" else "notify", delivery_id))
     return out

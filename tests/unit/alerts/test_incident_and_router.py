@@ -81,8 +81,8 @@ def test_submit_never_raises_and_counts_its_failure(pmx_home: Path, monkeypatch:
     submit(incident())  # must not raise
     errors = [
         e
-        for e in read_events(pmx_home / "logs" / "pipeline", "errors")
-        if e["event"] == "alert_submit_failed"
+        for e in read_events(pmx_home / "logs" / "pipeline", "events")
+        if e["event"] == "observability_failure" and e["component_failed"] == "alerts"
     ]
     assert errors and errors[0]["reason"] == "submit" and errors[0]["dedup_key"] == "pmx-sla/d/s/r"
 
