@@ -70,7 +70,8 @@ def test_alerting_off_in_the_file_attaches_no_deadlines(pmx_home: Path, tmp_path
 
 
 def test_the_old_plugin_path_is_an_alias_of_the_composition_root() -> None:
-    from addon.plugin import PortfolioObservabilityPlugin
-    from listeners.plugin import PortfolioObservabilityPlugin as alias
+    import addon.plugin
+    import listeners.plugin
 
-    assert alias is PortfolioObservabilityPlugin
+    alias = importlib.reload(listeners.plugin).PortfolioObservabilityPlugin
+    assert alias is addon.plugin.PortfolioObservabilityPlugin

@@ -27,7 +27,9 @@ def test_the_entry_point_names_the_plugin_class() -> None:
     (point,) = ours  # an install made before the move names the alias listeners.plugin: the same class
     assert point.value in ("addon.plugin:PortfolioObservabilityPlugin", "listeners.plugin:PortfolioObservabilityPlugin")
     plugin = importlib.import_module("addon.plugin").PortfolioObservabilityPlugin
-    assert point.load() is plugin
+    loaded = point.load()  # the same class (another test may have reloaded addon.plugin: compare by name)
+    assert (loaded.__module__, loaded.__qualname__) == (plugin.__module__, plugin.__qualname__) == (
+        "addon.plugin", "PortfolioObservabilityPlugin")
     assert plugin.name == "portfolio_observability"
     assert any(base.__name__ == "AirflowPlugin" for base in plugin.__mro__)
 
