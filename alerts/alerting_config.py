@@ -98,6 +98,7 @@ class OutboxConfig(Strict):
 class AlertingConfig(Strict):
     """The whole ``config/alerting.yml``."""
 
+    enabled: bool = True  # false: no deadlines on DAGs, no SLA view (PMX_ALERTS_ENABLED overrides)
     ui_base_url: str = "auto"  # "auto": the stack's [api] base_url (AIRFLOW__API__BASE_URL)
     outbox: OutboxConfig = OutboxConfig()
     worker: WorkerConfig = WorkerConfig()

@@ -71,9 +71,17 @@ def deadline_alerts(spec: SlaSpec) -> list[DeadlineAlert]:
 
 
 def deadlines_for_dag(dag_id: str) -> list[DeadlineAlert] | None:
-    """Deadline Alerts for every SLA of ``dag_id`` in ``config/slas.yml`` (None when it has none)."""
-    from alerts.sla_config import load_sla_config
+    """The public API for DAG files: ``DAG(..., deadline=deadlines_for_dag("my_dag"))``.
 
+    Deadline Alerts for every SLA of ``dag_id`` in ``slas.yml`` of ``PMX_CONFIG_DIR`` (None when it has none,
+    or when alerting is switched off: :func:`alerts.switch.alerts_enabled`). Works for any DAG, ours or not;
+    a broken ``slas.yml`` raises :class:`foundation.config_loader.ConfigError`, an import error of the DAG file.
+    """
+    from alerts.sla_config import load_sla_config
+    from alerts.switch import alerts_enabled
+
+    if not alerts_enabled():
+        return None
     alerts = [a for spec in load_sla_config().for_dag(dag_id) for a in deadline_alerts(spec)]
     return alerts or None
 

@@ -1,8 +1,9 @@
-"""``config/slas.yml`` -> typed SLA specs, validated at load (unknown DAG, bad interval, unknown channel...).
+"""``config/slas.yml`` -> typed SLA specs, validated at load (bad interval, unknown channel, unknown DAG...).
 
-One file drives the Deadline Alerts attached in ``orchestration.dag_defaults.dag_kwargs``
-(:mod:`alerts.deadlines`), the Prometheus rules ``alerts/prometheus/sla_rules.yml``
-(:mod:`alerts.sla_rules`) and the Grafana SLA panels (``load_slas()`` / ``sla_names()``).
+One file drives the Deadline Alerts a DAG attaches with :func:`alerts.deadlines.deadlines_for_dag`, the
+Prometheus rules ``alerts/prometheus/sla_rules.yml`` (:mod:`alerts.sla_rules`) and the Grafana SLA panels
+(``load_slas()`` / ``sla_names()``). DAG schedules and their timezone come from the file itself (``timezone:``,
+per-SLA ``schedule:``) or from the file it names in ``schedules_file:`` (:mod:`alerts.sla_schedules`).
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
+from alerts.sla_schedules import DEFAULT_TIMEZONE, Schedules, check_cron, check_timezone, load_schedules
 from foundation import paths
 from foundation.config_loader import ConfigError, Strict, read_yaml, validate
 from foundation.severity import Severity
@@ -52,6 +54,7 @@ class SlaSpec(Strict):
     interval: Duration | None = None  # scheduled/queued: the budget; average_runtime: slack over the mean
     at: str | None = Field(default=None, pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # time_of_day: "HH:MM"
     timezone: str | None = None  # time_of_day: defaults to the DAG schedule's timezone
+    schedule: str | None = None  # the DAG's cron; default: dags.<dag_id>.schedule of the schedules file
     manual_interval: Duration | None = None  # budget from queued_at for runs without a schedule slot
     max_runs: int = Field(default=10, ge=1)  # average_runtime: runs averaged
     min_runs: int = Field(default=3, ge=1)  # average_runtime: no deadline before this many successes
@@ -60,6 +63,11 @@ class SlaSpec(Strict):
     runbook: str = Field(min_length=1)  # anchor in docs/slas.md or an absolute URL
     description: str = ""
     offset: timedelta | None = None  # time_of_day: derived at load (at - scheduled time)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        return check_cron(value)
 
     @model_validator(mode="after")
     def _reference_fields(self) -> SlaSpec:
@@ -118,8 +126,15 @@ class SlaFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     runbook_base_url: str = "{ui_base_url}/pmx-sla/runbook"
+    timezone: str | None = None  # of every schedule; default: the schedules file's, else UTC
+    schedules_file: str | None = Field(default=None, min_length=1)  # relative to the config directory
     slas: dict[str, dict[str, Any]]
     task_budgets: list[TaskBudget] = Field(default_factory=list)
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return check_timezone(value)
 
 
 class SlaConfig(BaseModel):
@@ -130,6 +145,7 @@ class SlaConfig(BaseModel):
     runbook_base_url: str
     slas: tuple[SlaSpec, ...]
     task_budgets: tuple[TaskBudget, ...] = ()
+    timezone: str | None = None  # the schedules' timezone when configured (the SLA view shows times in it)
 
     def for_dag(self, dag_id: str) -> list[SlaSpec]:
         """The SLAs of one DAG (usually one)."""
@@ -148,9 +164,19 @@ def _daily_time(cron: str) -> tuple[int, int] | None:
     return int(fields[1]), int(fields[0])
 
 
-def _derive_offset(
-    spec: SlaSpec, schedules: dict[str, str], schedule_tz: str, file: Path, key: str
-) -> SlaSpec:
+def _with_schedule(spec: SlaSpec, schedules: Schedules, file: Path, key: str) -> SlaSpec:
+    """The spec with its DAG's schedule filled in from the schedules file; unknown DAGs are errors there."""
+    if spec.schedule is not None:
+        return spec
+    if schedules.file is not None and spec.dag_id not in schedules.dag_ids:
+        raise ConfigError(file, f"{key}.dag_id", spec.dag_id,
+                          f"unknown DAG; known: {', '.join(sorted(schedules.dag_ids))} (from {schedules.file}); "
+                          "or give the SLA its own `schedule`")
+    found = schedules.by_dag.get(spec.dag_id)
+    return spec.model_copy(update={"schedule": found}) if found else spec
+
+
+def _derive_offset(spec: SlaSpec, schedule_tz: str, file: Path, key: str) -> SlaSpec:
     if spec.reference != "time_of_day":
         return spec
     tz = spec.timezone or schedule_tz
@@ -162,15 +188,23 @@ def _derive_offset(
             f"must equal the DAG schedule timezone {schedule_tz!r} "
             "(a different zone makes the offset change with daylight saving time)",
         )
+    if spec.schedule is None:
+        raise ConfigError(
+            file,
+            f"{key}.schedule",
+            "<missing>",
+            f"reference 'time_of_day' needs the schedule of DAG {spec.dag_id!r}: give `schedule` (cron) here "
+            "or list the DAG under `dags` of the file named by `schedules_file`",
+        )
     at = spec.at or ""
-    slot = _daily_time(schedules[spec.dag_id])
+    slot = _daily_time(spec.schedule)
     if slot is None:
         raise ConfigError(
             file,
             f"{key}.reference",
             "time_of_day",
             f"DAG {spec.dag_id!r} schedule "
-            f"{schedules[spec.dag_id]!r} does not fire at one fixed time of day; use 'scheduled'",
+            f"{spec.schedule!r} does not fire at one fixed time of day; use 'scheduled'",
         )
     minutes = (int(at[:2]) * 60 + int(at[3:]) - slot[0] * 60 - slot[1]) % 1440
     if minutes == 0:
@@ -182,11 +216,16 @@ def parse_slas(
     data: dict[str, Any],
     file: Path,
     known_channels: dict[str, Any] | None,
-    schedules: dict[str, str],
-    schedule_tz: str,
+    schedules: Schedules | None = None,
 ) -> SlaConfig:
-    """Validate ``slas.yml`` against the DAG set and channel names; errors name file, key and value."""
+    """Validate ``slas.yml`` against the DAG schedules and channel names; errors name file, key and value.
+
+    ``schedules``: what the file named by ``schedules_file`` says (see :func:`read_schedules`); without one,
+    every DAG id is accepted and each SLA's own ``schedule`` (if any) is its DAG's.
+    """
     raw = validate(SlaFile, data, file)
+    schedules = schedules or Schedules()
+    schedule_tz = raw.timezone or schedules.timezone or DEFAULT_TIMEZONE
     specs: list[SlaSpec] = []
     for name, body in raw.slas.items():
         key = f"slas.{name}"
@@ -197,35 +236,41 @@ def parse_slas(
         except ConfigError as exc:  # re-anchor the key path under slas.<name>
             sub = exc.key if exc.key and exc.key != "name" else ""
             raise ConfigError(file, f"{key}.{sub}" if sub else key, exc.value, exc.problem) from None
-        if spec.dag_id not in schedules:
-            raise ConfigError(
-                file, f"{key}.dag_id", spec.dag_id, f"unknown DAG; known: {', '.join(sorted(schedules))}"
-            )
+        spec = _with_schedule(spec, schedules, file, key)
         if spec.channels is not None and known_channels is not None:
             from alerts.alerting_config import check_channels
 
             check_channels(spec.channels, known_channels, file, f"{key}.channels")
-        specs.append(_derive_offset(spec, schedules, schedule_tz, file, key))
-    for i, budget in enumerate(raw.task_budgets):
-        if budget.dag_id not in schedules:
-            raise ConfigError(file, f"task_budgets[{i}].dag_id", budget.dag_id, "unknown DAG")
+        specs.append(_derive_offset(spec, schedule_tz, file, key))
+    if schedules.file is not None:
+        known = schedules.dag_ids | {s.dag_id for s in specs}
+        for i, budget in enumerate(raw.task_budgets):
+            if budget.dag_id not in known:
+                raise ConfigError(file, f"task_budgets[{i}].dag_id", budget.dag_id, "unknown DAG")
     return SlaConfig(
-        runbook_base_url=raw.runbook_base_url, slas=tuple(specs), task_budgets=tuple(raw.task_budgets)
+        runbook_base_url=raw.runbook_base_url, slas=tuple(specs), task_budgets=tuple(raw.task_budgets),
+        timezone=raw.timezone or schedules.timezone,
     )
+
+
+def read_schedules(data: dict[str, Any], file: Path, env: str) -> Schedules:
+    """The schedules file named by the ``schedules_file`` key of ``slas.yml`` data (nothing when unnamed)."""
+    name = data.get("schedules_file")
+    if name is not None and not (isinstance(name, str) and name.strip()):
+        raise ConfigError(file, "schedules_file", name, "must name a YAML file relative to the config directory")
+    return load_schedules(file.parent, name, env, file)
 
 
 @lru_cache(maxsize=8)
 def _cached(config_dir: str, env: str) -> SlaConfig:
     from alerts.alerting_config import load_alerting
-    from foundation.config_loader import load_config
-    from orchestration.config import OrchestrationConfig
 
     directory = Path(config_dir)
     file = directory / "slas.yml"
-    orch = load_config(OrchestrationConfig, "orchestration", config_dir=directory, env=env)
-    schedules = {dag_id: spec.schedule for dag_id, spec in orch.dags.items()}
+    data = read_yaml(file)
+    schedules = read_schedules(data, file, env)
     channels = dict(load_alerting(directory, env).channels)
-    return parse_slas(read_yaml(file), file, channels, schedules, orch.timezone)
+    return parse_slas(data, file, channels, schedules)
 
 
 def load_sla_config(config_dir: Path | None = None) -> SlaConfig:

@@ -68,8 +68,8 @@ def runs_per_day(schedule: str, timezone: str) -> int:
     return count
 
 
-def rules(slas: list[SlaSpec], runbook: str, schedules: dict[str, str], timezone: str) -> dict[str, Any]:
-    """The rules document."""
+def rules(slas: list[SlaSpec], runbook: str, timezone: str) -> dict[str, Any]:
+    """The rules document (an SLA whose DAG schedule is unknown gets no repeated-miss rule)."""
     out: list[dict[str, Any]] = []
     for spec in slas:
         url = spec.runbook_url(runbook)
@@ -89,7 +89,7 @@ def rules(slas: list[SlaSpec], runbook: str, schedules: dict[str, str], timezone
                 },
             }
         )
-        if runs_per_day(schedules[spec.dag_id], timezone) >= MIN_RUNS_PER_DAY:
+        if spec.schedule is not None and runs_per_day(spec.schedule, timezone) >= MIN_RUNS_PER_DAY:
             out.append(
                 {
                     "alert": f"PmxSlaMissedRepeatedly_{spec.name}",
@@ -113,18 +113,10 @@ def rules(slas: list[SlaSpec], runbook: str, schedules: dict[str, str], timezone
 
 def render(config_dir: Path | None = None) -> str:
     """The text of ``sla_rules.yml`` for the given config directory."""
-    from foundation.config_loader import current_env, load_config
-    from orchestration.config import OrchestrationConfig
+    from alerts.sla_schedules import DEFAULT_TIMEZONE
 
-    directory = config_dir
-    cfg = load_sla_config(directory)
-    orch = load_config(OrchestrationConfig, "orchestration", config_dir=directory, env=current_env())
-    doc = rules(
-        list(cfg.slas),
-        _stable_runbook_base(directory),
-        {d: s.schedule for d, s in orch.dags.items()},
-        orch.timezone,
-    )
+    cfg = load_sla_config(config_dir)
+    doc = rules(list(cfg.slas), _stable_runbook_base(config_dir), cfg.timezone or DEFAULT_TIMEZONE)
     return HEADER + yaml.dump(doc, Dumper=_BlockDumper, sort_keys=False, width=110, allow_unicode=True)
 
 
@@ -191,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         text = render()
-    except ConfigError as exc:  # slas.yml, alerting.yml or orchestration.yml: one line naming file and key
+    except ConfigError as exc:  # slas.yml, alerting.yml or the schedules file: one line naming file and key
         print(f"alerts.sla_rules: error: {exc}", file=sys.stderr)
         return 2
     if args.check:

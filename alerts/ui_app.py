@@ -38,15 +38,15 @@ def _user_name(user: Any) -> str:
 
 
 def sla_timezones() -> tuple[dict[str, tzinfo], tzinfo | None]:
-    """Timezone per SLA name and the DAG schedules' timezone, from config (none when config is unreadable)."""
+    """Timezone per SLA name and the DAG schedules' timezone, from ``slas.yml`` (none when unreadable or unset)."""
     from zoneinfo import ZoneInfo
 
     try:
         from alerts.sla_config import load_sla_config
-        from orchestration.config import load_orchestration
 
-        default = ZoneInfo(load_orchestration().timezone)
-        return {s.name: ZoneInfo(s.timezone) for s in load_sla_config().slas if s.timezone}, default
+        cfg = load_sla_config()
+        default = ZoneInfo(cfg.timezone) if cfg.timezone else None
+        return {s.name: ZoneInfo(s.timezone) for s in cfg.slas if s.timezone}, default
     except Exception as exc:  # the view still works, in UTC only
         log.warning("SLA timezones unavailable, showing UTC only: %s", exc)
         return {}, None

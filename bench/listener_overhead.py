@@ -199,7 +199,7 @@ def dag_ratio(rounds: int, receiver: Receiver) -> dict[str, Any]:
     from airflow.listeners.listener import get_listener_manager as core_manager
     from airflow.sdk.listener import get_listener_manager as sdk_manager
 
-    from listeners.plugin import LISTENER
+    from addon.plugin import LISTENER
 
     managers = [core_manager(), sdk_manager()]
     if not all(m.pm.is_registered(LISTENER) for m in managers):

@@ -74,7 +74,7 @@ def test_the_page_escapes_and_links_each_run(pmx_home: Path) -> None:
 
 
 def test_the_plugin_mounts_the_view_and_lists_it_under_browse() -> None:
-    from listeners.plugin import PortfolioObservabilityPlugin
+    from addon.plugin import PortfolioObservabilityPlugin
 
     assert PortfolioObservabilityPlugin.fastapi_apps == fastapi_apps
     assert fastapi_apps[0]["url_prefix"] == "/pmx-sla"

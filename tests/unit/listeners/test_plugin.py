@@ -1,13 +1,15 @@
-"""The plugin reaches Airflow through the package's entry point and registers with both listener managers."""
+"""The plugin (addon.plugin) reaches Airflow through the entry point and registers with both listener managers."""
 
 from __future__ import annotations
 
 import importlib
+import tomllib
 from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
 
+from foundation.paths import REPO_ROOT
 from listeners import config as listener_config
 from listeners.hooks import PortfolioListener
 
@@ -19,10 +21,15 @@ SDK_HOOKS = ("on_task_instance_running", "on_task_instance_success", "on_task_in
 
 
 def test_the_entry_point_names_the_plugin_class() -> None:
-    ours = {ep.value for ep in entry_points(group="airflow.plugins") if ep.name == "portfolio_observability"}
-    (point,) = ours
-    assert point == "listeners.plugin:PortfolioObservabilityPlugin"
-    plugin = importlib.import_module("listeners.plugin").PortfolioObservabilityPlugin
+    declared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert declared["airflow.plugins"] == {"portfolio_observability": "addon.plugin:PortfolioObservabilityPlugin"}
+    ours = [ep for ep in entry_points(group="airflow.plugins") if ep.name == "portfolio_observability"]
+    (point,) = ours  # an install made before the move names the alias listeners.plugin: the same class
+    assert point.value in ("addon.plugin:PortfolioObservabilityPlugin", "listeners.plugin:PortfolioObservabilityPlugin")
+    plugin = importlib.import_module("addon.plugin").PortfolioObservabilityPlugin
+    loaded = point.load()  # the same class (another test may have reloaded addon.plugin: compare by name)
+    assert (loaded.__module__, loaded.__qualname__) == (plugin.__module__, plugin.__qualname__) == (
+        "addon.plugin", "PortfolioObservabilityPlugin")
     assert plugin.name == "portfolio_observability"
     assert any(base.__name__ == "AirflowPlugin" for base in plugin.__mro__)
 
@@ -44,7 +51,7 @@ def test_both_listener_managers_call_our_hooks(airflow_metadata: Path, module: s
 @pytest.mark.parametrize(("switch", "registered"), [("false", 0), ("true", 1)], ids=["disabled", "enabled"])
 def test_the_env_switch_decides_at_import(monkeypatch: pytest.MonkeyPatch, switch: str,
                                           registered: int) -> None:
-    import listeners.plugin as plugin_module
+    import addon.plugin as plugin_module
 
     monkeypatch.setenv("PMX_LISTENER_ENABLED", switch)
     listener_config._cache.clear()
