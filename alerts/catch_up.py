@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-from alerts.deadlines import as_datetime
+from alerts.times import as_datetime
 
 Verdict = Literal["on_time_run", "fresh_install", "downtime", "stack_was_up"]
 

@@ -111,7 +111,7 @@ class OutboxWorker:
         if outage:
             from datetime import UTC, datetime
 
-            from alerts.deadlines import iso_z
+            from alerts.times import iso_z
 
             down_from, down_until = (iso_z(datetime.fromtimestamp(t, UTC)) for t in outage)
             _log().log_event("stack_outage_recorded", level="warning", down_from=down_from, down_until=down_until,

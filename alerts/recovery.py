@@ -12,9 +12,9 @@ from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from alerts.deadlines import format_duration, iso_z
 from alerts.incident import Incident, utc_now
 from alerts.sla_details import SlaRecoveryDetails
+from alerts.times import format_duration, iso_z
 
 if TYPE_CHECKING:
     from alerts.outbox import Outbox

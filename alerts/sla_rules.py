@@ -18,8 +18,8 @@ from typing import Any
 
 import yaml
 
-from alerts.deadlines import format_duration
 from alerts.sla_config import ConfigError, SlaSpec, load_sla_config, runbook_base
+from alerts.times import format_duration
 from foundation.paths import REPO_ROOT
 
 RULES_FILE = REPO_ROOT / "alerts" / "prometheus" / "sla_rules.yml"

@@ -18,8 +18,8 @@ from fastapi.responses import HTMLResponse
 
 from alerts.misses import list_misses, miss_dag_ids
 from alerts.outbox import Outbox
-from alerts.ui import WINDOWS, render_page
 from alerts.ui_access import may_read_dag, permitted_dag_ids, require_dag_edit, require_dag_read
+from alerts.ui_page import WINDOWS, render_page
 
 log = logging.getLogger(__name__)
 SQLITE_MAX_INT = 2**63 - 1  # the largest integer SQLite stores; a bigger id cannot exist (422, not 500)

@@ -11,7 +11,8 @@ from alerts.misses import list_misses, miss_dag_ids
 from alerts.outbox import Outbox
 from alerts.recovery import recovered_incident
 from alerts.router import submit
-from alerts.ui import external_views, fastapi_apps, render_page
+from alerts.ui import external_views, fastapi_apps
+from alerts.ui_page import render_page
 
 
 def miss(dag_id: str, run_id: str, severity: str = "critical") -> Incident:

@@ -214,7 +214,7 @@ def test_a_summer_deadline_is_shown_in_daylight_time(pmx_home: Path) -> None:
 
 
 def test_a_not_configured_channel_is_shown_neutrally() -> None:
-    from alerts.ui import render_page
+    from alerts.ui_page import render_page
 
     item = {
         "id": 1, "dag_id": "daily_etl", "run_id": "r1", "sla": "s", "severity": "critical",
