@@ -67,11 +67,3 @@ def test_alerting_off_in_the_file_attaches_no_deadlines(pmx_home: Path, tmp_path
         assert alerts_enabled() is True
     finally:
         alerting_config.clear_cache()
-
-
-def test_the_old_plugin_path_is_an_alias_of_the_composition_root() -> None:
-    import addon.plugin
-    import listeners.plugin
-
-    alias = importlib.reload(listeners.plugin).PortfolioObservabilityPlugin
-    assert alias is addon.plugin.PortfolioObservabilityPlugin

@@ -24,8 +24,8 @@ def test_the_entry_point_names_the_plugin_class() -> None:
     declared = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
     assert declared["airflow.plugins"] == {"portfolio_observability": "addon.plugin:PortfolioObservabilityPlugin"}
     ours = [ep for ep in entry_points(group="airflow.plugins") if ep.name == "portfolio_observability"]
-    (point,) = ours  # an install made before the move names the alias listeners.plugin: the same class
-    assert point.value in ("addon.plugin:PortfolioObservabilityPlugin", "listeners.plugin:PortfolioObservabilityPlugin")
+    (point,) = ours
+    assert point.value == "addon.plugin:PortfolioObservabilityPlugin"
     plugin = importlib.import_module("addon.plugin").PortfolioObservabilityPlugin
     loaded = point.load()  # the same class (another test may have reloaded addon.plugin: compare by name)
     assert (loaded.__module__, loaded.__qualname__) == (plugin.__module__, plugin.__qualname__) == (
