@@ -13,7 +13,9 @@ Threshold findings (drawdown beyond the ``quant_health`` limits, quant health RE
 sessions behind) are listed in the report, returned and logged as ``performance_alert`` events.
 Every section says "no data yet" instead of failing when its source is empty.
 
-CLI: ``python -m monitoring.performance_dashboard [--output DIR] [--no-airflow] [--api-url URL] [--png]``.
+The REST client is a parameter (``airflow_api``, or ``api_factory(api_url)``): monitoring knows no stack.
+CLI: ``python -m monitoring.performance_dashboard [--output DIR] [--no-airflow] [--png]`` (listener events);
+``python -m local_stack.performance_report [...] [--api-url URL]`` queries the local stack's REST API.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import io
 import json
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -55,19 +58,20 @@ def csv_bytes(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
 
 
 Records = list[dict[str, Any]]
+ApiFactory = Callable[[str | None], Any]  # api-server URL (None: the default one) -> REST client
 
 
 def _dag_records(events: Records, include_airflow: bool, airflow_api: object | None, api_url: str | None,
-                 since: str) -> tuple[Records, Records, dict[str, Any]]:
+                 since: str, api_factory: ApiFactory | None = None) -> tuple[Records, Records, dict[str, Any]]:
     """Runs and tasks from the REST API when asked and reachable, else from the listener's events."""
     note = "Airflow API not queried" if not include_airflow else None
     if include_airflow:
         try:
-            api = airflow_api
+            api: Any = airflow_api
             if api is None:
-                from local_stack.local import local_api
-
-                api = local_api(api_url)
+                if api_factory is None:
+                    raise LookupError("no Airflow REST client given")
+                api = api_factory(api_url)
                 api.timeout = API_TIMEOUT_S
             runs, tasks = report_dags.from_api(api, since)
             return runs, tasks, {"kind": "api", "note": str(getattr(api, "base_url", "") or "")}
@@ -144,8 +148,11 @@ def _png(points: list[dict[str, Any]], target: Path) -> tuple[str | None, str | 
 def build_report(output_dir: Path | None = None, *, include_airflow: bool = True,
                  airflow_api: object | None = None, days: int = 30, png: bool = False,
                  api_url: str | None = None, now: datetime | None = None,
-                 run: dict[str, Any] | None = None) -> dict[str, Any]:
+                 run: dict[str, Any] | None = None, api_factory: ApiFactory | None = None) -> dict[str, Any]:
     """Write the report of the last ``days`` days to ``output_dir`` (default ``reports/``); summarise it.
+
+    DAG statistics come from ``airflow_api``, else from ``api_factory(api_url)``, else (or when the API is
+    unreachable) from the listener's events.
 
     ``run`` (``dag_id``, ``run_id``, ``state``, ...) is the DAG run the report follows: its state replaces the
     one the sources still show (the run is ``running`` while its report task runs), and the report gets a
@@ -178,7 +185,7 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
         run_section = {**run, **report_trading.run_results(conn, run["run_id"])} if run else None
     finally:
         conn.close()
-    runs, tasks, dag_source = _dag_records(events, include_airflow, airflow_api, api_url, since)
+    runs, tasks, dag_source = _dag_records(events, include_airflow, airflow_api, api_url, since, api_factory)
     if run:
         runs = with_run_state(runs, run)
     report: dict[str, Any] = {
@@ -226,29 +233,34 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
     return json_safe(result)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m monitoring.performance_dashboard") -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(prog="python -m monitoring.performance_dashboard",
+    parser = argparse.ArgumentParser(prog=prog,
                                      description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--output", type=Path, help="directory for the report files (default: reports/)")
     parser.add_argument("--no-airflow", action="store_true", help="do not query the Airflow REST API")
-    parser.add_argument("--api-url", help="Airflow api-server URL (default: the local stack's)")
+    parser.add_argument("--api-url", help="Airflow api-server URL (default: the local stack's; with a client)")
     parser.add_argument("--days", type=int, default=30, help="length of the period in days (default 30)")
     parser.add_argument("--png", action="store_true", help="also export the equity/drawdown figure as PNG")
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI entry: 0 on success, 1 when the report could not be built, 2 on bad arguments or config."""
+def main(argv: list[str] | None = None, *, api_factory: ApiFactory | None = None,
+         prog: str | None = None) -> int:
+    """CLI entry: 0 on success, 1 when the report could not be built, 2 on bad arguments or config.
+
+    ``api_factory`` builds the REST client from ``--api-url``; without one the DAG statistics come from the
+    listener's events.
+    """
     from foundation.config_loader import ConfigError
 
-    parser = build_parser()
+    parser = build_parser(prog) if prog else build_parser()
     args = parser.parse_args(argv)
     if args.days < 1:
         parser.error(f"--days {args.days}: must be at least 1")
     try:
         result = build_report(args.output, include_airflow=not args.no_airflow, days=args.days, png=args.png,
-                              api_url=args.api_url)
+                              api_url=args.api_url, api_factory=api_factory)
     except ConfigError as exc:
         print(f"performance_dashboard: configuration error: {exc}", file=sys.stderr)
         return 2

@@ -1,25 +1,26 @@
 """Dead-letter records for tasks that exhausted their retries, and replay through Airflow's REST API.
 
 ``record_dead_letter`` is every task's ``on_failure_callback`` (it runs after the last try only). Records live
-in the ``dead_letters`` table of the portfolio database. Command line::
-
-    python -m orchestration.dead_letters list [--all]
-    python -m orchestration.dead_letters replay ID [ID ...]   # clears the task so it reruns from its checkpoint
+in the ``dead_letters`` table of the portfolio database. :func:`replay` takes any client of Airflow's REST API
+(:class:`RestApi`); the command line that finds the local stack's is ``python -m local_stack.dead_letters``.
 """
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from foundation.pipeline_logger import get_logger, utc_now_iso
 from foundation.redaction import bounded
 
 if TYPE_CHECKING:
-    from local_stack.api_client import AirflowApi
     from portfolio.database_manager import DatabaseManager
+
+
+class RestApi(Protocol):
+    """What :func:`replay` needs of an Airflow REST client: one authenticated ``/api/v2`` call."""
+
+    def request(self, method: str, path: str, *, ok: tuple[int, ...] = ..., **kwargs: Any) -> Any: ...
 
 
 def _db() -> DatabaseManager:
@@ -62,7 +63,7 @@ def list_dead_letters(include_replayed: bool = False) -> list[dict[str, Any]]:
     return [dict(r) for r in rows]
 
 
-def replay(record_id: int, api: AirflowApi) -> dict[str, Any]:
+def replay(record_id: int, api: RestApi) -> dict[str, Any]:
     """Clear the dead-lettered task instance so the scheduler runs it again; mark the record replayed."""
     with _db().connect() as conn:
         row = conn.execute("SELECT * FROM dead_letters WHERE id = ?", (record_id,)).fetchone()
@@ -79,33 +80,3 @@ def replay(record_id: int, api: AirflowApi) -> dict[str, Any]:
     get_logger("dead_letters").log_event("dead_letter_replayed", dead_letter_id=record_id, dag_id=row["dag_id"],
                                          task_id=row["task_id"], run_id=row["run_id"], map_index=row["map_index"])
     return dict(row)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line: ``list`` or ``replay ID...`` (replay needs the stack's api-server)."""
-    parser = argparse.ArgumentParser(prog="dead_letters", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    lister = sub.add_parser("list", help="show dead-lettered task instances")
-    lister.add_argument("--all", action="store_true", help="include replayed records")
-    replayer = sub.add_parser("replay", help="clear dead-lettered task instances so they rerun")
-    replayer.add_argument("ids", nargs="+", type=int)
-    replayer.add_argument("--api-url", help="api-server URL (default: the local stack of `make up`)")
-    args = parser.parse_args(argv)
-    if args.command == "list":
-        for rec in list_dead_letters(args.all):
-            where = f"{rec['dag_id']}.{rec['task_id']}[{rec['map_index']}] run={rec['run_id']}"
-            print(f"{rec['id']:>5}  {rec['created_at']}  {where}  ticker={rec['ticker']}  "
-                  f"{rec['error_type']}: {(rec['error'] or '')[:120]}  replayed={rec['replayed_at'] or '-'}")
-        return 0
-    from local_stack.local import local_api
-
-    api = local_api(args.api_url)
-    for record_id in args.ids:
-        rec = replay(record_id, api)
-        print(f"replayed {record_id}: {rec['dag_id']}.{rec['task_id']}[{rec['map_index']}] run={rec['run_id']}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,9 +1,10 @@
 """Operators that run the ``scripts/`` entrypoints in-process (no subprocess) inside Airflow tasks.
 
-Each operator names an entrypoint module; ``execute()`` applies the run-time inputs (``portfolio.*`` Variables,
-``dag_run.conf``, Connections), offers the entrypoint the standard inputs its ``run()`` declares (tickers,
-dates, mode, device, run id, checkpoint pipeline id, ...), writes the seed's ``logs/cron/<dag_id>.log`` line
-and returns a small XCom summary (counts, paths, ids: never a data frame).
+Each operator names an entrypoint module; ``execute()`` resolves the run's inputs once (``dag_run.conf``,
+``portfolio.*`` Variables, Connections: a :class:`portfolio.run_inputs.RunInputs`), offers the entrypoint the
+standard inputs its ``run()`` declares (``inputs``, run id, checkpoint pipeline id, ...), writes the seed's
+``logs/cron/<dag_id>.log`` line and returns a small XCom summary (counts, paths, ids: never a data frame).
+Nothing is passed through ``os.environ``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
-import os
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
@@ -19,6 +20,7 @@ from airflow.sdk import BaseOperator
 from foundation import paths
 from foundation.pipeline_logger import bind_context, utc_now_iso
 from portfolio.checkpoint_manager import safe_name
+from portfolio.run_scope import bound
 from scripts.entrypoint import run_logged
 
 if TYPE_CHECKING:
@@ -55,7 +57,7 @@ class PortfolioEntrypointOperator(BaseOperator):
     entrypoint: ClassVar[str]
     function: ClassVar[str] = "run"
     core_mode: ClassVar[bool] = False
-    template_fields = ("op_kwargs",)
+    template_fields: Sequence[str] = ("op_kwargs",)
     template_fields_renderers = {"op_kwargs": "json"}
     ui_color = "#e8f6f3"
 
@@ -65,17 +67,14 @@ class PortfolioEntrypointOperator(BaseOperator):
 
     def standard_inputs(self, context: Context) -> dict[str, Any]:
         """Inputs offered to every entrypoint (only the ones its ``run()`` declares are passed)."""
-        from orchestration.runtime import run_params
+        from orchestration.runtime import run_inputs
 
-        params = run_params(context["dag_run"].conf, core=self.core_mode)
+        inputs = run_inputs(context["dag_run"].conf, core=self.core_mode)
         ti = context["ti"]
-        map_part = f"__{ti.map_index}" if ti.map_index >= 0 else ""
-        return {
-            "tickers": ",".join(params.tickers), "start": params.start.isoformat(), "end": params.end.isoformat(),
-            "mode": params.mode, "pipeline_device": params.pipeline_device,
-            "enable_gpu_parallel": params.enable_gpu_parallel, "run_id": ti.run_id,
-            "pipeline_id": f"{ti.dag_id}__{ti.run_id}__{ti.task_id}{map_part}",
-        }
+        map_index = ti.map_index if ti.map_index is not None else -1
+        map_part = f"__{map_index}" if map_index >= 0 else ""
+        return {"inputs": inputs, "run_id": ti.run_id,
+                "pipeline_id": f"{ti.dag_id}__{ti.run_id}__{ti.task_id}{map_part}"}
 
     def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
         """Standard inputs overlaid with this operator's own (templated) ``op_kwargs``."""
@@ -87,15 +86,14 @@ class PortfolioEntrypointOperator(BaseOperator):
         signature = inspect.signature(func)
         takes_all = any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values())
         kwargs = {k: v for k, v in offered.items() if takes_all or k in signature.parameters}
-        os.environ["PIPELINE_DEVICE"] = str(offered.get("pipeline_device", os.environ.get("PIPELINE_DEVICE", "cpu")))
-        os.environ["ENABLE_GPU_PARALLEL"] = "1" if offered.get("enable_gpu_parallel") else "0"
         ti = context["ti"]
         bind_context(dag_id=ti.dag_id, task_id=ti.task_id, run_id=ti.run_id, map_index=ti.map_index,
                      try_number=ti.try_number)
         where = f"{ti.dag_id}.{ti.task_id}[{ti.map_index}] run={ti.run_id} try={ti.try_number}"
         cron_log(ti.dag_id, f"{utc_now_iso()} START {where} {self.entrypoint}.{self.function}")
-        try:
-            summary = run_logged(self.entrypoint.rsplit(".", 1)[-1], func, kwargs)
+        try:  # bound also for an entrypoint that takes no parameters (its database is still the run's)
+            with bound(offered.get("inputs")):
+                summary = run_logged(self.entrypoint.rsplit(".", 1)[-1], func, kwargs)
         except Exception as exc:
             cron_log(ti.dag_id, f"{utc_now_iso()} FAILED {where} {type(exc).__name__}")
             raise
@@ -138,7 +136,7 @@ class AutoTraderOperator(PortfolioEntrypointOperator):
     def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
         inputs = super().entrypoint_inputs(context)
         if self.ticker:
-            inputs["tickers"] = self.ticker
+            inputs["ticker"] = self.ticker
         inputs["core_mode"] = self.core_mode
         return inputs
 

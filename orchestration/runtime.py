@@ -1,6 +1,8 @@
 """Run-time inputs of a task: ``portfolio.*`` Variables, their ``CRON_*`` fallbacks, Connections, DAG-run conf.
 
-Read only inside ``execute()`` (never at parse time). Order of precedence for each parameter:
+Read only inside ``execute()`` (never at parse time) and resolved once into a
+:class:`portfolio.run_inputs.RunInputs` that the task passes on explicitly; nothing is written to
+``os.environ``. Order of precedence for each parameter:
 ``dag_run.conf`` > Airflow Variable > ``CRON_*`` environment variable > ``config/pipeline.yml``.
 """
 
@@ -11,7 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from foundation.redaction import register_secret
-from portfolio.params import RunParams, resolve
+from portfolio.params import ParameterError
+from portfolio.run_inputs import ENV_FALLBACKS, LOCATION_KEYS, RunInputs, resolve_run_inputs
 
 
 @dataclass(frozen=True)
@@ -24,23 +27,23 @@ class VariableSpec:
     description: str
 
 
+def _spec(name: str, conf_key: str, description: str) -> VariableSpec:
+    return VariableSpec(name, ENV_FALLBACKS[conf_key], conf_key, description)
+
+
 VARIABLES: tuple[VariableSpec, ...] = (
-    VariableSpec("portfolio.default_tickers", "CRON_TICKERS", "tickers", "Comma-separated ticker universe"),
-    VariableSpec("portfolio.default_start_date", "CRON_START_DATE", "start_date", "History start (YYYY-MM-DD)"),
-    VariableSpec("portfolio.default_end_date", "CRON_END_DATE", "end_date", "History end; empty = run date"),
-    VariableSpec("portfolio.execution_mode", "CRON_EXEC_MODE", "execution_mode", "live | synthetic | auto"),
-    VariableSpec("portfolio.pipeline_device", "PIPELINE_DEVICE", "pipeline_device", "cpu | cuda | auto"),
-    VariableSpec("portfolio.enable_gpu_parallel", "ENABLE_GPU_PARALLEL", "enable_gpu_parallel", "0 | 1"),
-    VariableSpec("portfolio.enable_parallel_tickers", "ENABLE_PARALLEL_TICKER_PROCESSING",
-                 "enable_parallel_tickers", "0 | 1"),
-    VariableSpec("portfolio.enable_parallel_forecasts", "ENABLE_PARALLEL_FORECASTS",
-                 "enable_parallel_forecasts", "0 | 1"),
-    VariableSpec("portfolio.synthetic_dataset_id", "SYNTHETIC_DATASET_ID", "synthetic_dataset_id",
-                 "Synthetic dataset id or 'latest'"),
-    VariableSpec("portfolio.database_path", "PORTFOLIO_DB_PATH", "database_path",
-                 "SQLite database path (relative to PMX_HOME)"),
+    _spec("portfolio.default_tickers", "tickers", "Comma-separated ticker universe"),
+    _spec("portfolio.default_start_date", "start_date", "History start (YYYY-MM-DD)"),
+    _spec("portfolio.default_end_date", "end_date", "History end; empty = run date"),
+    _spec("portfolio.execution_mode", "execution_mode", "live | synthetic | auto"),
+    _spec("portfolio.pipeline_device", "pipeline_device", "cpu | cuda | auto"),
+    _spec("portfolio.enable_gpu_parallel", "enable_gpu_parallel", "0 | 1"),
+    _spec("portfolio.enable_parallel_tickers", "enable_parallel_tickers", "0 | 1"),
+    _spec("portfolio.enable_parallel_forecasts", "enable_parallel_forecasts", "0 | 1"),
+    _spec("portfolio.synthetic_dataset_id", "synthetic_dataset_id", "Synthetic dataset id or 'latest'"),
+    _spec("portfolio.database_path", "database_path", "SQLite database path (relative to PMX_HOME)"),
 )
-CONNECTIONS = {  # conn_id -> environment variable the domain reads the secret from
+CONNECTIONS = {  # conn_id -> name of the secret the domain asks for (also its environment variable)
     "alpha_vantage": "ALPHA_VANTAGE_API_KEY",
     "finnhub": "FINNHUB_API_KEY",
 }
@@ -76,26 +79,29 @@ def _variable(name: str) -> str | None:
     return None if value in (None, "") else str(value)
 
 
-def apply_runtime_inputs(conf: dict[str, Any] | None = None) -> dict[str, str]:
-    """Export Variables (and ``conf`` overrides) into the task's environment; return what was applied."""
+def explicit_values(conf: dict[str, Any] | None = None) -> dict[str, str]:
+    """Each run parameter given by ``conf`` or else by its ``portfolio.*`` Variable (by ``conf`` key)."""
     conf = conf or {}
-    applied: dict[str, str] = {}
+    values: dict[str, str] = {}
     for spec in VARIABLES:
         value = conf.get(spec.conf_key)
         value = str(value) if value not in (None, "") else _variable(spec.name)
         if value is not None:
-            os.environ[spec.env] = value
-            applied[spec.env] = value
-    _load_connection_secrets()
-    return applied
+            values[spec.conf_key] = value
+    return values
 
 
-def _load_connection_secrets() -> None:
+def connection_secrets() -> dict[str, str]:
+    """Data-source secrets from Connections, by the name the domain asks for, registered for masking.
+
+    A secret already in the task's environment wins (as the domain reads it there first) and is only registered.
+    """
     from airflow.sdk import Connection
 
-    for conn_id, env_name in CONNECTIONS.items():
-        if os.environ.get(env_name):
-            register_secret(os.environ[env_name])
+    secrets: dict[str, str] = {}
+    for conn_id, name in CONNECTIONS.items():
+        if os.environ.get(name):
+            register_secret(os.environ[name])
             continue
         try:
             secret = Connection.get(conn_id).password
@@ -103,10 +109,24 @@ def _load_connection_secrets() -> None:
             continue
         if secret:
             register_secret(secret)
-            os.environ[env_name] = secret
+            secrets[name] = secret
+    return secrets
 
 
-def run_params(conf: dict[str, Any] | None = None, *, core: bool = False) -> RunParams:
-    """Apply run-time inputs and resolve the run parameters."""
-    apply_runtime_inputs(conf)
-    return resolve(core=core)
+def run_inputs(conf: dict[str, Any] | None = None, *, core: bool = False, strict: bool = True) -> RunInputs:
+    """The run's inputs, resolved once: ``conf`` > Variable > ``CRON_*`` environment > config, plus secrets.
+
+    An Airflow run always names its ticker universe (``tickers_given``), whichever source supplied it. With
+    ``strict=False`` (tasks that use no run parameter, only the database and data sources) parameters that do
+    not resolve are replaced by the config's, and the locations and secrets still apply.
+    """
+    values, secrets = explicit_values(conf), connection_secrets()
+    try:
+        return resolve_run_inputs(values, environ=os.environ, core=core, secrets=secrets, tickers_given=True)
+    except ParameterError:
+        if strict:
+            raise
+    keys = [key for key in ENV_FALLBACKS if key in LOCATION_KEYS]
+    environ = {ENV_FALLBACKS[k]: os.environ[ENV_FALLBACKS[k]] for k in keys if ENV_FALLBACKS[k] in os.environ}
+    return resolve_run_inputs({k: values[k] for k in keys if k in values}, environ=environ, core=core,
+                              secrets=secrets, tickers_given=True)

@@ -133,9 +133,9 @@ class MarketHoursSensor(BaseSensorOperator):
 
     def poke(self, context: Context) -> PokeReturnValue | bool:
         if self.bypass_in_synthetic_mode:
-            from orchestration.runtime import run_params
+            from orchestration.runtime import run_inputs
 
-            if run_params(context["dag_run"].conf).mode == "synthetic":
+            if run_inputs(context["dag_run"].conf).params.mode == "synthetic":
                 self.log.info("synthetic mode: market clock bypassed")
                 return PokeReturnValue(True, {"open": True, "reason": "synthetic mode"})
         from portfolio.calendar import CalendarError, market_status

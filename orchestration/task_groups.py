@@ -87,9 +87,9 @@ def env_sanity_group() -> Any:
     Returns ``environment_ok``: what runs downstream of the gate hangs off it.
     """
     with TaskGroup(group_id="env_sanity"):
-        result = tasks.validate_environment()
-        ok = tasks.environment_ok()
-        halt = tasks.halt_trading(result)
+        result: Any = tasks.validate_environment()  # an XComArg standing for the task's dict
+        ok: Any = tasks.environment_ok()
+        halt: Any = tasks.halt_trading(result)
         tasks.environment_gate(result, ok_task=ok.operator.task_id, halt_task=halt.operator.task_id) >> [ok, halt]
     return ok
 

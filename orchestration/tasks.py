@@ -1,23 +1,48 @@
 """TaskFlow glue tasks shared by the DAG files: ticker lists, gates, branches, halts and summaries.
 
 The heavy lifting happens in the operators (``orchestration/operators.py``) and the domain core; these tasks
-only read run-time inputs, decide, and summarise. Each returns a small JSON-friendly value.
+only read run-time inputs, decide, and summarise. Each returns a small JSON-friendly value. A task that calls
+the domain resolves the run's inputs once (:func:`orchestration.runtime.run_inputs`) and binds them for the
+call (:func:`portfolio.run_scope.bound`); nothing goes through ``os.environ``.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Variable, get_current_context, task
 from airflow.sdk.exceptions import AirflowFailException
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 TRADING_HALT_VARIABLE = "portfolio.trading_halt"
 
 
 def _conf() -> dict[str, Any]:
     return dict(get_current_context()["dag_run"].conf or {})
+
+
+def _inputs() -> RunInputs:
+    from orchestration.runtime import run_inputs
+
+    return run_inputs(_conf())
+
+
+@contextmanager
+def _run_scope() -> Iterator[RunInputs]:
+    """The run's inputs (data locations and secrets; bad run parameters do not fail the task), bound for the
+    domain calls made inside the block."""
+    from orchestration.runtime import run_inputs
+    from portfolio.run_scope import bound
+
+    inputs = run_inputs(_conf(), strict=False)
+    with bound(inputs):
+        yield inputs
 
 
 def run_trading_day(conf: dict[str, Any] | None = None) -> date:
@@ -37,9 +62,9 @@ def run_trading_day(conf: dict[str, Any] | None = None) -> date:
 @task(task_id="resolve_tickers")
 def resolve_tickers(core: bool = False) -> list[str]:
     """The ticker universe of this run (``conf`` > Variable > ``CRON_TICKERS`` > config)."""
-    from orchestration.runtime import run_params
+    from orchestration.runtime import run_inputs
 
-    return run_params(_conf(), core=core).tickers
+    return run_inputs(_conf(), core=core).params.tickers
 
 
 @task.short_circuit(task_id="trading_allowed")
@@ -58,11 +83,10 @@ def trading_allowed() -> bool:
 @task.short_circuit(task_id="core_trade_budget")
 def core_trade_budget() -> bool:
     """Skip core-mode trading when today's core trades reached ``broker.core_max_trades_per_day``."""
-    from orchestration.runtime import apply_runtime_inputs
     from portfolio.trader import core_trade_budget as budget
 
-    apply_runtime_inputs(_conf())
-    used, limit = budget()
+    with _run_scope():
+        used, limit = budget()
     print(f"core trades today: {used} of {limit}")
     return used < limit
 
@@ -70,12 +94,11 @@ def core_trade_budget() -> bool:
 @task(task_id="validate_environment")
 def validate_environment() -> dict[str, Any]:
     """Run the environment checks; never raises for a failed check (the branch decides)."""
-    from orchestration.runtime import apply_runtime_inputs
     from scripts import validate_environment as entry
     from scripts.entrypoint import run_logged
 
-    apply_runtime_inputs(_conf())
-    return run_logged("validate_environment", entry.run, {})
+    load: Callable[[], RunInputs] = _inputs  # resolved inside the checks: a bad value fails one check
+    return run_logged("validate_environment", entry.run, {"load_inputs": load})
 
 
 @task.branch(task_id="environment_gate")
@@ -105,20 +128,18 @@ def halt_trading(result: dict[str, Any]) -> None:
 @task(task_id="snapshot")
 def trading_snapshot() -> dict[str, Any]:
     """Equity snapshot and trading metrics after the cycle."""
-    from orchestration.runtime import apply_runtime_inputs
     from portfolio.trader import portfolio_snapshot
 
-    apply_runtime_inputs(_conf())
     ctx = get_current_context()
-    return portfolio_snapshot(run_id=ctx["run_id"])
+    with _run_scope():
+        return portfolio_snapshot(run_id=ctx["run_id"])
 
 
 def _check(name: str) -> Any:
     from monitoring import health
-    from orchestration.runtime import apply_runtime_inputs
 
-    apply_runtime_inputs(_conf())
-    return getattr(health, name)()
+    with _run_scope():
+        return getattr(health, name)()
 
 
 @task(task_id="pipeline_health")
@@ -159,12 +180,10 @@ def run_report() -> dict[str, Any]:
         state = run_state(states, effective_leaves(ctx["dag"].tasks, own), own)
     except Exception as exc:  # the report is still worth writing; say why the state is unknown
         state = f"unknown ({type(exc).__name__}: {str(exc)[:120]})"
-    from orchestration.runtime import apply_runtime_inputs
-
-    apply_runtime_inputs(_conf())
     start = getattr(dag_run, "start_date", None)
     run_type = getattr(dag_run, "run_type", None)
     run = {"dag_id": ti.dag_id, "run_id": ti.run_id, "state": state,
            "run_type": str(getattr(run_type, "value", run_type)) if run_type else None,
            "start_date": start.isoformat() if start else None}
-    return health.performance_snapshot(run=run)
+    with _run_scope():
+        return health.performance_snapshot(run=run)

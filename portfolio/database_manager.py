@@ -41,8 +41,11 @@ _ready_lock = threading.Lock()
 
 
 def default_db_path() -> Path:
-    """``PORTFOLIO_DB_PATH`` or the configured ``database.path``."""
-    env = os.environ.get("PORTFOLIO_DB_PATH")
+    """The run's ``database_path`` (:mod:`portfolio.run_scope`), else ``PORTFOLIO_DB_PATH``, else config."""
+    from portfolio.run_scope import current
+
+    inputs = current()
+    env = (inputs.database_path if inputs else None) or os.environ.get("PORTFOLIO_DB_PATH")
     if env:
         return paths.resolve(env)
     from portfolio.settings import load_settings

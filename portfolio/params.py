@@ -1,12 +1,14 @@
 """Run parameters resolved in the seed's order: explicit argument, then ``CRON_*`` environment, then config.
 
-Airflow operators pass the values of the ``portfolio.*`` Variables as explicit arguments, so the full order
-under Airflow is: operator argument / Variable, ``CRON_*`` environment variable, ``config/pipeline.yml``.
+The environment consulted is the ``environ`` mapping given (default: the process environment).
+:func:`portfolio.run_inputs.resolve_run_inputs` layers the Airflow sources (``dag_run.conf``, Variables) as
+explicit arguments, so the full order under Airflow is: conf, Variable, ``CRON_*`` environment, config.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any
@@ -65,10 +67,10 @@ def parse_date(name: str, value: str | date) -> date:
         raise ParameterError(f"{name}={value!r}: expected a date as YYYY-MM-DD") from None
 
 
-def _pick(explicit: Any, env_name: str) -> Any:
+def _pick_from(explicit: Any, env_name: str, environ: Mapping[str, str] | None = None) -> Any:
     if explicit not in (None, ""):
         return explicit
-    env = os.environ.get(env_name)
+    env = (os.environ if environ is None else environ).get(env_name)
     return env if env not in (None, "") else None
 
 
@@ -96,8 +98,16 @@ def resolve(*, tickers: str | list[str] | None = None, start: str | date | None 
             end: str | date | None = None, mode: str | None = None, pipeline_device: str | None = None,
             enable_gpu_parallel: str | bool | None = None, enable_parallel_tickers: str | bool | None = None,
             enable_parallel_forecasts: str | bool | None = None, core: bool = False,
-            today: date | None = None) -> RunParams:
-    """Resolve every run parameter; raise :class:`ParameterError` naming the first bad one."""
+            today: date | None = None, environ: Mapping[str, str] | None = None) -> RunParams:
+    """Resolve every run parameter; raise :class:`ParameterError` naming the first bad one.
+
+    ``environ`` is the fallback environment (``CRON_*`` and friends); ``None`` means ``os.environ``.
+    """
+    env: Mapping[str, str] = os.environ if environ is None else environ
+
+    def _pick(explicit: Any, env_name: str) -> Any:
+        return _pick_from(explicit, env_name, env)
+
     cfg = load_settings()
     default_tickers = cfg.tickers.core if core else cfg.tickers.default
     # An explicit value is parsed as given: ``--tickers ''`` is an empty universe (an error), not "the default".

@@ -92,9 +92,15 @@ def load_env_file(path: Path | None = None) -> dict[str, str]:
 
 
 def get_secret(name: str, default: str | None = None) -> str | None:
-    """``name`` from the environment, else the file named by ``<name>_FILE`` (Docker secrets), else ``.env``,
-    else ``default``; registered for redaction."""
+    """``name`` from the environment, else the run's secrets (:mod:`portfolio.run_scope`: Airflow Connections),
+    else the file named by ``<name>_FILE`` (Docker secrets), else ``.env``, else ``default``; registered for
+    redaction."""
+    from portfolio.run_scope import current
+
     value = os.environ.get(name)
+    inputs = current()
+    if value in (None, "") and inputs is not None:
+        value = inputs.secret(name)
     if value in (None, "") and os.environ.get(f"{name}_FILE"):
         try:
             value = Path(os.environ[f"{name}_FILE"]).read_text(encoding="utf-8").strip()

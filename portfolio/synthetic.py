@@ -239,9 +239,14 @@ def save_dataset(tickers: list[str], start: date, end: date, *, spec: SyntheticS
 
 
 def resolve_dataset_id(dataset_id: str | None = None, *, root: Path | None = None) -> str | None:
-    """Explicit id, else ``SYNTHETIC_DATASET_ID``, else config; ``latest`` follows the pointer (or None)."""
+    """Explicit id, else the run's (:mod:`portfolio.run_scope`), else ``SYNTHETIC_DATASET_ID``, else config;
+    ``latest`` follows the pointer (or None)."""
     if not dataset_id:
-        dataset_id = os.environ.get("SYNTHETIC_DATASET_ID") or None
+        from portfolio.run_scope import current
+
+        inputs = current()
+        dataset_id = (inputs.synthetic_dataset_id if inputs else None) or os.environ.get("SYNTHETIC_DATASET_ID")
+        dataset_id = dataset_id or None
     if not dataset_id:
         from portfolio.settings import load_settings
 

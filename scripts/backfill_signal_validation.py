@@ -9,11 +9,13 @@ ticker with pending signals is processed. Cron (seed): ``nightly_backfill`` at 2
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "backfill_signal_validation"
 
@@ -26,18 +28,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        mode: str | None = None, pipeline_device: str | None = None,
+def run(*, inputs: RunInputs | None = None,
         horizon: int | None = None) -> dict[str, Any]:
     """Validate pending signals whose horizon has passed; return counts and hit rates."""
     from foundation.pipeline_logger import get_logger
     from portfolio.database_manager import DatabaseManager
-    from portfolio.params import ParameterError, resolve
+    from portfolio.params import ParameterError
+    from portfolio.run_inputs import default_inputs
     from portfolio.settings import load_settings
     from portfolio.signal_validation import backfill
 
-    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)
-    explicit = bool(tickers) or bool(os.environ.get("CRON_TICKERS"))
+    inputs = inputs or default_inputs()
+    params, explicit = inputs.params, inputs.tickers_given
     steps = horizon if horizon is not None else load_settings().forecasting.horizon
     if steps < 1:
         raise ParameterError(f"horizon={steps}: must be at least 1 bar")

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "check_quant_validation_health"
 EXIT_RED = 1
@@ -26,17 +29,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        mode: str | None = None, pipeline_device: str | None = None,
+def run(*, inputs: RunInputs | None = None,
         fail_on_red: bool = False) -> dict[str, Any]:
     """Classify the account's health; return colour, level, reasons and metrics."""
     from foundation.pipeline_logger import utc_now_iso
     from portfolio.automation import automation_dir, write_json_atomic
     from portfolio.database_manager import DatabaseManager
-    from portfolio.params import resolve
     from portfolio.quant_health import check_health
+    from portfolio.run_inputs import default_inputs
 
-    resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)
+    inputs = inputs or default_inputs()  # the parameters must resolve, although the check uses none of them
     result = check_health(DatabaseManager())
     out = {"generated_at": utc_now_iso(), **result}
     path = write_json_atomic(automation_dir() / "quant_validation_health.json", out)
@@ -47,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
     """CLI entry: exit 0 (any colour), 1 on RED with --fail-on-red or a failed run, 2 on bad arguments."""
     seen: dict[str, Any] = {}
 
-    def run_and_keep(**kwargs: Any) -> dict[str, Any]:
-        seen.update(run(**kwargs))
+    def run_and_keep(*, inputs: RunInputs | None = None, **kwargs: Any) -> dict[str, Any]:
+        seen.update(run(inputs=inputs, **kwargs))
         return seen
 
     code = cli_main(NAME, build_parser(), run_and_keep, argv, single_thread_blas=True)

@@ -1,7 +1,10 @@
 """Shared command-line wrapper for the ``scripts/`` entrypoints.
 
 Every entrypoint is a module with ``build_parser()``, a plain function ``run(**kwargs) -> dict`` (the API the
-Airflow operators call) and ``main(argv) -> int``. :func:`cli_main` parses the arguments, emits
+Airflow operators call) and ``main(argv) -> int``. A ``run()`` that takes the run's parameters declares
+``inputs: RunInputs`` (:mod:`portfolio.run_inputs`): the operators resolve them once from the run, and
+:func:`cli_main` resolves them from the command line with the seed's ``CRON_*`` environment as fallback (the
+only place that fallback is read for a command). :func:`cli_main` parses the arguments, emits
 ``entrypoint_start`` / ``entrypoint_finish`` / ``entrypoint_failed`` pipeline events, prints the summary as
 JSON and turns errors into one line on stderr: exit 2 for bad arguments or config, 1 for a failed run.
 """
@@ -9,7 +12,9 @@ JSON and turns errors into one line on stderr: exit 2 for bad arguments or confi
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
+import os
 import sys
 import time
 import traceback
@@ -20,9 +25,17 @@ from foundation.config_loader import ConfigError
 from foundation.pipeline_logger import get_logger
 from foundation.redaction import _SENSITIVE_KEY, MASK, bounded
 from portfolio.params import ParameterError
+from portfolio.run_inputs import RunInputs, resolve_run_inputs
+from portfolio.run_scope import bound
 from scripts.incidents import route_domain_incidents
 
 USAGE_ERRORS = (ConfigError, ParameterError)
+# argparse destination of a common run argument -> its RunInputs key (see add_run_arguments)
+CLI_RUN_KEYS: dict[str, str] = {
+    "tickers": "tickers", "start": "start_date", "end": "end_date", "mode": "execution_mode",
+    "pipeline_device": "pipeline_device", "enable_gpu_parallel": "enable_gpu_parallel",
+    "enable_parallel_tickers": "enable_parallel_tickers",
+}
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 
@@ -50,13 +63,36 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="compute device (env PIPELINE_DEVICE)")
 
 
+def takes_inputs(run: Callable[..., Any]) -> bool:
+    """Whether ``run`` declares an ``inputs`` parameter (a :class:`RunInputs`)."""
+    return "inputs" in inspect.signature(run).parameters
+
+
+def _logged_args(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments as logged: a :class:`RunInputs` as its parameters and locations, never its secrets."""
+    out: dict[str, Any] = {}
+    for key, value in kwargs.items():
+        if isinstance(value, RunInputs):
+            out.update({k: v for k, v in (("database_path", value.database_path),
+                                          ("synthetic_dataset_id", value.synthetic_dataset_id)) if v})
+            out.update(value.params.as_dict())
+        elif value is not None:
+            out[key] = value
+    return out
+
+
 def run_logged(name: str, run: Callable[..., dict[str, Any]], kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Call ``run(**kwargs)`` between ``entrypoint_start`` and ``entrypoint_finish``/``entrypoint_failed`` events."""
+    """Call ``run(**kwargs)`` between ``entrypoint_start`` and ``entrypoint_finish``/``entrypoint_failed`` events.
+
+    A :class:`RunInputs` passed as ``inputs`` is bound (:mod:`portfolio.run_scope`) while ``run`` runs.
+    """
     log = get_logger(name)
     started = time.monotonic()
-    log.pipeline("entrypoint_start", entrypoint=name, args={k: v for k, v in kwargs.items() if v is not None})
+    log.pipeline("entrypoint_start", entrypoint=name, args=_logged_args(kwargs))
+    inputs = kwargs.get("inputs")
     try:
-        summary = run(**kwargs)
+        with bound(inputs if isinstance(inputs, RunInputs) else None):
+            summary = run(**kwargs)
     except Exception as exc:
         usage = isinstance(exc, USAGE_ERRORS)
         if isinstance(exc, ConfigError):  # a broken domain config is itself an event (the event log needs none)
@@ -74,6 +110,28 @@ def run_logged(name: str, run: Callable[..., dict[str, Any]], kwargs: dict[str, 
     return summary
 
 
+def cli_inputs(args: dict[str, Any], *, core: bool = False) -> RunInputs:
+    """The run inputs of a command line: its run arguments, then the ``CRON_*`` environment, then config.
+
+    Pops the run arguments (:data:`CLI_RUN_KEYS`) from ``args``.
+    """
+    values = {key: args.pop(dest) for dest, key in CLI_RUN_KEYS.items() if dest in args}
+    return resolve_run_inputs(values, environ=os.environ, core=core)
+
+
+def _with_cli_inputs(run: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+    """``run`` called with the :class:`RunInputs` of its command line (when it takes them)."""
+    if not takes_inputs(run):
+        return run
+
+    def call(**args: Any) -> dict[str, Any]:
+        inputs = cli_inputs(args, core=bool(args.get("core_mode")))
+        with bound(inputs):
+            return run(inputs=inputs, **args)
+
+    return call
+
+
 def cli_main(name: str, parser: argparse.ArgumentParser, run: Callable[..., dict[str, Any]],
              argv: Sequence[str] | None = None, *, single_thread_blas: bool = False) -> int:
     """Parse ``argv`` and call ``run(**args)`` with events; print the summary; return the exit code.
@@ -87,7 +145,7 @@ def cli_main(name: str, parser: argparse.ArgumentParser, run: Callable[..., dict
         limit_blas_threads()
     args = vars(parser.parse_args(argv))
     try:
-        summary = run_logged(name, run, args)
+        summary = run_logged(name, _with_cli_inputs(run), args)
     except USAGE_ERRORS as exc:  # bad arguments or config (a malformed pipeline.yml included)
         print(f"{name}: error: {bounded(str(exc), 500)}", file=sys.stderr)
         return EXIT_USAGE

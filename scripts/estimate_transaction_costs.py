@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "estimate_transaction_costs"
 OUTPUT = "transaction_costs.json"
@@ -25,8 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        mode: str | None = None, pipeline_device: str | None = None) -> dict[str, Any]:
+def run(*, inputs: RunInputs | None = None) -> dict[str, Any]:
     """Estimate realised and modelled costs; write the JSON report; return a summary."""
     import math
 
@@ -35,10 +37,10 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
     from portfolio.broker import PaperBroker
     from portfolio.costs import CostModel, asset_class, estimate_costs_from_trades
     from portfolio.database_manager import DatabaseManager
-    from portfolio.params import resolve
+    from portfolio.run_inputs import default_inputs
     from portfolio.settings import load_settings
 
-    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)
+    params = (inputs or default_inputs()).params
     settings = load_settings()
     model = CostModel.from_settings(settings.costs)
     db = DatabaseManager()
@@ -49,7 +51,7 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
         marks = PaperBroker.marks(conn, params.tickers)
     finally:
         conn.close()
-    modelled = {}
+    modelled: dict[str, dict[str, Any]] = {}
     for ticker in params.tickers:
         price = marks.get(ticker)
         if price is None:

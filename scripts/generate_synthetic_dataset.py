@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "generate_synthetic_dataset"
 
@@ -27,11 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        seed: int | None = None, dataset_id: str | None = None, set_latest: bool = True,
-        mode: str | None = None, pipeline_device: str | None = None) -> dict[str, Any]:
+def run(*, inputs: RunInputs | None = None, seed: int | None = None, dataset_id: str | None = None,
+        set_latest: bool = True) -> dict[str, Any]:
     """Generate and save the dataset; return its manifest summary (id, path, rows, sha256)."""
-    from portfolio.params import ParameterError, resolve
+    from portfolio.params import ParameterError
+    from portfolio.run_inputs import default_inputs
     from portfolio.synthetic import (
         EPOCH,
         DatasetError,
@@ -41,7 +44,7 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
         spec_from_settings,
     )
 
-    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)
+    params = (inputs or default_inputs()).params
     if params.start < EPOCH:
         raise ParameterError(f"start_date={params.start.isoformat()}: synthetic data starts at {EPOCH}")
     try:

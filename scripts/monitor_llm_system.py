@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "monitor_llm_system"
 LATENCY_FILE = "latency_benchmark.json"
@@ -29,8 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        mode: str | None = None, pipeline_device: str | None = None, points: int = 250,
+def run(*, inputs: RunInputs | None = None, points: int = 250,
         runs: int = 20) -> dict[str, Any]:
     """Collect latency, model quality, signal and health summaries; write both JSON files."""
     from foundation import paths
@@ -38,11 +40,12 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
     from portfolio.automation import write_json_atomic
     from portfolio.database_manager import DatabaseManager
     from portfolio.forecaster_monitor import latency_series, model_latency, model_quality, signal_summary
-    from portfolio.params import ParameterError, resolve
+    from portfolio.params import ParameterError
     from portfolio.quant_health import check_health
+    from portfolio.run_inputs import default_inputs
     from portfolio.settings import load_settings
 
-    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)
+    params = (inputs or default_inputs()).params
     if points < 60:
         raise ParameterError(f"points={points}: need at least 60 closes for a latency fit")
     if runs < 1:

@@ -12,9 +12,12 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "run_auto_trader"
 
@@ -33,17 +36,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        mode: str | None = None, pipeline_device: str | None = None, core_mode: bool = False,
-        run_id: str | None = None, enable_parallel_tickers: str | bool | None = None,
-        enable_gpu_parallel: str | bool | None = None) -> dict[str, Any]:
-    """Run one trading cycle; return counts, per-ticker results and ids (raises if a ticker failed)."""
-    from portfolio.params import resolve
+def run(*, inputs: RunInputs | None = None, core_mode: bool = False, run_id: str | None = None,
+        ticker: str | None = None) -> dict[str, Any]:
+    """Run one trading cycle (of ``ticker`` alone when given); return counts, per-ticker results and ids
+    (raises if a ticker failed)."""
+    from portfolio.run_inputs import default_inputs
     from portfolio.trader import run_cycle
 
-    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device,
-                     enable_parallel_tickers=enable_parallel_tickers, enable_gpu_parallel=enable_gpu_parallel,
-                     core=core_mode)
+    inputs = inputs or default_inputs(core=core_mode)
+    params = (inputs.for_tickers(ticker) if ticker else inputs).params
     run_id = run_id or f"manual__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
     summary = run_cycle(params, run_id, core_mode=core_mode)
     summary["device"] = params.pipeline_device

@@ -11,9 +11,12 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "run_etl_pipeline"
 STAGES = ("extract", "quality", "load", "forecast", "all")
@@ -34,17 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        mode: str | None = None, pipeline_device: str | None = None, run_id: str | None = None,
-        forecast: bool = True, enable_parallel_tickers: str | bool | None = None,
-        enable_gpu_parallel: str | bool | None = None, fresh: bool = False) -> dict[str, Any]:
+def run(*, inputs: RunInputs | None = None, run_id: str | None = None, forecast: bool = True,
+        fresh: bool = False) -> dict[str, Any]:
     """Run the ETL for every ticker; return the run summary (raises if any ticker failed)."""
     from portfolio.checkpoint_manager import CheckpointManager
     from portfolio.etl import run_etl
-    from portfolio.params import resolve
+    from portfolio.run_inputs import default_inputs
 
-    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device,
-                     enable_parallel_tickers=enable_parallel_tickers, enable_gpu_parallel=enable_gpu_parallel)
+    params = (inputs or default_inputs()).params
     run_id = run_id or f"manual__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
     prefix = f"{NAME}__{run_id}"
     if fresh:
@@ -57,9 +57,7 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
 
 
 def run_stage(*, stage: str, ticker: str | None = None, run_id: str, pipeline_id: str | None = None,
-              tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-              mode: str | None = None, pipeline_device: str | None = None,
-              enable_gpu_parallel: str | bool | None = None) -> dict[str, Any]:
+              inputs: RunInputs | None = None) -> dict[str, Any]:
     """One stage of one ticker (``extract``, ``quality``, ``load``, ``forecast``) or ``all`` of them.
 
     Each completed stage is checkpointed under ``pipeline_id`` (default ``etl__<run_id>__<ticker>``): calling a
@@ -69,14 +67,14 @@ def run_stage(*, stage: str, ticker: str | None = None, run_id: str, pipeline_id
     from foundation.pipeline_logger import get_logger
     from portfolio import etl
     from portfolio.checkpoint_manager import CheckpointManager
-    from portfolio.params import ParameterError, resolve
+    from portfolio.params import ParameterError
+    from portfolio.run_inputs import default_inputs
 
     if stage not in STAGES:
         raise ParameterError(f"stage={stage!r}: expected one of {', '.join(STAGES)}")
     if not ticker:
         raise ParameterError(f"stage={stage!r} needs a ticker")
-    params = resolve(tickers=ticker, start=start, end=end, mode=mode, pipeline_device=pipeline_device,
-                     enable_gpu_parallel=enable_gpu_parallel)
+    params = (inputs or default_inputs()).for_tickers(ticker).params
     ticker = params.tickers[0]
     pipeline_id = pipeline_id or etl.default_pipeline_id(run_id, ticker)
     if stage == "all":

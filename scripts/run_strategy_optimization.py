@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "run_strategy_optimization"
 OUTPUT = "strategy_optimization.json"
@@ -31,8 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        mode: str | None = None, pipeline_device: str | None = None, trials: int = 200, seed: int = 42,
+def run(*, inputs: RunInputs | None = None, trials: int = 200, seed: int = 42,
         origins: int = 20, min_rows: int = 30, min_trades: int = 5) -> dict[str, Any]:
     """Run the search; write the JSON report; return the best parameters."""
     from foundation.pipeline_logger import utc_now_iso
@@ -40,10 +42,11 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
     from portfolio.backtest import build_panel, random_search
     from portfolio.costs import CostModel
     from portfolio.database_manager import DatabaseManager
-    from portfolio.params import ParameterError, resolve
+    from portfolio.params import ParameterError
+    from portfolio.run_inputs import default_inputs
     from portfolio.settings import load_settings
 
-    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)
+    params = (inputs or default_inputs()).params
     if trials < 1:
         raise ParameterError(f"trials={trials}: must be at least 1")
     for name, value in (("origins", origins), ("min_rows", min_rows), ("min_trades", min_trades)):

@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "sweep_ts_thresholds"
 OUTPUT = "ts_threshold_sweep.json"
@@ -54,8 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        mode: str | None = None, pipeline_device: str | None = None,
+def run(*, inputs: RunInputs | None = None,
         confidence_grid: str | list[float] = DEFAULT_CONFIDENCE,
         return_grid: str | list[float] = DEFAULT_RETURNS,
         origins: int = 20, min_rows: int = 30, min_trades: int = 5) -> dict[str, Any]:
@@ -65,10 +67,11 @@ def run(*, tickers: str | list[str] | None = None, start: str | None = None, end
     from portfolio.backtest import build_panel, evaluate, sweep
     from portfolio.costs import CostModel
     from portfolio.database_manager import DatabaseManager
-    from portfolio.params import ParameterError, resolve
+    from portfolio.params import ParameterError
+    from portfolio.run_inputs import default_inputs
     from portfolio.settings import load_settings
 
-    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)
+    params = (inputs or default_inputs()).params
     conf = parse_grid("confidence_grid", confidence_grid, 0.0, 1.0)
     rets = parse_grid("return_grid", return_grid, 0.0, None)
     for name, value in (("origins", origins), ("min_rows", min_rows), ("min_trades", min_trades)):

@@ -14,9 +14,12 @@ import sys
 import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "validate_environment"
 REQUIRED_PYTHON = (3, 11)
@@ -70,11 +73,16 @@ def check_config() -> tuple[bool, str]:
     return True, f"{len(files)} file(s) parsed, {typed} validated against their models in {directory}"
 
 
-def check_run_params() -> tuple[bool, str]:
-    """The CRON_* / PIPELINE_DEVICE / ENABLE_* environment resolves to valid run parameters."""
-    from portfolio.params import resolve
+def cli_run_inputs() -> RunInputs:
+    """The run inputs of a command line without run arguments: the ``CRON_*`` environment, then config."""
+    from portfolio.run_inputs import resolve_run_inputs
 
-    params = resolve()
+    return resolve_run_inputs(environ=os.environ)
+
+
+def check_run_params(load: Callable[[], RunInputs] = cli_run_inputs) -> tuple[bool, str]:
+    """The run's inputs (CRON_* / PIPELINE_DEVICE / ENABLE_* on the command line) resolve to valid parameters."""
+    params = load().params
     return True, (f"{len(params.tickers)} ticker(s), {params.start}..{params.end}, mode {params.mode}, "
                   f"device {params.pipeline_device}")
 
@@ -102,7 +110,10 @@ def check_secrets() -> tuple[bool, str]:
     absent = [k for k, v in status.items() if not v]
     reason = (f".env {'found' if env_file_path().exists() else 'absent'}; "
               f"present: {', '.join(present) or 'none'}; absent: {', '.join(absent) or 'none'}")
-    mode = os.environ.get("CRON_EXEC_MODE") or load_settings().execution_mode
+    from portfolio.run_scope import current
+
+    inputs = current()
+    mode = inputs.params.mode if inputs else os.environ.get("CRON_EXEC_MODE") or load_settings().execution_mode
     live_keys = status.get("ALPHA_VANTAGE_API_KEY") or status.get("FINNHUB_API_KEY")
     if mode == "live" and not live_keys and importlib.util.find_spec("yfinance") is None:
         return False, reason + "; live mode but no live source is usable (no API key, no yfinance)"
@@ -142,22 +153,41 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, only: str | list[str] | None = None) -> dict[str, Any]:
-    """Run the checks; return ``{"ok", "checks": {name: {"ok", "reason"}}, "failed"}`` (never raises)."""
+def run(*, only: str | list[str] | None = None,
+        load_inputs: Callable[[], RunInputs] | None = None) -> dict[str, Any]:
+    """Run the checks; return ``{"ok", "checks": {name: {"ok", "reason"}}, "failed"}`` (never raises).
+
+    ``load_inputs`` resolves the run's inputs (default: :func:`cli_run_inputs`); the ``run_params`` check fails
+    when they do not resolve, and the other checks see them (database path, Connection secrets, mode).
+    """
     from foundation.redaction import bounded
     from portfolio.params import ParameterError
+    from portfolio.run_scope import bound
 
     names = [n.strip() for n in only.split(",")] if isinstance(only, str) else list(only or CHECKS)
     unknown = [n for n in names if n not in CHECKS]
     if unknown:
         raise ParameterError(f"only={','.join(unknown)!r}: unknown check(s); expected {', '.join(CHECKS)}")
+    inputs: RunInputs | None = None
+    error: Exception | None = None
+    try:
+        inputs = (load_inputs or cli_run_inputs)()
+    except Exception as exc:  # reported by the run_params check
+        error = exc
+
+    def resolved() -> RunInputs:
+        if inputs is None:
+            raise error or RuntimeError("run inputs unavailable")
+        return inputs
+
     checks: dict[str, dict[str, Any]] = {}
-    for name in names:
-        try:
-            ok, reason = CHECKS[name]()
-        except Exception as exc:  # a failing check is a result, not a crash
-            ok, reason = False, f"{type(exc).__name__}: {bounded(str(exc), 400)}"
-        checks[name] = {"ok": bool(ok), "reason": reason}
+    with bound(inputs):
+        for name in names:
+            try:
+                ok, reason = check_run_params(resolved) if name == "run_params" else CHECKS[name]()
+            except Exception as exc:  # a failing check is a result, not a crash
+                ok, reason = False, f"{type(exc).__name__}: {bounded(str(exc), 400)}"
+            checks[name] = {"ok": bool(ok), "reason": reason}
     failed = [n for n, c in checks.items() if not c["ok"]]
     return {"ok": not failed, "failed": failed, "checks": checks}
 

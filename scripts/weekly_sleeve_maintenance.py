@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scripts.entrypoint import add_run_arguments, cli_main, make_parser
+
+if TYPE_CHECKING:
+    from portfolio.run_inputs import RunInputs
 
 NAME = "weekly_sleeve_maintenance"
 OUTPUT = "sleeve_maintenance.json"
@@ -37,18 +40,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def run(*, tickers: str | list[str] | None = None, start: str | None = None, end: str | None = None,
-        mode: str | None = None, pipeline_device: str | None = None, lookback: int = 60,
+def run(*, inputs: RunInputs | None = None, lookback: int = 60,
         min_sharpe: float = 0.5, max_core: int | None = None) -> dict[str, Any]:
     """Rank the tickers into sleeves; write the proposal; return sleeves and changes."""
     from foundation.pipeline_logger import utc_now_iso
     from portfolio.automation import automation_dir, write_json_atomic
     from portfolio.database_manager import DatabaseManager
-    from portfolio.params import ParameterError, parse_tickers, resolve
+    from portfolio.params import ParameterError, parse_tickers
+    from portfolio.run_inputs import default_inputs
     from portfolio.settings import load_settings
     from portfolio.sleeves import propose_sleeves
 
-    params = resolve(tickers=tickers, start=start, end=end, mode=mode, pipeline_device=pipeline_device)
+    params = (inputs or default_inputs()).params
     settings = load_settings()
     if lookback < 10:
         raise ParameterError(f"lookback={lookback}: need at least 10 bars")

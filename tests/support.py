@@ -68,7 +68,7 @@ def reset_caches() -> None:
 @contextlib.contextmanager
 def isolated_run_home(home: Path) -> Iterator[Path]:
     """A project home for in-process ``dag.test()`` runs of a whole module: own data, logs and database, no
-    ``CRON_*`` or config overrides, and an environment copy (tasks export their run-time inputs into it)."""
+    ``CRON_*`` or config overrides, and an environment copy (tests may change it)."""
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(os, "environ", os.environ.copy())
         mp.setenv("PMX_HOME", str(home))

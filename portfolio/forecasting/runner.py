@@ -132,8 +132,14 @@ def forecast_series(closes: Sequence[float], as_of: str, cfg: Forecasting, *, pa
 
 
 def parallel_enabled(default: bool) -> bool:
-    """``ENABLE_PARALLEL_FORECASTS`` from the environment, else ``default`` (runtime config)."""
+    """The run's ``enable_parallel_forecasts`` (:mod:`portfolio.run_scope`), else ``ENABLE_PARALLEL_FORECASTS``
+    from the environment, else ``default`` (runtime config)."""
     from portfolio.params import parse_bool
+    from portfolio.run_scope import current
+
+    inputs = current()
+    if inputs is not None:
+        return inputs.params.enable_parallel_forecasts
 
     parsed = parse_bool("ENABLE_PARALLEL_FORECASTS", os.environ.get("ENABLE_PARALLEL_FORECASTS") or None)
     return default if parsed is None else parsed

@@ -97,7 +97,7 @@ def canary_run(airflow_stack: Any) -> dict[str, Any]:
     run = api.wait_for_run(DAG_ID, run_id, timeout=300)
     api.set_paused(DAG_ID, True)
     events, listener = _wait_for_outputs(airflow_stack.layout.home, Path(airflow_stack.env["PMX_LOG_DIR"]), run_id)
-    report = subprocess.run([sys.executable, "-m", "monitoring.performance_dashboard", "--days", "1",
+    report = subprocess.run([sys.executable, "-m", "local_stack.performance_report", "--days", "1",
                              "--api-url", airflow_stack.layout.api_url], env=airflow_stack.env,
                             capture_output=True, text=True, timeout=300, check=False)
     return {"root": root, "canary": canary, "env_file": env_file, "run": run, "events": events,

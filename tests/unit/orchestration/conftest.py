@@ -1,4 +1,4 @@
-"""Tasks export run-time inputs into ``os.environ``; give every test here its own copy of the environment."""
+"""Tests here change the environment (CRON_*, PMX_*); give every test its own copy of it."""
 
 from __future__ import annotations
 

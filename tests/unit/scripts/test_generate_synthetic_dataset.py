@@ -9,8 +9,10 @@ import pytest
 
 from foundation.paths import REPO_ROOT
 from foundation.pipeline_logger import read_events
+from portfolio.run_inputs import resolve_run_inputs
 from portfolio.synthetic import load_dataset_ticker, resolve_dataset_id
 from scripts import generate_synthetic_dataset as gen
+from scripts.entrypoint import cli_inputs
 
 WINDOW = ["--start-date", "2023-01-03", "--end-date", "2023-12-29"]
 
@@ -38,16 +40,18 @@ def test_cron_environment_and_no_latest(pmx_home: Path, monkeypatch: pytest.Monk
     monkeypatch.setenv("CRON_TICKERS", "NVDA")
     monkeypatch.setenv("CRON_START_DATE", "2024-01-02")
     monkeypatch.setenv("CRON_END_DATE", "2024-03-28")
-    first = gen.run(dataset_id="weekly-1")
+    inputs = cli_inputs({})  # the command line's resolution: CRON_* environment, then config
+    first = gen.run(inputs=inputs, dataset_id="weekly-1")
     assert first["tickers"] == ["NVDA"] and first["start"] == "2024-01-02" and first["latest"] is True
-    second = gen.run(dataset_id="weekly-2", seed=9, set_latest=False)
+    second = gen.run(inputs=inputs, dataset_id="weekly-2", seed=9, set_latest=False)
     assert second["sha256"] != first["sha256"]
     assert resolve_dataset_id() == "weekly-1"
 
 
 def test_same_arguments_give_the_same_bytes(pmx_home: Path) -> None:
-    first = gen.run(tickers="AAPL", start="2023-01-03", end="2023-06-30")
-    again = gen.run(tickers="AAPL", start="2023-01-03", end="2023-06-30")
+    values = {"tickers": "AAPL", "start_date": "2023-01-03", "end_date": "2023-06-30"}
+    first = gen.run(inputs=resolve_run_inputs(values, environ={}))
+    again = gen.run(inputs=resolve_run_inputs(values, environ={}))
     assert (first["dataset_id"], first["sha256"]) == (again["dataset_id"], again["sha256"])
 
 

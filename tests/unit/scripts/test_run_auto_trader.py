@@ -81,5 +81,7 @@ def test_a_failed_ticker_exits_1_with_one_line(pmx_home: Path, capsys: pytest.Ca
 
 def test_run_is_callable_as_a_function(pmx_home: Path) -> None:
     _market("AAPL")
-    out = run_auto_trader.run(tickers="AAPL", run_id="fn-1")
+    from portfolio.run_inputs import resolve_run_inputs
+
+    out = run_auto_trader.run(inputs=resolve_run_inputs({"tickers": "AAPL"}, environ={}), run_id="fn-1")
     assert out["traded"] == 1 and out["device"] == "cpu"

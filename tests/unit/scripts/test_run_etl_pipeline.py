@@ -12,6 +12,7 @@ import pytest
 from foundation.paths import REPO_ROOT
 from foundation.pipeline_logger import read_events
 from portfolio.calendar import sessions_between
+from portfolio.run_inputs import RunInputs
 from scripts import run_etl_pipeline
 from tests.support import free_port
 
@@ -133,15 +134,23 @@ def test_secret_from_env_file_never_appears_in_logs(pmx_home: Path, tmp_path: Pa
             assert secret not in path.read_text(errors="replace"), path
 
 
+def _inputs(**values: str) -> RunInputs:
+    """Run inputs given explicitly (no environment fallback), as the operators pass them."""
+    from portfolio.run_inputs import resolve_run_inputs
+
+    return resolve_run_inputs(values, environ={})
+
+
 def test_run_is_importable_as_a_function(pmx_home: Path) -> None:
-    summary = run_etl_pipeline.run(tickers="AAPL", start="2024-01-02", end="2024-01-31", mode="synthetic",
-                                   forecast=False, run_id="fn-1")
+    inputs = _inputs(tickers="AAPL", start_date="2024-01-02", end_date="2024-01-31", execution_mode="synthetic")
+    summary = run_etl_pipeline.run(inputs=inputs, forecast=False, run_id="fn-1")
     assert summary["run_id"] == "fn-1" and summary["sources"] == {"AAPL": "synthetic"}
 
 
 def test_run_stage_drives_the_dag_tasks_one_by_one(pmx_home: Path) -> None:
-    common = {"ticker": "AAPL", "run_id": "scheduled__2024-03-01", "start": "2024-01-02", "end": "2024-02-29",
-              "mode": "synthetic", "pipeline_id": "daily_etl__scheduled__2024-03-01__AAPL"}
+    common = {"ticker": "AAPL", "run_id": "scheduled__2024-03-01",
+              "pipeline_id": "daily_etl__scheduled__2024-03-01__AAPL",
+              "inputs": _inputs(start_date="2024-01-02", end_date="2024-02-29", execution_mode="synthetic")}
     extract = run_etl_pipeline.run_stage(stage="extract", **common)
     quality = run_etl_pipeline.run_stage(stage="quality", **common)
     load = run_etl_pipeline.run_stage(stage="load", **common)
@@ -170,8 +179,8 @@ def test_run_stage_rejects_bad_input(pmx_home: Path, kwargs: dict[str, str], mes
 def test_quality_stage_failure_propagates(pmx_home: Path) -> None:
     from portfolio.quality import DataQualityError
 
-    common = {"ticker": "MSFT", "run_id": "r", "start": "2024-01-02", "end": "2024-02-29",
-              "mode": "synthetic"}
+    common = {"ticker": "MSFT", "run_id": "r",
+              "inputs": _inputs(start_date="2024-01-02", end_date="2024-02-29", execution_mode="synthetic")}
     extract = run_etl_pipeline.run_stage(stage="extract", **common)
     staged = Path(extract["path"])
     lines = staged.read_text().splitlines()
@@ -188,8 +197,8 @@ def test_quality_stage_failure_propagates(pmx_home: Path) -> None:
 def test_a_stage_that_already_completed_resumes_from_its_checkpoint(pmx_home: Path) -> None:
     from foundation.pipeline_logger import read_events
 
-    common = {"ticker": "AAPL", "run_id": "r2", "start": "2024-01-02", "end": "2024-02-29", "mode": "synthetic",
-              "pipeline_id": "daily_etl__r2__AAPL"}
+    common = {"ticker": "AAPL", "run_id": "r2", "pipeline_id": "daily_etl__r2__AAPL",
+              "inputs": _inputs(start_date="2024-01-02", end_date="2024-02-29", execution_mode="synthetic")}
     first = run_etl_pipeline.run_stage(stage="extract", **common)
     Path(first["path"]).with_suffix(".json").unlink()  # redoing the extract would recreate this sidecar
     again = run_etl_pipeline.run_stage(stage="extract", **common)
