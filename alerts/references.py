@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow.sdk import BaseDeadlineReference
+from airflow.sdk import BaseDeadlineReference  # type: ignore[attr-defined]
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

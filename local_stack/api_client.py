@@ -78,12 +78,12 @@ class AirflowApi:
         """``/api/v2/monitor/health`` (no auth needed)."""
         resp = self.session.get(f"{self.base_url}/api/v2/monitor/health", timeout=self.timeout)
         resp.raise_for_status()
-        return resp.json()  # type: ignore[no-any-return]
+        return resp.json()
 
     def dag(self, dag_id: str) -> dict[str, Any] | None:
         """The DAG's details, or ``None`` when the dag-processor has not serialized it yet."""
         try:
-            return self.request("GET", f"/dags/{dag_id}")  # type: ignore[no-any-return]
+            return self.request("GET", f"/dags/{dag_id}")
         except ApiError as exc:
             if "-> 404" in str(exc):
                 return None
@@ -115,11 +115,11 @@ class AirflowApi:
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         """One DAG run."""
-        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")  # type: ignore[no-any-return]
+        return self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}")
 
     def dag_runs(self, dag_id: str = "~", limit: int = 100) -> list[dict[str, Any]]:
         """Recent runs of one DAG (or of all with ``~``)."""
-        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": limit})["dag_runs"]  # type: ignore[no-any-return]
+        return self.request("GET", f"/dags/{dag_id}/dagRuns", params={"limit": limit})["dag_runs"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """Every task instance (mapped ones included) of one run."""

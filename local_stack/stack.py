@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import requests
 
@@ -140,7 +141,7 @@ class AirflowStack:
     def wait_healthy(self, timeout: float = 180) -> dict[str, object]:
         """Block until the api-server answers and every started component is healthy."""
         deadline = time.monotonic() + timeout
-        last: dict[str, object] = {}
+        last: dict[str, Any] = {}
         while time.monotonic() < deadline:
             self._check_alive()
             try:
@@ -149,7 +150,7 @@ class AirflowStack:
                 time.sleep(1)
                 continue
             wanted = [HEALTH_KEYS[c] for c in self.components if c in HEALTH_KEYS]
-            if all((last.get(k) or {}).get("status") == "healthy" for k in wanted):  # type: ignore[union-attr]
+            if all((last.get(k) or {}).get("status") == "healthy" for k in wanted):
                 return last
             time.sleep(1)
         raise StackError(f"stack not healthy after {timeout:.0f}s: {last}; logs in {self.log_dir}")
