@@ -1,1 +1,1 @@
-"""Monitoring: the StatsD-to-Prometheus bridge and its mapping file, PromQL probes, reports and health checks."""
+"""Monitoring: the StatsD-to-Prometheus bridge (add-on); the performance report and health checks (domain)."""

@@ -20,7 +20,7 @@ def _report(check: str, status: str, **details: Any) -> dict[str, Any]:
 
 def pipeline_health() -> dict[str, Any]:
     """Checkpoint inventory, event-log stream sizes and rotated-file counts, pruning past retention."""
-    from portfolio.checkpoint_manager import CheckpointManager
+    from portfolio.readout import CheckpointManager
 
     checkpoints = CheckpointManager()
     expired = len(checkpoints.cleanup())
@@ -39,7 +39,7 @@ def pipeline_health() -> dict[str, Any]:
 
 def database_health() -> dict[str, Any]:
     """``PRAGMA integrity_check`` and an online backup; raises when the database is damaged."""
-    from portfolio.database_manager import DatabaseManager
+    from portfolio.readout import DatabaseManager
 
     db = DatabaseManager()
     db.ensure_ready()
@@ -56,7 +56,7 @@ def database_health() -> dict[str, Any]:
 
 def data_source_health() -> dict[str, Any]:
     """Availability of every configured source in the current mode (keys present, not in network cooldown)."""
-    from portfolio.data_sources.manager import DataSourceManager
+    from portfolio.readout import DataSourceManager
 
     manager = DataSourceManager()
     sources = {}

@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Any
 
 from foundation.atomic_io import write_atomic
 from monitoring import report_dags, report_pipeline, report_trading
-from portfolio.quant_health import json_safe
+from portfolio.readout import json_safe
 
 if TYPE_CHECKING:
-    from portfolio.settings import PipelineSettings
+    from portfolio.readout import PipelineSettings
 
 HTML_NAME, JSON_NAME = "performance_report.html", "performance_report.json"
 PNG_NAME = "performance_report.png"
@@ -160,8 +160,7 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
     """
     from foundation import paths
     from foundation.pipeline_logger import get_logger
-    from portfolio.database_manager import DatabaseManager
-    from portfolio.settings import load_settings
+    from portfolio.readout import DatabaseManager, load_settings
 
     if isinstance(days, bool) or not isinstance(days, int) or days < 1:
         raise ValueError(f"days={days!r}: must be a whole number of days >= 1")

@@ -12,8 +12,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from portfolio.database_manager import DatabaseManager
-    from portfolio.settings import PipelineSettings
+    from portfolio.readout import DatabaseManager, PipelineSettings
 
 TRADE_COLUMNS = ("id", "ts", "ticker", "side", "quantity", "price", "cost", "realized_pnl", "mode", "bar",
                  "run_id")
@@ -125,7 +124,7 @@ def signal_hit_rate(conn: sqlite3.Connection, since: str, until: str) -> dict[st
 def quant_health(db: DatabaseManager, settings: PipelineSettings) -> dict[str, Any]:
     """GREEN/YELLOW/RED from ``portfolio.quant_health`` over the whole history (no gauge, no event)."""
     try:
-        from portfolio import quant_health as qh
+        from portfolio.readout import quant_health as qh
     except ImportError as exc:
         return {"colour": None, "reasons": [f"portfolio.quant_health unavailable: {exc}"], "metrics": {}}
     cfg = settings.quant_health
@@ -138,7 +137,7 @@ def _sessions_behind(last: date, today: date, calendar: str) -> int:
     """Completed sessions after ``last`` and before ``today`` (today's bar is loaded the next morning)."""
     if last >= today - timedelta(days=1):
         return 0
-    from portfolio.calendar import sessions_between
+    from portfolio.readout import sessions_between
 
     return len(sessions_between(last + timedelta(days=1), today - timedelta(days=1), calendar))
 

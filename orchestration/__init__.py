@@ -1,1 +1,1 @@
-"""Orchestration: Airflow settings, the local stack, bootstrap, operators and sensors."""
+"""The DAG runtime: what DAG files load at parse and run time (defaults, operators, tasks, task groups, sensor)."""

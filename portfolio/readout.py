@@ -1,0 +1,28 @@
+"""What the reports and health checks (``monitoring/``) may read of the trading domain, and nothing more.
+
+The seed's ``monitoring/performance_dashboard.py`` and the pipeline health checks are about the domain by
+nature, so they read it; they do so through this one module (an import contract says so), never by reaching
+into the domain's modules. Everything here is read-only use of the domain, or the domain's own maintenance
+(checkpoint expiry, database backup) that a health check triggers.
+"""
+
+from __future__ import annotations
+
+from portfolio import quant_health
+from portfolio.calendar import sessions_between
+from portfolio.checkpoint_manager import CheckpointManager
+from portfolio.data_sources.manager import DataSourceManager
+from portfolio.database_manager import DatabaseManager
+from portfolio.quant_health import json_safe
+from portfolio.settings import PipelineSettings, load_settings
+
+__all__ = [
+    "CheckpointManager",
+    "DataSourceManager",
+    "DatabaseManager",
+    "PipelineSettings",
+    "json_safe",
+    "load_settings",
+    "quant_health",
+    "sessions_between",
+]
