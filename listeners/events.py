@@ -15,6 +15,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from foundation import clock
+from foundation.clock import utc_now_iso
 from foundation.scrub import scrub, scrub_bounded
 
 SCHEMA_VERSION = 1
@@ -27,12 +29,8 @@ _LEVELS = {"failed": "error", "up_for_retry": "warning"}
 def utc_iso(value: datetime | None = None) -> str | None:
     """``value`` (default now) as UTC ISO-8601 with microseconds and ``Z``; ``None`` stays ``None``."""
     if value is None:
-        value = datetime.now(UTC)
-    elif not isinstance(value, datetime):
-        return None
-    elif value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return utc_now_iso()
+    return clock.utc_iso(value) if isinstance(value, datetime) else None
 
 
 def airflow_version() -> str | None:
