@@ -166,8 +166,8 @@ def piece_costs(iterations: int) -> dict[str, tuple[float, float]]:
     """The parts of a hook: JSON encoding, flock'd append, one UDP datagram, redaction."""
     from foundation.pipeline_logger import get_logger
     from foundation.redaction import redact
-    from listeners.emit import EventWriter, FailureCounter
     from foundation.scrub import scrub
+    from listeners.emit import EventWriter, FailureCounter
 
     record = {"ts": "2026-03-02T14:30:00.000000Z", "event": "task_success", "dag_id": "daily_etl",
               "task_id": "extract_prices", "run_id": "manual__2026-03-02T14:29:00+00:00", "map_index": 3,

@@ -35,8 +35,9 @@ from typing import Any
 
 from airflow.listeners import hookimpl
 
+from foundation.statsd_sender import tag_text
 from listeners.config import ObservabilityConfig, env_switch, load_observability
-from listeners.emit import EventWriter, FailureCounter, StatsdSender, tag_text
+from listeners.emit import EventWriter, FailureCounter, StatsdSender
 from listeners.events import (
     ResourceUsage,
     base_record,
