@@ -14,7 +14,8 @@ from collections.abc import Callable
 from typing import Any
 
 from foundation import statsd_sender
-from foundation.pipeline_logger import ERROR_LEVELS, PipelineLogger, get_logger
+from foundation.pipeline_logger import ERROR_LEVELS, PipelineLogger, Stream, get_logger
+from listeners.record import ListenerRecord
 
 log = logging.getLogger("listeners")
 MAX_PACKET = statsd_sender.MAX_PACKET  # below a typical MTU: one datagram is delivered whole or not at all
@@ -85,19 +86,19 @@ class EventWriter:
         return self._logger
 
     @staticmethod
-    def encode(record: dict[str, Any]) -> bytes:
+    def encode(record: ListenerRecord) -> bytes:
         """One JSON line (the record's strings are already redacted by the builders)."""
         text = json.dumps(record, default=str, separators=(",", ":"), ensure_ascii=False)
         return (text + "\n").encode("utf-8")
 
-    def write(self, record: dict[str, Any], hook: str | None = None) -> list[str]:
+    def write(self, record: ListenerRecord, hook: str | None = None) -> list[str]:
         """Write ``record`` to its stream (and ``errors`` for error levels); return the streams written."""
         done: list[str] = []
         try:
             data = self.encode(record)
             stream = record.get("stream", "events")
             copy = record.get("level") in ERROR_LEVELS and stream != "errors"
-            targets = [stream, "errors"] if copy else [stream]
+            targets: list[Stream] = [stream, "errors"] if copy else [stream]
             logger = self.logger()
             for target in targets:
                 logger.write_line(data, target)
