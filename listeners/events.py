@@ -152,9 +152,6 @@ def import_error_record(hook: str, filename: Any, stacktrace: Any, new: bool) ->
     return record
 
 
-DATE_FIELDS = ("ts", "start_date", "end_date")
-
-
 def format_dates(record: ListenerRecord) -> ListenerRecord:
     """``ts``, ``start_date`` and ``end_date`` as UTC ISO-8601 strings."""
     if isinstance(record["ts"], datetime):
