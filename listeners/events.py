@@ -16,7 +16,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from foundation import clock
-from foundation.clock import utc_now_iso
 from foundation.pipeline_logger import Stream
 from foundation.scrub import scrub, scrub_bounded
 from listeners.record import ErrorFields, ListenerRecord, ResourceFields
@@ -31,7 +30,7 @@ _LEVELS = {"failed": "error", "up_for_retry": "warning"}
 def utc_iso(value: datetime | None = None) -> str | None:
     """``value`` (default now) as UTC ISO-8601 with microseconds and ``Z``; ``None`` stays ``None``."""
     if value is None:
-        return utc_now_iso()
+        return clock.utc_now_iso()
     return clock.utc_iso(value) if isinstance(value, datetime) else None
 
 
