@@ -20,12 +20,9 @@ DAGS = {"daily_etl": ("extract", "validate", "load", "forecast"), "auto_trader":
         "monitoring": ("pipeline_health", "database_health", "performance")}
 
 
-def _iso(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def seed(days: int = 365, trades: int = 1000) -> dict[str, int]:
     """Write the history into the database and the event log of the current PMX_HOME."""
+    from foundation.clock import utc_iso
     from foundation.pipeline_logger import get_logger
     from portfolio.database_manager import DatabaseManager
 
@@ -37,14 +34,14 @@ def seed(days: int = 365, trades: int = 1000) -> dict[str, int]:
     equity, snaps = 100_000.0, []
     for day in weekdays:
         equity *= 1 + rng.gauss(0.0004, 0.01)
-        snaps.append((_iso(day.replace(hour=20)), f"r{day:%Y%m%d}", equity * 0.3, equity, equity - 100_000,
+        snaps.append((utc_iso(day.replace(hour=20)), f"r{day:%Y%m%d}", equity * 0.3, equity, equity - 100_000,
                       day.strftime("%Y-%m-%d")))
     trade_rows = []
     for i in range(trades):
         day = weekdays[i * len(weekdays) // trades]
         side = "BUY" if i % 2 == 0 else "SELL"
         trade_rows.append((f"r{day:%Y%m%d}", TICKERS[i % len(TICKERS)], day.strftime("%Y-%m-%d"),
-                           _iso(day.replace(hour=15, minute=i % 60)), side, 10.0, 100 + rng.random() * 50,
+                           utc_iso(day.replace(hour=15, minute=i % 60)), side, 10.0, 100 + rng.random() * 50,
                            1.2, rng.gauss(20, 80) if side == "SELL" else None, "standard"))
     db = DatabaseManager()
     with db.transaction() as conn:
@@ -59,16 +56,16 @@ def seed(days: int = 365, trades: int = 1000) -> dict[str, int]:
                                  "directional_accuracy, converged, fit_seconds, created_at) "
                                  "VALUES (?,?,?,?,?,?,?,?,?)",
                                  (f"f{n}", t, model, rng.random() * 0.05, rng.random() * 3, rng.random(), 1,
-                                  rng.random(), _iso(day)))
+                                  rng.random(), utc_iso(day)))
                 conn.execute("INSERT INTO signals (run_id, ticker, bar, created_at, action, confidence, "
                              "expected_return, source, realized_return, validated_at) "
                              "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                             (f"f{n}", t, day.strftime("%Y-%m-%d"), _iso(day),
+                             (f"f{n}", t, day.strftime("%Y-%m-%d"), utc_iso(day),
                               rng.choice(("BUY", "SELL", "HOLD")), 0.6, 0.01, "time_series",
-                              rng.gauss(0, 0.02), _iso(day)))
+                              rng.gauss(0, 0.02), utc_iso(day)))
         for t in TICKERS:
             conn.executemany("INSERT INTO ohlcv VALUES (?, ?, 1, 2, 0.5, 1.5, 100, 'synthetic', ?)",
-                             [(t, d.strftime("%Y-%m-%d"), _iso(d)) for d in weekdays[:-1]])
+                             [(t, d.strftime("%Y-%m-%d"), utc_iso(d)) for d in weekdays[:-1]])
     log = get_logger("listener")
     events = 0
     for day in weekdays[-22:]:

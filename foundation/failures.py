@@ -16,23 +16,26 @@ from foundation.redaction import bounded
 _busy = threading.local()
 
 
-def report_failure(component: str, reason: str, exc: BaseException | None = None, **context: Any) -> None:
+def report_failure(component: str, reason: str, exc: BaseException | None = None, *, metric: bool = True,
+                   **context: Any) -> None:
     """Count one failure of ``component`` (metric + ``observability_failure`` event); never raises.
 
     :param component: the failing part (``listener``, ``metrics``, ``event_log``, ``lineage``, ``alerts``...).
     :param reason: a short, bounded word for what failed (``submit``, ``deliver``, ``mask``...).
+    :param metric: False when the caller counts the metric itself (the StatsD client reporting its own failure).
     :param context: extra fields for the event (ids, never secrets).
     """
     if getattr(_busy, "active", False):
         return  # a failure while reporting a failure: no recursion
     _busy.active = True
     try:
-        try:
-            from foundation.metrics import get_client
+        if metric:
+            try:
+                from foundation.metrics import get_client
 
-            get_client().incr("observability.failure", tags={"component": component, "reason": reason})
-        except Exception:
-            pass
+                get_client().incr("observability.failure", tags={"component": component, "reason": reason})
+            except Exception:
+                pass
         try:
             from foundation.pipeline_logger import get_logger
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from foundation import paths
+from foundation.clock import utc_now_iso
 from foundation.config_loader import ConfigError, current_env
 from foundation.event_log_config import EventLogSettings, cached_settings, load_event_log_settings, mtime
 from foundation.redaction import bounded, redact_data
@@ -48,11 +49,6 @@ def bind_context(**fields: Any) -> None:
 def clear_context() -> None:
     """Forget the fields added by :func:`bind_context`."""
     _context.clear()
-
-
-def utc_now_iso() -> str:
-    """Current UTC time as ISO-8601 with microseconds and a ``Z`` suffix."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class WriteHealth:

@@ -19,8 +19,6 @@ counter ``pmx.observability.failure,component=lineage,reason=mask``; it never re
 from __future__ import annotations
 
 import logging
-import os
-import socket
 import threading
 from typing import Any
 
@@ -67,19 +65,11 @@ def _count_failure(exc: BaseException) -> None:
         first = FAILURES["count"] == 1
     if first:
         log.warning("OpenLineage event dropped: masking failed (%s)", type(exc).__name__)
-    _send_metric("observability.failure,component=lineage,reason=mask")
-
-
-def _send_metric(name: str) -> None:
-    """One ``pmx.<name>:1|c`` datagram to the project's StatsD target; never raises."""
-    if os.environ.get("PMX_STATSD_ENABLED", "true").lower() in ("0", "false", "no", "off"):
-        return
     try:
-        host = os.environ.get("PMX_STATSD_HOST", "127.0.0.1")
-        port = int(os.environ.get("PMX_STATSD_PORT", "9125"))
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-            sock.sendto(f"pmx.{name}:1|c".encode(), (host, port))
-    except (OSError, ValueError):
+        from foundation.metrics import get_client
+
+        get_client().incr("observability.failure", tags={"component": "lineage", "reason": "mask"})
+    except Exception:  # the failure path itself must never raise
         pass
 
 

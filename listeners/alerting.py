@@ -17,6 +17,7 @@ from typing import Any
 
 from listeners.error_monitor import Alert, ThresholdStore
 from listeners.events import base_record
+from listeners.record import ListenerRecord
 
 ROUTER_MODULE = "alerts.router"
 INCIDENT_KIND = "error_threshold"
@@ -45,7 +46,7 @@ def to_incident(alert: Alert) -> Any:
                     created_at=datetime.fromtimestamp(alert.fired_at, UTC))
 
 
-def alert_record(alert: Alert, routed: bool) -> dict[str, Any]:
+def alert_record(alert: Alert, routed: bool) -> ListenerRecord:
     """The JSON ``alert`` event of one alert."""
     level = "error" if alert.status == "firing" and alert.severity in ("critical", "error") else (
         "warning" if alert.status == "firing" else "info")
@@ -60,14 +61,14 @@ def alert_record(alert: Alert, routed: bool) -> dict[str, Any]:
 class ErrorMonitorBridge:
     """Feeds the :class:`ThresholdStore` and publishes what it returns."""
 
-    def __init__(self, store: ThresholdStore, write: Callable[[dict[str, Any]], Any],
+    def __init__(self, store: ThresholdStore, write: Callable[[ListenerRecord], Any],
                  metric: Callable[[list[str]], None], line: Callable[..., str],
                  fail: Callable[[str, BaseException], None]) -> None:
         self.store = store
         self._write, self._metric, self._line, self._fail = write, metric, line, fail
         self.published = 0
 
-    def task_outcome(self, record: dict[str, Any]) -> None:
+    def task_outcome(self, record: ListenerRecord) -> None:
         """Account a ``task_failed`` / ``task_up_for_retry`` event."""
         rule = {"failed": "dag_failures", "up_for_retry": "retry_storm"}.get(record.get("state") or "")
         if rule is None:
@@ -77,13 +78,13 @@ class ErrorMonitorBridge:
                                        task_id=record.get("task_id"), run_id=record.get("run_id"),
                                        detail=record.get("error_type")))
 
-    def import_error(self, record: dict[str, Any]) -> None:
+    def import_error(self, record: ListenerRecord) -> None:
         """Account a ``dag_import_error`` event (one occurrence per file and parse)."""
         filename = str(record.get("filename"))
         self.publish(self.store.record("import_errors", filename, f"{filename}/{record['ts']}",
                                        detail=record.get("error_type")))
 
-    def dag_run_outcome(self, record: dict[str, Any]) -> None:
+    def dag_run_outcome(self, record: ListenerRecord) -> None:
         """Account a ``dag_run_success`` / ``dag_run_failed`` event."""
         state = record.get("state")
         if state in ("success", "failed"):

@@ -15,7 +15,10 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from foundation import clock
+from foundation.pipeline_logger import Stream
 from foundation.scrub import scrub, scrub_bounded
+from listeners.record import ErrorFields, ListenerRecord, ResourceFields
 
 SCHEMA_VERSION = 1
 COMPONENT = "listener"
@@ -27,12 +30,8 @@ _LEVELS = {"failed": "error", "up_for_retry": "warning"}
 def utc_iso(value: datetime | None = None) -> str | None:
     """``value`` (default now) as UTC ISO-8601 with microseconds and ``Z``; ``None`` stays ``None``."""
     if value is None:
-        value = datetime.now(UTC)
-    elif not isinstance(value, datetime):
-        return None
-    elif value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        return clock.utc_now_iso()
+    return clock.utc_iso(value) if isinstance(value, datetime) else None
 
 
 def airflow_version() -> str | None:
@@ -63,7 +62,7 @@ def _seconds(start: Any, end: Any) -> float | None:
     return None
 
 
-def base_record(event: str, hook: str, *, level: str = "info", stream: str = "pipeline") -> dict[str, Any]:
+def base_record(event: str, hook: str, *, level: str = "info", stream: Stream = "pipeline") -> ListenerRecord:
     """Fields every listener event carries (``ts`` still a datetime: :func:`finalize` formats it)."""
     return {"ts": datetime.now(UTC), "event": event, "level": level, "component": COMPONENT, "stream": stream,
             "schema_version": SCHEMA_VERSION, "hook": hook, "hostname": HOSTNAME, "pid": os.getpid(),
@@ -85,7 +84,7 @@ def task_state(hook_state: str, ti: Any) -> str:
     return "up_for_retry" if actual == "up_for_retry" else "failed"
 
 
-def task_record(hook: str, state: str, ti: Any, previous_state: Any, error: Any = None) -> dict[str, Any]:
+def task_record(hook: str, state: str, ti: Any, previous_state: Any, error: Any = None) -> ListenerRecord:
     """The raw event of one task-instance hook: plain reads of the task instance, nothing formatted yet."""
     start, end = getattr(ti, "start_date", None), getattr(ti, "end_date", None)
     running = state == "running"
@@ -111,7 +110,7 @@ def task_record(hook: str, state: str, ti: Any, previous_state: Any, error: Any 
 _SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "api_key", "apikey", "routing_key", "authorization")
 
 
-def config_error_record(hook: str, ti: Any, error: Any) -> dict[str, Any] | None:
+def config_error_record(hook: str, ti: Any, error: Any) -> ListenerRecord | None:
     """A ``config_invalid`` event when a task failed on a configuration error (file, key, value, problem).
 
     Duck-typed on the domain's ``ConfigError`` (class name and its ``file``/``key``/``value``/``problem``
@@ -131,7 +130,7 @@ def config_error_record(hook: str, ti: Any, error: Any) -> dict[str, Any] | None
     return record
 
 
-def dag_run_record(hook: str, state: str, dag_run: Any, msg: Any) -> dict[str, Any]:
+def dag_run_record(hook: str, state: str, dag_run: Any, msg: Any) -> ListenerRecord:
     """The raw event of one DAG-run hook (plain reads of the ORM object, safe to format on another thread)."""
     start, end = getattr(dag_run, "start_date", None), getattr(dag_run, "end_date", None)
     running = state == "running"
@@ -145,26 +144,26 @@ def dag_run_record(hook: str, state: str, dag_run: Any, msg: Any) -> dict[str, A
     return record
 
 
-def import_error_record(hook: str, filename: Any, stacktrace: Any, new: bool) -> dict[str, Any]:
+def import_error_record(hook: str, filename: Any, stacktrace: Any, new: bool) -> ListenerRecord:
     """The raw event of one import-error hook."""
     record = base_record("dag_import_error", hook, level="error", stream="events")
     record.update({"filename": str(filename), "new": new, "error_type": None, "error": str(stacktrace or "")})
     return record
 
 
-DATE_FIELDS = ("ts", "start_date", "end_date")
-
-
-def format_dates(record: dict[str, Any]) -> dict[str, Any]:
+def format_dates(record: ListenerRecord) -> ListenerRecord:
     """``ts``, ``start_date`` and ``end_date`` as UTC ISO-8601 strings."""
-    for key in DATE_FIELDS:
-        value = record.get(key)
-        if isinstance(value, datetime):
-            record[key] = utc_iso(value)
+    if isinstance(record["ts"], datetime):
+        record["ts"] = clock.utc_iso(record["ts"])
+    start, end = record.get("start_date"), record.get("end_date")
+    if isinstance(start, datetime):
+        record["start_date"] = clock.utc_iso(start)
+    if isinstance(end, datetime):
+        record["end_date"] = clock.utc_iso(end)
     return record
 
 
-def finalize(record: dict[str, Any], limit: int) -> dict[str, Any]:
+def finalize(record: ListenerRecord, limit: int) -> ListenerRecord:
     """Format a raw record for the log: UTC ISO dates, ``error_type`` and the redacted, bounded ``error``."""
     format_dates(record)
     error = record.get("error")
@@ -173,12 +172,13 @@ def finalize(record: dict[str, Any], limit: int) -> dict[str, Any]:
         record["error"] = scrub_bounded(error or "", limit)
     elif error is not None:
         record.update(error_fields(error, limit))
-    if record.get("msg"):
-        record["msg"] = scrub(record["msg"])[:200]
+    msg = record.get("msg")
+    if msg:
+        record["msg"] = scrub(msg)[:200]
     return record
 
 
-def error_fields(error: Any, limit: int) -> dict[str, Any]:
+def error_fields(error: Any, limit: int) -> ErrorFields:
     """``error_type`` and a redacted, bounded ``error`` message (``None`` when there is no error)."""
     if error is None:
         return {"error_type": None, "error": None}
@@ -230,7 +230,7 @@ class ResourceUsage:
                 self._baselines.clear()
             self._baselines[key] = self.cpu_seconds()
 
-    def finish(self, key: tuple[Any, ...]) -> dict[str, Any]:
+    def finish(self, key: tuple[Any, ...]) -> ResourceFields:
         """``cpu_s`` and ``peak_rss_bytes`` for a task that just reached a terminal state."""
         now = self.cpu_seconds()
         base = 0.0 if self.whole_process else self._baselines.pop(key, None)

@@ -31,12 +31,13 @@ import os
 import sys
 import time
 import weakref
-from typing import Any
+from typing import Any, cast
 
 from airflow.listeners import hookimpl
 
+from foundation.statsd_sender import tag_text
 from listeners.config import ObservabilityConfig, env_switch, load_observability
-from listeners.emit import EventWriter, FailureCounter, StatsdSender, tag_text
+from listeners.emit import EventWriter, FailureCounter, StatsdSender
 from listeners.events import (
     ResourceUsage,
     base_record,
@@ -48,6 +49,7 @@ from listeners.events import (
     task_record,
     task_state,
 )
+from listeners.record import ListenerRecord, TaskContext
 from listeners.worker import BackgroundWorker
 
 log = logging.getLogger("listeners")
@@ -156,13 +158,13 @@ class PortfolioListener:
             self.flush(self.config.listener.flush_timeout_seconds if self._config else 5.0)
 
     # -- output (writer / monitor threads) ------------------------------------------------------------------
-    def _queue(self, record: dict[str, Any]) -> None:
-        if not self.writer_queue.submit("event_publish", functools.partial(self._publish, record)):
+    def _queue(self, record: ListenerRecord, latency_ms: float | None = None) -> None:
+        job = functools.partial(self._publish, record, latency_ms)
+        if not self.writer_queue.submit("event_publish", job):
             self.failures.record("queue_full", None, record.get("hook"))
 
-    def _publish(self, record: dict[str, Any]) -> None:
-        """Writer thread: format, write, count; queue the threshold check of a failure."""
-        latency = record.pop("_hook_latency_ms", None)
+    def _publish(self, record: ListenerRecord, latency: float | None = None) -> None:
+        """Writer thread: format, write, count (``latency``: the hook's own, in ms); queue a failure's check."""
         finalize(record, self.config.listener.max_error_chars)
         lines = self._metric_lines(record)
         if latency is not None:
@@ -176,7 +178,7 @@ class PortfolioListener:
         if monitored and not self.monitor_queue.submit("error_monitor", job):
             self.failures.record("queue_full", None, record.get("hook"))
 
-    def _metric_lines(self, record: dict[str, Any]) -> list[str]:
+    def _metric_lines(self, record: ListenerRecord) -> list[str]:
         line, event, state = self.statsd.tagged, record["event"], record.get("state")
         if event.startswith("task_"):
             tags = tag_text({"dag_id": record["dag_id"], "task_id": record["task_id"]})
@@ -186,7 +188,7 @@ class PortfolioListener:
                 lines.append(line("task.duration", ms, "ms", f"{tags},state={state}"))
             if record["cpu_s"] is not None:
                 lines.append(line("task.cpu_time", record["cpu_s"] * 1000, "ms", tags))
-                lines.append(line("task.peak_rss", record["peak_rss_bytes"], "g", tags))
+                lines.append(line("task.peak_rss", record.get("peak_rss_bytes") or 0, "g", tags))
             return lines
         if event.startswith("dag_run_"):
             tags = tag_text({"dag_id": record["dag_id"]})
@@ -199,7 +201,7 @@ class PortfolioListener:
             return [line("dag_processing.import_error", 1, "c", "")]
         return []
 
-    def _monitor(self, record: dict[str, Any]) -> None:
+    def _monitor(self, record: ListenerRecord) -> None:
         """Monitor thread: feed the threshold store; publish what crosses."""
         bridge, event = self.bridge(), record["event"]
         if event.startswith("task_"):
@@ -209,7 +211,7 @@ class PortfolioListener:
         else:
             bridge.import_error(record)
 
-    def _write_now(self, record: dict[str, Any]) -> None:
+    def _write_now(self, record: ListenerRecord) -> None:
         """Write a record on the calling (monitor) thread, with its events_written count."""
         finalize(record, self.config.listener.max_error_chars)
         lines = [self.statsd.tagged("listener.events_written", 1, "c", f",stream={s}")
@@ -219,7 +221,9 @@ class PortfolioListener:
     def _report_failure(self, fields: dict[str, Any]) -> None:
         hook = fields.get("failed_hook") or "listener"
         record = base_record("observability_failure", hook, level="warning", stream="events")
-        record.update({"component_failed": "listener", "airflow_component": self.component, **fields})
+        record.update({"component_failed": "listener", "airflow_component": self.component,
+                       "reason": fields["reason"], "failed_hook": fields.get("failed_hook"),
+                       "error_type": fields.get("error_type"), "error": fields.get("error")})
         format_dates(record)  # the fields are already redacted by the failure counter
         self.writer.logger().write_line(self.writer.encode(record), "events")
 
@@ -233,7 +237,7 @@ class PortfolioListener:
         if not self.active():
             return
         started = time.perf_counter()
-        record: dict[str, Any] | None = None
+        record: ListenerRecord | None = None
         try:
             if args and hook in ("on_starting", "before_stopping"):
                 self.component = component_name(args[0])
@@ -248,11 +252,9 @@ class PortfolioListener:
         try:
             elapsed_ms = (time.perf_counter() - started) * 1000
             if record is not None and hook == "before_stopping":
-                record["_hook_latency_ms"] = elapsed_ms
-                self._publish(record)  # the queues are drained: the last event is written here, in order
+                self._publish(record, elapsed_ms)  # the queues are drained: the last event is written here
             elif record is not None:
-                record["_hook_latency_ms"] = elapsed_ms
-                self._queue(record)
+                self._queue(record, elapsed_ms)
             else:
                 line = self.statsd.tagged("listener.hook_latency", elapsed_ms, "ms", f",hook={hook}")
                 self.statsd.send([line])
@@ -261,13 +263,13 @@ class PortfolioListener:
 
     # -- task instances -------------------------------------------------------------------------------------
     def _task(self, hook: str, hook_state: str, previous_state: Any, ti: Any,
-              error: Any = None) -> dict[str, Any]:
+              error: Any = None) -> ListenerRecord:
         state = task_state(hook_state, ti)
         record = task_record(hook, state, ti, previous_state, error)
         config_error = config_error_record(hook, ti, error) if state in ("failed", "up_for_retry") else None
         if config_error is not None:  # a broken domain config is itself an event
             self._queue(config_error)
-        key = tuple(record[k] for k in ("dag_id", "task_id", "run_id", "map_index", "try_number"))
+        key = (record["dag_id"], record["task_id"], record["run_id"], record["map_index"], record["try_number"])
         if state == "running":
             self.resources.start(key)
         else:
@@ -295,7 +297,7 @@ class PortfolioListener:
         self._guard("on_task_instance_skipped", self._task, "skipped", previous_state, task_instance)
 
     # -- DAG runs -------------------------------------------------------------------------------------------
-    def _dag_run(self, hook: str, state: str, dag_run: Any, msg: Any) -> dict[str, Any]:
+    def _dag_run(self, hook: str, state: str, dag_run: Any, msg: Any) -> ListenerRecord:
         return dag_run_record(hook, state, dag_run, msg)
 
     @hookimpl
@@ -314,7 +316,7 @@ class PortfolioListener:
         self._guard("on_dag_run_failed", self._dag_run, "failed", dag_run, msg)
 
     # -- import errors --------------------------------------------------------------------------------------
-    def _import_error(self, hook: str, filename: Any, stacktrace: Any, new: bool) -> dict[str, Any]:
+    def _import_error(self, hook: str, filename: Any, stacktrace: Any, new: bool) -> ListenerRecord:
         return import_error_record(hook, filename, stacktrace, new)
 
     @hookimpl
@@ -328,7 +330,7 @@ class PortfolioListener:
         self._guard("on_existing_dag_import_error", self._import_error, filename, stacktrace, False)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
-    def _lifecycle(self, hook: str, component: Any) -> dict[str, Any] | None:
+    def _lifecycle(self, hook: str, component: Any) -> ListenerRecord | None:
         if self.component == "task-runner":
             self.resources.whole_process = True
         settings = self.config.listener
@@ -368,7 +370,7 @@ def _call(ref: weakref.ref[PortfolioListener], method: str) -> None:
             getattr(listener, method)()
 
 
-def _task_context() -> dict[str, Any]:
+def _task_context() -> TaskContext:
     """dag_id/task_id/run_id/try_number/map_index the task runner bound to its log context, if any."""
     try:
         import structlog
@@ -376,4 +378,5 @@ def _task_context() -> dict[str, Any]:
         bound = structlog.contextvars.get_contextvars()
     except Exception:
         return {}
-    return {k: bound[k] for k in ("dag_id", "task_id", "run_id", "try_number", "map_index") if k in bound}
+    keys = ("dag_id", "task_id", "run_id", "try_number", "map_index")
+    return cast(TaskContext, {k: bound[k] for k in keys if k in bound})

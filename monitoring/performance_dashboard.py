@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from foundation.atomic_io import write_atomic
+from foundation.clock import utc_iso
 from monitoring import report_dags, report_pipeline, report_trading
 from portfolio.readout import json_safe
 
@@ -42,10 +43,6 @@ HTML_NAME, JSON_NAME = "performance_report.html", "performance_report.json"
 PNG_NAME = "performance_report.png"
 TRADES_CSV, DAG_RUNS_CSV = "trades.csv", "dag_runs.csv"
 API_TIMEOUT_S = 10.0
-
-
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def csv_bytes(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> bytes:
@@ -168,7 +165,7 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
     settings = load_settings()
     out_dir = Path(output_dir) if output_dir is not None else paths.reports_dir()
     moment = (now or datetime.now(UTC)).astimezone(UTC)
-    since, until = _iso(moment - timedelta(days=days)), _iso(moment)
+    since, until = utc_iso(moment - timedelta(days=days)), utc_iso(moment)
     db = DatabaseManager()
     conn = db.connect()
     try:
@@ -188,7 +185,7 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
     if run:
         runs = with_run_state(runs, run)
     report: dict[str, Any] = {
-        "generated_at": _iso(datetime.now(UTC)), "period": {"days": days, "since": since, "until": until},
+        "generated_at": utc_iso(datetime.now(UTC)), "period": {"days": days, "since": since, "until": until},
         "sources": {"db_path": str(db.path), "dags": dag_source}, "trading": trading, "pipeline": pipeline,
         "dags": report_dags.statistics(runs, tasks)}
     if run_section is not None:

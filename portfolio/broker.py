@@ -232,12 +232,9 @@ class PaperBroker:
             finally:
                 conn.close()
         except sqlite3.Error as exc:  # observability never breaks the pipeline: count it and carry on
-            statsd.incr("observability.failure", tags={"component": "metrics", "reason": "broker_valuation"})
-            from foundation.pipeline_logger import get_logger
+            from foundation.failures import report_failure
 
-            get_logger("broker").log_event("observability_failure", level="warning",
-                                           component_failed="metrics",
-                                           reason=f"broker valuation failed: {exc}"[:300])
+            report_failure("metrics", "broker_valuation", exc)
             return
         statsd.gauge("trading.equity", val["equity"])
         statsd.gauge("trading.cash", val["cash"])

@@ -10,7 +10,8 @@ import pytest
 
 from foundation.metrics import StatsdClient
 from foundation.pipeline_logger import PipelineLogger, read_events
-from listeners.emit import MAX_PACKET, EventWriter, FailureCounter, StatsdSender, tag_text, value_text
+from foundation.statsd_sender import tag_text, value_text
+from listeners.emit import MAX_PACKET, EventWriter, FailureCounter, StatsdSender
 from tests.unit.listeners._support import UdpReceiver
 
 
