@@ -215,8 +215,8 @@ def handle_deadline_miss(context: dict[str, Any], kw: dict[str, Any]) -> str:
     try:
         incident_id, created = Outbox().add_incident(incident)
     except Exception as exc:
-        report_failure("alerts", "deadline_callback", exc, kind=incident.kind, dedup_key=incident.dedup_key,
-                       dag_id=incident.dag_id)
+        report_failure("alerts", "deadline_callback", exc, level="error", kind=incident.kind,
+                       dedup_key=incident.dedup_key, dag_id=incident.dag_id)
         raise  # Airflow records the callback as failed (visible in the UI and in its callback metrics)
     from alerts.router import submit_effects
 
@@ -238,7 +238,7 @@ def _catch_up(run: dict[str, Any], context: dict[str, Any]) -> Any:
     except Exception as exc:
         from foundation.failures import report_failure
 
-        report_failure("alerts", "catch_up_check", exc, kind="sla_miss", dag_id=run.get("dag_id"))
+        report_failure("alerts", "catch_up_check", exc, level="error", kind="sla_miss", dag_id=run.get("dag_id"))
         return CatchUp("on_time_run")
 
 

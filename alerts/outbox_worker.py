@@ -106,7 +106,7 @@ class OutboxWorker:
         try:
             outage = self.outbox.beat(now, self.config.worker.outage_after_seconds)
         except Exception as exc:
-            report_failure("alerts", "heartbeat", exc)
+            report_failure("alerts", "heartbeat", exc, level="error")
             return
         if outage:
             from datetime import UTC, datetime
@@ -121,8 +121,8 @@ class OutboxWorker:
         try:
             return self.deliverer.execute(claim)
         except Exception as exc:
-            report_failure("alerts", "deliver", exc, kind=claim.incident.kind, dedup_key=claim.incident.dedup_key,
-                           dag_id=claim.incident.dag_id)
+            report_failure("alerts", "deliver", exc, level="error", kind=claim.incident.kind,
+                           dedup_key=claim.incident.dedup_key, dag_id=claim.incident.dag_id)
             return "error"
         finally:
             self.wake.set()
@@ -143,7 +143,7 @@ class OutboxWorker:
             check_recoveries(self.outbox, runs)
             check_task_budgets(load_sla_config().task_budgets, runs, self.config.link_base(), runbook_base())
         except Exception as exc:
-            report_failure("alerts", "run_check", exc)
+            report_failure("alerts", "run_check", exc, level="error")
 
     def publish_gauges(self) -> dict[str, float]:
         """Outbox depth, oldest undelivered age and per-SLA lateness of open misses as StatsD gauges."""
@@ -172,7 +172,7 @@ class OutboxWorker:
             try:
                 self.run_once()
             except Exception as exc:
-                report_failure("alerts", "loop", exc)
+                report_failure("alerts", "loop", exc, level="error")
                 self.stop_event.wait(1.0)
             self.wake.wait(self.config.worker.poll_interval_seconds)
             self.wake.clear()

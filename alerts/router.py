@@ -24,7 +24,7 @@ def submit(incident: Incident) -> None:
 
         incident_id, created = Outbox().add_incident(incident)
     except Exception as exc:
-        report_failure("alerts", "submit", exc, kind=incident.kind, dedup_key=incident.dedup_key,
+        report_failure("alerts", "submit", exc, level="error", kind=incident.kind, dedup_key=incident.dedup_key,
                        dag_id=incident.dag_id)
         return
     submit_effects(incident, incident_id, created)
@@ -59,7 +59,7 @@ def submit_effects(incident: Incident, incident_id: int, created: bool) -> None:
                 },
             )
     except Exception as exc:
-        report_failure("alerts", "submit_event", exc, kind=incident.kind, dedup_key=incident.dedup_key,
+        report_failure("alerts", "submit_event", exc, level="error", kind=incident.kind, dedup_key=incident.dedup_key,
                        dag_id=incident.dag_id)
 
 

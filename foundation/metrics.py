@@ -2,18 +2,28 @@
 
 It never raises and never blocks: it sends through :class:`foundation.statsd_sender.StatsdSender` (one
 datagram per metric), and a failure (closed port, unresolvable host, full buffer) is counted in
-:attr:`StatsdClient.failures` and reported once through :func:`foundation.failures.report_failure`
-(component ``metrics``). Names and tags are listed in ``docs/metrics.md``; tags become Prometheus labels
-through ``monitoring/statsd_mapping.yml``.
+:attr:`StatsdClient.failures` and reported once to the reporter the event log installs
+(:func:`set_failure_reporter`: an ``observability_failure`` event, component ``metrics``). Names and tags
+are listed in ``docs/metrics.md``; tags become Prometheus labels through ``monitoring/statsd_mapping.yml``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Callable
 
 from foundation.statsd_sender import DEFAULT_PREFIX, StatsdSender, Tags, statsd_target, tag_text, value_text
 
-__all__ = ["DEFAULT_PREFIX", "StatsdClient", "Tags", "get_client", "tag_text", "value_text"]
+__all__ = ["DEFAULT_PREFIX", "StatsdClient", "Tags", "get_client", "set_failure_reporter", "tag_text", "value_text"]
+
+FailureReporter = Callable[[str, BaseException | None], None]
+_reporter: list[FailureReporter] = []
+
+
+def set_failure_reporter(reporter: FailureReporter) -> None:
+    """Where a client reports its first failure (the event log installs itself; StatsD cannot report on itself)."""
+    _reporter[:] = [reporter]
 
 
 class StatsdClient:
@@ -45,9 +55,9 @@ class StatsdClient:
             first = not self._reported
             self._reported = True
         if first:
-            from foundation.failures import report_failure
-
-            report_failure("metrics", reason, exc, metric=False)  # its metric would go through this client
+            for report in _reporter:
+                with contextlib.suppress(Exception):
+                    report(reason, exc)
 
     def line(self, name: str, value: float | int, kind: str, tags: Tags = None) -> str:
         """Format one StatsD line (without sending it)."""

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +32,7 @@ from foundation import paths
 from foundation.clock import utc_now_iso
 from foundation.config_loader import ConfigError, current_env
 from foundation.event_log_config import EventLogSettings, cached_settings, load_event_log_settings, mtime
+from foundation.metrics import set_failure_reporter
 from foundation.redaction import bounded, redact_data
 
 Stream = Literal["pipeline", "events", "errors"]
@@ -293,3 +294,22 @@ def get_logger(component: str | None = None) -> PipelineLogger:
     child.__dict__.update(_default.__dict__)
     child.component = component
     return child
+
+
+def log_failure(component: str, reason: str, exc: BaseException | None = None, *, level: str = "warning",
+                **context: Any) -> None:
+    """The ``observability_failure`` event of a failed observability path (:mod:`foundation.failures`); never raises."""
+    with suppress(Exception):
+        get_logger(component).log_event(
+            "observability_failure",
+            level=level,
+            component_failed=component,
+            reason=reason,
+            error_type=type(exc).__name__ if exc is not None else None,
+            error=bounded(f"{type(exc).__name__}: {exc}", 500) if exc is not None else None,
+            **context,
+        )
+
+
+# The StatsD client reports its own failures here (it cannot count them through itself).
+set_failure_reporter(lambda reason, exc: log_failure("metrics", reason, exc))

@@ -98,7 +98,9 @@ def test_alert_failures_are_observability_failures_the_error_monitor_counts(
     (event,) = _alert_failures(pmx_home)
     assert (event["reason"], event["kind"], event["dedup_key"], event["dag_id"]) == (
         "submit", "sla_miss", "pmx-sla/d/s/r1", "d")
-    assert event["error_type"] and event["level"] == "warning"
+    assert event["error_type"] and event["level"] == "error"  # a lost alert is an error: also in errors.jsonl
+    assert [e["reason"] for e in read_events(pmx_home / "logs" / "pipeline", "errors")
+            if e["event"] == "observability_failure"] == ["submit"]
     summary = error_monitor.history(list(read_events(pmx_home / "logs" / "pipeline", "events")), None, 10)
     assert summary["observability_failures"] == {"alerts:submit": 1}
 
