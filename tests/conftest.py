@@ -23,8 +23,8 @@ from tests.support import reset_caches
 _SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="pmx-test-airflow-"))
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    """Point in-process Airflow at a private home before any test imports it."""
+def _point_airflow_at_the_session_home() -> None:
+    """Point in-process Airflow at a private home before any test, or any conftest, imports it."""
     from local_stack.airflow_env import StackLayout, stack_environment
 
     layout = StackLayout(home=_SESSION_AIRFLOW_HOME, pmx_home=_SESSION_AIRFLOW_HOME / "pmx")
@@ -33,6 +33,11 @@ def pytest_configure(config: pytest.Config) -> None:
         del os.environ[key]  # never test against the developer's own Airflow settings
     os.environ.update({k: v for k, v in env.items() if k.startswith("AIRFLOW")})
     os.environ["PMX_STATSD_ENABLED"] = "false"
+
+
+# At import, not in pytest_configure: pytest imports the conftest of a directory named on the command line
+# (e.g. tests/unit/listeners, which imports Airflow) before it configures; this file is imported first.
+_point_airflow_at_the_session_home()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -97,8 +97,12 @@ def _plan(sla_env: SlaEnv, now: datetime) -> tuple[list[dict[str, Any]], list[Mi
         else:
             for i in range(spec.max_runs):  # the last max_runs successful runs, each HISTORY_SECONDS long
                 start = now - timedelta(days=1) + timedelta(minutes=10 * i)
+                # Airflow averages the runs with the newest logical dates: the history's are after every real
+                # slot (e.g. the weekly refresh's catch-up run of this Monday's slot), so only they count
+                logical = now + timedelta(minutes=1 + i)
                 requests.append({"dag_id": spec.dag_id, "run_id": f"shipped_history_{i}_{stamp}",
-                                 "logical_date": start.isoformat(), "state": "success", "start_date": start.isoformat(),
+                                 "logical_date": logical.isoformat(), "state": "success",
+                                 "start_date": start.isoformat(),
                                  "end_date": (start + timedelta(seconds=HISTORY_SECONDS)).isoformat(),
                                  "keep_deadlines": False})
             pinned = now - spec.budget - timedelta(seconds=HISTORY_SECONDS) - PAST
