@@ -16,14 +16,19 @@ class AlertParts:
 
 
 def listener_parts() -> list[Any]:
-    """``[PortfolioListener()]`` when the listener is on (``PMX_LISTENER_ENABLED``, ``observability.yml``)."""
+    """``[PortfolioListener()]`` when the listener is on (``PMX_LISTENER_ENABLED``, ``observability.yml``).
+
+    With alerting on, its crossed error thresholds are routed to the outbox (:mod:`addon.routing`).
+    """
+    from alerts.switch import alerts_enabled
     from listeners.config import listener_enabled
 
     if not listener_enabled():
         return []
+    from addon.routing import route_error_alert
     from listeners.hooks import PortfolioListener
 
-    return [PortfolioListener()]
+    return [PortfolioListener(route_alert=route_error_alert if alerts_enabled() else None)]
 
 
 def alert_parts() -> AlertParts:

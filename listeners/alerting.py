@@ -1,49 +1,22 @@
 """The error_monitor bridge: turn hook outcomes into threshold checks, and crossed thresholds into alerts.
 
 Every alert is written as a JSON ``alert`` event and counted (``pmx.error_monitor.alert``); each one is also
-handed to :func:`alerts.router.submit` (durable outbox, never raises) when that module is importable: a
-firing alert as an ``error_threshold`` incident, its end (``resolved``, streak rule) as an
-``error_threshold_resolved`` incident with the same dedup key, which the outbox worker delivers to the
-channels the firing reached (PagerDuty ``resolve``, Slack a resolved message).
+handed to the ``route`` the composition root gives the listener (``addon.routing.route_error_alert`` when
+alerting is on: the durable outbox), a firing alert and its end (``resolved``, streak rule) alike.
 All of this runs on the listener's background worker, never inside a hook.
 """
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from listeners.error_monitor import Alert, ThresholdStore
 from listeners.events import base_record
 from listeners.record import ListenerRecord
 
-ROUTER_MODULE = "alerts.router"
-INCIDENT_KIND = "error_threshold"
-RESOLVED_KIND = "error_threshold_resolved"
-
-
-def router_submit() -> Callable[[Any], None] | None:
-    """``alerts.router.submit`` when the alert router is installed, else ``None``."""
-    try:
-        module = importlib.import_module(ROUTER_MODULE)
-    except ImportError:
-        return None
-    submit = getattr(module, "submit", None)
-    return submit if callable(submit) else None
-
-
-def to_incident(alert: Alert) -> Any:
-    """The :class:`alerts.incident.Incident` of an alert (firing, or the resolution of a firing)."""
-    from alerts.incident import Incident
-
-    skip = ("summary", "dedup_key", "dag_id", "run_id")
-    details = {k: v for k, v in alert.as_dict().items() if k not in skip}
-    kind = INCIDENT_KIND if alert.status == "firing" else RESOLVED_KIND
-    return Incident(kind=kind, dedup_key=alert.dedup_key, severity=alert.severity,  # type: ignore[arg-type]
-                    summary=alert.summary, details=details, dag_id=alert.dag_id, run_id=alert.run_id,
-                    created_at=datetime.fromtimestamp(alert.fired_at, UTC))
+RouteAlert = Callable[[Alert], None]
+"""Hands a crossed threshold (or its resolution) to an incident router; the composition root supplies it."""
 
 
 def alert_record(alert: Alert, routed: bool) -> ListenerRecord:
@@ -63,8 +36,9 @@ class ErrorMonitorBridge:
 
     def __init__(self, store: ThresholdStore, write: Callable[[ListenerRecord], Any],
                  metric: Callable[[list[str]], None], line: Callable[..., str],
-                 fail: Callable[[str, BaseException], None]) -> None:
+                 fail: Callable[[str, BaseException], None], route: RouteAlert | None = None) -> None:
         self.store = store
+        self.route = route
         self._write, self._metric, self._line, self._fail = write, metric, line, fail
         self.published = 0
 
@@ -95,14 +69,12 @@ class ErrorMonitorBridge:
         """Write, count and route each alert (firings and resolutions)."""
         for alert in alerts:
             routed = False
-            if self.store.settings.route_alerts and alert.dedup_key:
-                submit = router_submit()
-                if submit is not None:
-                    try:
-                        submit(to_incident(alert))
-                        routed = True
-                    except Exception as exc:  # submit never raises; to_incident might
-                        self._fail("alert_route", exc)
+            if self.route is not None and self.store.settings.route_alerts and alert.dedup_key:
+                try:
+                    self.route(alert)
+                    routed = True
+                except Exception as exc:  # the router never raises; building its incident might
+                    self._fail("alert_route", exc)
             self._write(alert_record(alert, routed))
             if alert.status == "firing":
                 tags = {"rule": alert.rule, "dag_id": alert.dag_id}

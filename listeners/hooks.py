@@ -31,7 +31,7 @@ import os
 import sys
 import time
 import weakref
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from airflow.listeners import hookimpl
 
@@ -51,6 +51,9 @@ from listeners.events import (
 )
 from listeners.record import ListenerRecord, TaskContext
 from listeners.worker import BackgroundWorker
+
+if TYPE_CHECKING:
+    from listeners.alerting import RouteAlert
 
 log = logging.getLogger("listeners")
 FAULT_ENV = "PMX_LISTENER_INJECT_FAULT"  # test hook: comma-separated hook names (or "all") that raise inside
@@ -80,8 +83,9 @@ def component_name(component: Any) -> str:
 class PortfolioListener:
     """One instance per process, registered with both the core and the task-SDK listener managers."""
 
-    def __init__(self, config: ObservabilityConfig | None = None) -> None:
+    def __init__(self, config: ObservabilityConfig | None = None, route_alert: RouteAlert | None = None) -> None:
         self._config = config
+        self.route_alert = route_alert
         self.failures = FailureCounter()
         on_error = self.failures.record
         self.writer_queue = BackgroundWorker(1000, on_error=on_error, name="pmx-listener-writer")
@@ -142,7 +146,8 @@ class PortfolioListener:
             from listeners.error_monitor import ThresholdStore
 
             self._bridge = ErrorMonitorBridge(ThresholdStore(self.config.error_monitor), self._write_now,
-                                              self.statsd.send, self.statsd.line, self.failures.record)
+                                              self.statsd.send, self.statsd.line, self.failures.record,
+                                              self.route_alert)
         return self._bridge
 
     def flush(self, timeout: float) -> bool:

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 
+from addon.routing import route_error_alert, to_incident
 from alerts.alerting_config import AlertingConfig
 from alerts.incident import Incident
 from alerts.messages import headline, slack_message
 from alerts.outbox import Outbox
 from alerts.outbox_worker import OutboxWorker
 from alerts.router import submit
-from listeners.alerting import ErrorMonitorBridge, to_incident
+from listeners.alerting import ErrorMonitorBridge
 from listeners.config import load_observability
 from listeners.error_monitor import ThresholdStore
 from tests.unit.alerts.conftest import StandIns
@@ -34,6 +35,7 @@ def _bridge(tmp_path: Path) -> tuple[ErrorMonitorBridge, list[dict[str, Any]]]:
         lambda lines: None,
         lambda *a, **k: "",
         lambda reason, exc: (_ for _ in ()).throw(exc),
+        route_error_alert,  # as the composition root wires it when alerting is on
     )
     return bridge, written
 

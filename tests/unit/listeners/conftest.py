@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from addon.routing import route_error_alert
 from listeners import config as listener_config
 from listeners.hooks import PortfolioListener
 from tests.unit.listeners._support import UdpReceiver
@@ -30,7 +31,7 @@ def listener(pmx_home: Path, udp: UdpReceiver,
     for name in ("PMX_LISTENER_ENABLED", "PMX_LISTENER_INJECT_FAULT"):
         monkeypatch.delenv(name, raising=False)
     listener_config._cache.clear()
-    instance = PortfolioListener()
+    instance = PortfolioListener(route_alert=route_error_alert)  # as addon.parts builds it, alerting on
     yield instance
     instance.flush(10)
     listener_config._cache.clear()
