@@ -99,10 +99,16 @@ from tests.integration.sla_support import sla_env  # noqa: E402,F401  (session f
 
 # -- the whole DAG set, observed end to end ---------------------------------------------------------------
 DAG_SET_BUDGET_SECONDS = 900  # all twelve DAGs at once on 2 busy cores; the tests using it say timeout(1500)
-# tickers = tickers.core. The last session is pinned: whether a day's synthetic signal trades depends on the day
-# (2026-12-07 holds both tickers), and the trading panels and metrics need the run to trade (2026-12-04 buys).
+# tickers = tickers.core. The trading panels and metrics need the set to trade, and whether a session's synthetic
+# signal trades depends on the session (2026-12-07 holds both tickers, 2026-12-04 buys AAPL): the set trades the
+# pinned last session, in a database of its own (the scheduled catch-up runs of the unpaused DAGs load today's
+# session into the stack's database, and a cycle trades the newest bar it finds).
 DAG_SET_CONF = {"execution_mode": "synthetic", "tickers": "AAPL,MSFT", "start_date": "2024-01-02",
-                "end_date": "2026-12-04"}
+                "end_date": "2026-12-04", "database_path": "data/dag_set.db"}
+# The standalone trading DAGs start once daily_etl has loaded and forecast the session: a cycle that came first
+# would take the bar without the stored forecast (computing its own) and, bar-aware, leave nothing to trade
+# for the cycles after it.
+TRADE_ON_LOADED_DATA = ("auto_trader", "auto_trader_core")
 
 
 @pytest.fixture(scope="session")
@@ -146,12 +152,20 @@ def dag_set_runs(airflow_stack: AirflowStack, prometheus: object) -> dict[str, d
     api = airflow_stack.api
     api.wait_for_dags(list(DAG_IDS))
     run_ids = {}
+    first = [d for d in DAG_IDS if d not in TRADE_ON_LOADED_DATA]
     for dag_id in DAG_IDS:
         api.set_paused(dag_id, False)
+    for dag_id in first:
         run_ids[dag_id] = api.trigger(dag_id, conf=DAG_SET_CONF)
     deadline = time.monotonic() + DAG_SET_BUDGET_SECONDS  # one budget for the whole set: the runs go at once
-    runs = {dag_id: api.wait_for_run(dag_id, run_id, timeout=max(1.0, deadline - time.monotonic()))  # wait-budget: 0
-            for dag_id, run_id in run_ids.items()}
+    runs = {"daily_etl": api.wait_for_run("daily_etl", run_ids["daily_etl"],  # wait-budget: 0
+                                          timeout=max(1.0, deadline - time.monotonic()))}
+    for dag_id in TRADE_ON_LOADED_DATA:
+        run_ids[dag_id] = api.trigger(dag_id, conf=DAG_SET_CONF)
+    for dag_id, run_id in run_ids.items():
+        left = max(1.0, deadline - time.monotonic())
+        if dag_id not in runs:
+            runs[dag_id] = api.wait_for_run(dag_id, run_id, timeout=left)  # wait-budget: 0
     for dag_id in DAG_IDS:  # no cron or asset-triggered runs behind the backs of later tests
         api.set_paused(dag_id, True)
     return runs

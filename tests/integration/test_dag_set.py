@@ -16,6 +16,13 @@ def _pmx_db(stack) -> Path:
     return Path(stack.env["PMX_HOME"]) / "data" / "portfolio_maximizer.db"
 
 
+def _dag_set_db(stack) -> Path:
+    """The database the DAG-set runs write (``database_path`` of their conf)."""
+    from tests.integration.conftest import DAG_SET_CONF
+
+    return Path(stack.env["PMX_HOME"]) / DAG_SET_CONF["database_path"]
+
+
 def _states(api, dag_id: str, run_id: str) -> dict[tuple[str, int], dict]:
     return {(ti["task_id"], ti["map_index"]): ti for ti in api.task_instances(dag_id, run_id)}
 
@@ -44,7 +51,7 @@ def test_master_dag_runs_green_under_the_scheduler(airflow_stack, dag_set_runs: 
     assert not not_green
     assert states[("env_sanity.halt_trading", -1)]["state"] == "skipped"
     assert {k[1] for k in states if k[0] in ("etl.forecast", "trading.trade")} == {0, 1}
-    with sqlite3.connect(_pmx_db(airflow_stack)) as conn:
+    with sqlite3.connect(_dag_set_db(airflow_stack)) as conn:
         loaded = dict(conn.execute("SELECT ticker, rows_loaded FROM etl_runs WHERE run_id = ?",
                                    (run["dag_run_id"],)))
         forecasts = conn.execute("SELECT COUNT(DISTINCT ticker) FROM forecasts WHERE run_id = ?",
@@ -94,8 +101,12 @@ def test_failing_ticker_is_dead_lettered_and_replays_from_its_checkpoint(airflow
 
 
 def test_summary_and_report_of_the_master_run_agree(airflow_stack, dag_set_runs: dict[str, dict],
-                                                      stack_db_env: Path) -> None:
+                                                      stack_db_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from local_stack.run import run_report, run_summary
+    from tests.support import reset_caches
+
+    monkeypatch.setenv("PORTFOLIO_DB_PATH", str(_dag_set_db(airflow_stack)))  # the summary reads the set's database
+    reset_caches()
 
     run = dag_set_runs["portfolio_master"]
     report = run_report(airflow_stack.api, run["dag_run_id"])
@@ -103,7 +114,7 @@ def test_summary_and_report_of_the_master_run_agree(airflow_stack, dag_set_runs:
     section = report["run"]
     assert (section["run_id"], section["state"]) == (run["dag_run_id"], run["state"]) == (section["run_id"],
                                                                                           "success")
-    with sqlite3.connect(_pmx_db(airflow_stack)) as conn:
+    with sqlite3.connect(_dag_set_db(airflow_stack)) as conn:
         trades = conn.execute("SELECT COUNT(*) FROM trades WHERE run_id = ?", (run["dag_run_id"],)).fetchone()[0]
     assert section["trades"] == trades
     assert section["equity"] is not None
