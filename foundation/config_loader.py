@@ -196,3 +196,37 @@ class CachedConfig(Generic[M]):
         """Forget every loaded copy (tests, config reloads)."""
         with self._lock:
             self._loaded.clear()
+
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_flag(name: str) -> bool | None:
+    """A true/false switch from the environment, ``None`` when unset; an unknown value is a :class:`ConfigError`."""
+    raw = os.environ.get(name)
+    if raw is None or not raw.strip():
+        return None
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(name, name, raw, "must be true or false")
+
+
+def part_enabled(env_name: str, from_config: Callable[[], bool]) -> bool:
+    """Whether a part is on: the environment switch wins, then its config file.
+
+    An unreadable switch or config keeps the part on (the error is reported where the config is used): a typo
+    never switches observability off silently.
+    """
+    try:
+        switch = env_flag(env_name)
+    except ConfigError:
+        return True
+    if switch is not None:
+        return switch
+    try:
+        return from_config()
+    except Exception:
+        return True

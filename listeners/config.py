@@ -7,13 +7,12 @@ how the "plugin disabled" comparison runs are made without touching the file.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from pydantic import Field, model_validator
 
 from foundation import paths
-from foundation.config_loader import CachedConfig, ConfigError, Strict
+from foundation.config_loader import CachedConfig, Strict, env_flag, part_enabled
 from foundation.event_log_config import EventLogSettings
 from foundation.severity import Severity
 
@@ -96,15 +95,7 @@ def load_observability(*, fresh: bool = False) -> ObservabilityConfig:
 
 def env_switch() -> bool | None:
     """``PMX_LISTENER_ENABLED`` as a bool, ``None`` when unset; an unknown value is a :class:`ConfigError`."""
-    raw = os.environ.get(ENABLED_ENV)
-    if raw is None or not raw.strip():
-        return None
-    value = raw.strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(ENABLED_ENV, ENABLED_ENV, raw, "must be true or false")
+    return env_flag(ENABLED_ENV)
 
 
 def listener_enabled() -> bool:
@@ -113,13 +104,4 @@ def listener_enabled() -> bool:
     A broken config file still registers the listener (it stays inert and reports the error once), so a
     typo never silently switches observability off.
     """
-    try:
-        switch = env_switch()
-    except ConfigError:
-        return True
-    if switch is not None:
-        return switch
-    try:
-        return load_observability().listener.enabled
-    except Exception:  # reported by the listener itself on first use
-        return True
+    return part_enabled(ENABLED_ENV, lambda: load_observability().listener.enabled)

@@ -90,3 +90,13 @@ def quick_config(pmx_home: Path) -> AlertingConfig:
     # the delivery-mechanics tests watch pagerduty/slack; the local file channel has tests of its own
     routing = {sev: [c for c in names if c != "local"] for sev, names in cfg.routing.items()}
     return cfg.model_copy(update={"retry": retry, "channels": channels, "routing": routing})
+
+
+@pytest.fixture
+def fresh_sla_caches() -> Iterator[None]:
+    """The SLA and alerting configs are read anew inside the test, and forgotten after it."""
+    sla_config.clear_cache()
+    alerting_config.clear_cache()
+    yield
+    sla_config.clear_cache()
+    alerting_config.clear_cache()

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts import alerting_config, sla_config
+from alerts import alerting_config
 from alerts.sla_config import load_sla_config, parse_duration, sla_names
 from foundation.config_loader import ConfigError
 from foundation.paths import REPO_ROOT
@@ -18,12 +18,8 @@ from orchestration.config import load_orchestration
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches() -> Any:
-    sla_config.clear_cache()
-    alerting_config.clear_cache()
-    yield
-    sla_config.clear_cache()
-    alerting_config.clear_cache()
+def _fresh_caches(fresh_sla_caches: None) -> None:
+    """Every test loads the SLA and alerting files anew."""
 
 
 def test_the_seed_slas_are_configured_as_specified(pmx_home: Path) -> None:

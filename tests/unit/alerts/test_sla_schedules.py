@@ -9,7 +9,6 @@ from typing import Any
 import pytest
 import yaml
 
-from alerts import alerting_config, sla_config
 from alerts.sla_config import load_sla_config
 from alerts.sla_rules import rules
 from foundation.config_loader import ConfigError
@@ -20,12 +19,8 @@ ALERTING = {"channels": {"local": {"type": "file", "path": "logs/alerts/incident
 
 
 @pytest.fixture(autouse=True)
-def _fresh_caches() -> Any:
-    sla_config.clear_cache()
-    alerting_config.clear_cache()
-    yield
-    sla_config.clear_cache()
-    alerting_config.clear_cache()
+def _fresh_caches(fresh_sla_caches: None) -> None:
+    """Every test loads the SLA and alerting files anew."""
 
 
 def _config(tmp_path: Path, slas: dict[str, Any], **files: dict[str, Any]) -> Path:
