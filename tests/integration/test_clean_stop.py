@@ -36,6 +36,12 @@ def _env(root: Path) -> dict[str, str]:
     pipeline["tickers"]["default"] = ["AAPL"]  # one small master run: the stop is what is under test
     pipeline["dates"]["default_start"] = "2024-01-02"
     (config / "pipeline.yml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+    # The catch-up run of the master's latest slot must already be past its deadline, whatever the hour: with the
+    # shipped 09:25 that holds only outside 05:00-09:25 New York on weekdays (the run is then on time, and no
+    # deadline callback comes). One minute after the 05:00 slot it holds except in that one minute.
+    slas = yaml.safe_load((config / "slas.yml").read_text())
+    slas["slas"]["portfolio_master_premarket"]["at"] = "05:01"
+    (config / "slas.yml").write_text(yaml.safe_dump(slas, sort_keys=False))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "PMX_", "CRON_"))}
     env.update({"PMX_AIRFLOW_HOME": str(root / "airflow"), "PMX_HOME": str(root / "pmx"),
                 "PMX_LOG_DIR": str(root / "pmx" / "logs"), "PMX_CONFIG_DIR": str(config),
