@@ -47,7 +47,7 @@ class Mapping(Strict):
 class EtlBatches(Strict):
     """How ``daily_etl`` splits the run's tickers into batches (one mapped task instance each)."""
 
-    max_batches: int = Field(default=8, ge=1, le=256)
+    max_batches: int = Field(default=4, ge=1, le=256)
     min_batch_size: int = Field(default=3, ge=1)
     max_batch_size: int = Field(default=25, ge=1)
     threads: int = Field(default=2, ge=1, le=32)

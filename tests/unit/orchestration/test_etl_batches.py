@@ -21,11 +21,11 @@ def _tickers(n: int) -> list[str]:
     pytest.param(1, [1], id="one"),
     pytest.param(3, [3], id="min-size-keeps-one-batch"),
     pytest.param(10, [3, 3, 2, 2], id="10-tickers-4-batches"),
-    pytest.param(50, [7, 7, 6, 6, 6, 6, 6, 6], id="50-tickers-max-batches"),
+    pytest.param(50, [13, 13, 12, 12], id="50-tickers-max-batches"),
     pytest.param(500, [25] * 20, id="500-tickers-max-size"),
 ])
 def test_the_shipped_split(count: int, sizes: list[int]) -> None:
-    batches = EtlBatches(max_batches=8, min_batch_size=3, max_batch_size=25).split(_tickers(count))
+    batches = EtlBatches(max_batches=4, min_batch_size=3, max_batch_size=25).split(_tickers(count))
     assert [len(b) for b in batches] == sizes
     assert [t for b in batches for t in b] == _tickers(count), "every ticker once, in order"
 
@@ -33,7 +33,7 @@ def test_the_shipped_split(count: int, sizes: list[int]) -> None:
 def test_the_shipped_config_is_what_the_split_tests_use() -> None:
     shipped = yaml.safe_load((REPO_ROOT / "config" / "orchestration.yml").read_text())["etl_batches"]
     assert {k: shipped[k] for k in ("max_batches", "min_batch_size", "max_batch_size")} == {
-        "max_batches": 8, "min_batch_size": 3, "max_batch_size": 25}
+        "max_batches": 4, "min_batch_size": 3, "max_batch_size": 25}
     assert shipped["threads"] >= 1
 
 
@@ -75,3 +75,7 @@ def test_failed_tickers_are_the_reported_failures_and_unreported_batches(outcome
     from orchestration.tasks import failed_tickers
 
     assert failed_tickers.function([["A", "B"], ["C", "D"]], outcomes) == expected
+
+
+def test_more_batches_than_slots_when_asked() -> None:
+    assert [len(b) for b in EtlBatches(max_batches=8).split(_tickers(50))] == [7, 7, 6, 6, 6, 6, 6, 6]
