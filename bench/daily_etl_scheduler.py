@@ -10,6 +10,7 @@ pipeline home with the same tickers and dates. Prints numbers only.
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import subprocess
@@ -46,6 +47,9 @@ def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = Fals
                          extra={"AIRFLOW__SCHEDULER__MP_START_METHOD": "fork"} if plain_fork else {})
     stack = AirflowStack(layout, say=lambda m: print(f"  {m}", flush=True))
     stack.env["PMX_STATSD_ENABLED"] = "false"
+    # unscheduled: unpausing a scheduled DAG also starts the run of its latest schedule (default tickers),
+    # which would run first (max_active_runs=1) and be counted in the wall time
+    stack.env["PMX_SCHEDULES"] = "off"
     try:
         bootstrap(stack)
         stack.start()
@@ -56,6 +60,8 @@ def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = Fals
         run = stack.api.wait_for_run("daily_etl", run_id, timeout=7200, poll=2)
         wall = time.monotonic() - started
         tis = stack.api.task_instances("daily_etl", run_id)
+        cron = (root / "pmx" / "logs" / "cron" / "daily_etl.log")
+        cron_lines = cron.read_text(encoding="utf-8").splitlines() if cron.exists() else []
     finally:
         stack.stop()
     assert run["state"] == "success", run
@@ -67,7 +73,74 @@ def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = Fals
               for ti in tis if ti.get("queued_when") and ti.get("start_date")]
     return {"wall_s": wall, "task_instances": len(tis), "sum_task_s": sum(durations),
             "median_queue_to_start_s": statistics.median(queued) if queued else float("nan"),
-            **{f"median_{k}_s": statistics.median(v) for k, v in sorted(by_task.items())}}
+            **{f"median_{k}_s": statistics.median(v) for k, v in sorted(by_task.items())},
+            **breakdown(tis, cron_lines), **run_edges(run, tis)}
+
+
+def run_edges(run: dict, tis: list[dict]) -> dict[str, float]:
+    """Run start -> first task scheduled, and last task end -> run end (the scheduler noticing the run is done)."""
+    scheds = [s for ti in tis if (s := _ts(ti.get("scheduled_when")))]
+    ends = [e for ti in tis if (e := _ts(ti.get("end_date")))]
+    start, end = _ts(run.get("start_date")), _ts(run.get("end_date"))
+    out: dict[str, float] = {}
+    if start and scheds:
+        out["run_start_to_first_sched_s"] = (min(scheds) - start).total_seconds()
+    if end and ends:
+        out["last_end_to_run_end_s"] = (end - max(ends)).total_seconds()
+    return out
+
+
+def _ts(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def breakdown(tis: list[dict], cron_lines: list[str]) -> dict[str, float]:
+    """Median seconds of each leg of one task instance's life (metadata-DB timestamps + the cron log).
+
+    scheduled -> queued (scheduler loop, pool and concurrency limits), queued -> start (executor pick-up,
+    fork, supervisor, Execution API ``run`` call), start -> execute (worker DAG parse, context, listener and
+    OpenLineage start hooks), execute (our code), execute end -> end_date (state report); and the scheduler hop
+    from the end of what a task instance waits for (its upstream of the same map index, else the last upstream
+    instance) to its ``scheduled_when``.
+    """
+    marks: dict[tuple[str, int], dict[str, datetime]] = {}
+    for line in cron_lines:
+        parts = line.split()
+        if len(parts) < 3 or parts[1] not in ("START", "SUCCESS", "FAILED"):
+            continue
+        name = parts[2].split(".", 1)[1] if "." in parts[2] else parts[2]
+        task_id, _, index = name.rpartition("[")
+        key = (task_id, int(index.rstrip("]")))
+        marks.setdefault(key, {})[parts[1]] = datetime.fromisoformat(parts[0].replace("Z", "+00:00"))
+    legs: dict[str, list[float]] = {k: [] for k in ("sched_to_queued", "queued_to_start", "start_to_execute",
+                                                    "execute", "execute_to_end", "hop_end_to_next_sched")}
+    ends: dict[str, dict[int, datetime]] = {}
+    for ti in tis:
+        sched, queued, start, end = (_ts(ti.get(k)) for k in ("scheduled_when", "queued_when", "start_date",
+                                                               "end_date"))
+        if end:
+            ends.setdefault(ti["task_id"], {})[ti["map_index"]] = end
+        mark = marks.get((ti["task_id"], ti["map_index"]), {})
+        done = mark.get("SUCCESS") or mark.get("FAILED")
+        if sched and queued:
+            legs["sched_to_queued"].append((queued - sched).total_seconds())
+        if queued and start:
+            legs["queued_to_start"].append((start - queued).total_seconds())
+        if start and "START" in mark:
+            legs["start_to_execute"].append((mark["START"] - start).total_seconds())
+        if "START" in mark and done:
+            legs["execute"].append((done - mark["START"]).total_seconds())
+        if done and end:
+            legs["execute_to_end"].append((end - done).total_seconds())
+    starts = [(ti["start_date"], ti["task_id"]) for ti in tis if ti.get("start_date")]
+    order = list(dict.fromkeys(task_id for _, task_id in sorted(starts)))
+    for up, down in itertools.pairwise(order):  # upstream end (same map index, else the last) -> scheduled
+        for ti in tis:
+            sched, up_ends = _ts(ti.get("scheduled_when")), ends.get(up, {})
+            if ti["task_id"] == down and sched and up_ends:
+                ready = up_ends.get(ti["map_index"]) or max(up_ends.values())
+                legs["hop_end_to_next_sched"].append((sched - ready).total_seconds())
+    return {f"median_{k}_s": statistics.median(v) for k, v in legs.items() if v}
 
 
 def as_script(root: Path, args: argparse.Namespace) -> float:
@@ -88,10 +161,14 @@ def main() -> None:
     parser.add_argument("--end", default="2024-12-31")
     parser.add_argument("--plain-fork", action="store_true",
                         help="workers forked from the scheduler (no preloaded libraries), for comparison")
+    parser.add_argument("--keep", type=Path, help="keep the stack (Airflow home, task logs, pipeline home) here")
     args = parser.parse_args()
     conf = {"execution_mode": "synthetic", "tickers": tickers(args.tickers), "start_date": args.start,
             "end_date": args.end}
-    with tempfile.TemporaryDirectory(prefix="bench-etl-") as tmp:
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=False)
+    with tempfile.TemporaryDirectory(prefix="bench-etl-") as scratch:
+        tmp = str(args.keep or scratch)
         print(f"daily_etl, {args.tickers} tickers, {args.start}..{args.end}, synthetic")
         workers = "forked from the scheduler" if args.plain_fork else "forked from the preloaded fork server"
         print(f"under the scheduler (LocalExecutor, workers {workers}):", flush=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from croniter import croniter
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from foundation.config_loader import CachedConfig, Strict
 
@@ -12,7 +12,7 @@ DAG_IDS = (
     "ts_threshold_sweep", "transaction_costs", "weekly_sleeve_maintenance", "synthetic_refresh",
     "sanitize_caches", "portfolio_master",
 )
-TASK_TYPES = ("extract", "quality", "load", "forecast", "trading", "monitoring", "maintenance", "control")
+TASK_TYPES = ("etl_batch", "etl_retry", "trading", "monitoring", "maintenance", "control")
 
 
 class PoolSpec(Strict):
@@ -44,6 +44,35 @@ class Mapping(Strict):
     max_active_tis_per_dag: int = Field(default=4, ge=1)
 
 
+class EtlBatches(Strict):
+    """How ``daily_etl`` splits the run's tickers into batches (one mapped task instance each)."""
+
+    max_batches: int = Field(default=4, ge=1, le=256)
+    min_batch_size: int = Field(default=3, ge=1)
+    max_batch_size: int = Field(default=25, ge=1)
+    threads: int = Field(default=2, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _sizes(self) -> EtlBatches:
+        if self.min_batch_size > self.max_batch_size:
+            raise ValueError(f"min_batch_size={self.min_batch_size} is above max_batch_size={self.max_batch_size}")
+        return self
+
+    def split(self, tickers: list[str]) -> list[list[str]]:
+        """``tickers`` in order, cut into near-equal batches within the configured counts and sizes."""
+        if not tickers:
+            return []
+        count = min(self.max_batches, -(-len(tickers) // self.min_batch_size))
+        count = max(count, -(-len(tickers) // self.max_batch_size))
+        size, extra = divmod(len(tickers), count)
+        out, at = [], 0
+        for i in range(count):
+            step = size + (1 if i < extra else 0)
+            out.append(tickers[at:at + step])
+            at += step
+        return out
+
+
 class MarketHours(Strict):
     calendar: str = "XNYS"
     poke_interval_seconds: float = Field(default=60, gt=0)
@@ -57,6 +86,7 @@ class OrchestrationConfig(Strict):
     pools: dict[str, PoolSpec]
     retries: dict[str, RetrySpec]
     mapping: Mapping = Mapping()
+    etl_batches: EtlBatches = EtlBatches()
     market_hours: MarketHours = MarketHours()
     dags: dict[str, DagSpec]
 

@@ -123,6 +123,58 @@ class PortfolioETLOperator(PortfolioEntrypointOperator):
         return inputs
 
 
+class PortfolioETLBatchOperator(PortfolioEntrypointOperator):
+    """Every stage of each ticker of one batch, in-process; succeeds when some tickers fail and reports them.
+
+    Checkpoints are per ticker (``<dag_id>__<run_id>__<ticker>``, the ids :class:`PortfolioETLOperator` uses),
+    so the follow-up ``retry_failed`` resumes a failed ticker after its last completed stage.
+    """
+
+    entrypoint = "scripts.run_etl_pipeline"
+    function = "run_batch"
+    template_fields = ("op_kwargs", "tickers")
+
+    def __init__(self, *, tickers: Any, threads: int = 1, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tickers = tickers
+        self.threads = threads
+
+    def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
+        inputs = super().entrypoint_inputs(context)
+        ti = context["ti"]
+        inputs.update(tickers=list(self.tickers), threads=self.threads,
+                      pipeline_prefix=f"{ti.dag_id}__{ti.run_id}")
+        return inputs
+
+    def execute(self, context: Context) -> Any:
+        result = super().execute(context)
+        failed = sorted((result or {}).get("failed") or {})
+        if failed:
+            self.log.warning("%d of %d tickers failed in this batch (retried by retry_failed): %s",
+                             len(failed), len(self.tickers), ", ".join(failed))
+        return result
+
+
+class PortfolioETLRetryOperator(PortfolioETLOperator):
+    """One ticker that failed in its batch, every stage from its checkpoint; Airflow retries it with backoff.
+
+    A quality rejection is not retried (the same staged data fails the same rules): it fails at once.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(stage="all", **kwargs)
+
+    def execute(self, context: Context) -> Any:
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from portfolio.quality import DataQualityError
+
+        try:
+            return super().execute(context)
+        except DataQualityError as exc:
+            raise AirflowFailException(f"{self.ticker}: rejected by the quality gate, not retried: {exc}") from exc
+
+
 class AutoTraderOperator(PortfolioEntrypointOperator):
     """One auto-trader cycle for one ticker (mapped) or for the whole universe."""
 

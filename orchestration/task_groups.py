@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import Asset, TaskGroup, task_group
+from airflow.sdk import Asset, TaskGroup
 
 from orchestration import tasks
 from orchestration.config import load_orchestration
@@ -14,7 +14,8 @@ from orchestration.operators import (
     AutoTraderOperator,
     CoreAutoTraderOperator,
     MonitoringOperator,
-    PortfolioETLOperator,
+    PortfolioETLBatchOperator,
+    PortfolioETLRetryOperator,
     QuantValidationOperator,
 )
 from orchestration.sensors import MarketHoursSensor
@@ -23,22 +24,35 @@ OHLCV_ASSET = Asset(name="portfolio_ohlcv", uri="portfolio://market-data/ohlcv",
 FORECASTS_ASSET = Asset(name="portfolio_forecasts", uri="portfolio://market-data/forecasts", group="portfolio")
 
 
-def etl_group(tickers: Any) -> Any:
-    """Per ticker (mapped): extract -> quality_check -> load -> forecast; load and forecast emit Assets."""
+class EtlGroup(NamedTuple):
+    """The ``etl`` task group and the tasks whose end is the ETL's end (what downstream work waits for)."""
 
-    @task_group(group_id="etl")
-    def ticker_etl(ticker: str) -> None:
-        extract = PortfolioETLOperator(task_id="extract", stage="extract", ticker=ticker, pool="api_pool",
-                                       **retry_args("extract"), **mapped_limits())
-        quality = PortfolioETLOperator(task_id="quality_check", stage="quality", ticker=ticker,
-                                       **retry_args("quality"), **mapped_limits())
-        load = PortfolioETLOperator(task_id="load", stage="load", ticker=ticker, pool="database_pool",
-                                    outlets=[OHLCV_ASSET], **retry_args("load"), **mapped_limits())
-        forecast = PortfolioETLOperator(task_id="forecast", stage="forecast", ticker=ticker, pool="gpu_pool",
-                                        outlets=[FORECASTS_ASSET], **retry_args("forecast"), **mapped_limits())
-        extract >> quality >> load >> forecast
+    group: TaskGroup
+    ends: list[Any]
 
-    return ticker_etl.expand(ticker=tickers)
+
+def etl_group() -> EtlGroup:
+    """plan (tickers -> batches) -> batch (mapped: every stage of each ticker of one batch) -> failed_tickers ->
+    retry_failed (mapped per failed ticker, Airflow retries with backoff; no instance when none failed).
+
+    A failing ticker never fails its batch: the batch reports it, ``retry_failed`` re-runs only that ticker from
+    its checkpoint and fails (dead letter) when it still fails after its retries. Both writing tasks carry the
+    OHLCV and FORECASTS Assets. Pools: see docs/dag_reference.md.
+    """
+    batching = load_orchestration().etl_batches
+    with TaskGroup(group_id="etl") as group:
+        plan: Any = tasks.plan_etl_batches()
+        batch = PortfolioETLBatchOperator.partial(
+            task_id="batch", pool="api_pool", threads=batching.threads, outlets=[OHLCV_ASSET, FORECASTS_ASSET],
+            **retry_args("etl_batch"), **mapped_limits(),
+        ).expand(tickers=plan)
+        outcomes: Any = batch.output  # one small dict per batch
+        failed: Any = tasks.failed_tickers(plan, outcomes)
+        retry = PortfolioETLRetryOperator.partial(
+            task_id="retry_failed", pool="api_pool", outlets=[OHLCV_ASSET, FORECASTS_ASSET],
+            **retry_args("etl_retry"), **mapped_limits(),
+        ).expand(ticker=failed)
+    return EtlGroup(group, [failed, retry])
 
 
 def trading_group(*, core: bool = False, trigger_rule: str = "all_success") -> TaskGroup:

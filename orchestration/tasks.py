@@ -67,6 +67,32 @@ def resolve_tickers(core: bool = False) -> list[str]:
     return run_inputs(_conf(), core=core).params.tickers
 
 
+@task(task_id="plan")
+def plan_etl_batches() -> list[list[str]]:
+    """The run's tickers (as :func:`resolve_tickers`) cut into batches (``etl_batches`` of the orchestration
+    config): one mapped ``batch`` task instance each."""
+    from orchestration.config import load_orchestration
+    from orchestration.runtime import run_inputs
+
+    return load_orchestration().etl_batches.split(run_inputs(_conf()).params.tickers)
+
+
+@task(task_id="failed_tickers", trigger_rule="none_skipped")
+def failed_tickers(batches: list[list[str]], outcomes: list[Any]) -> list[str]:
+    """The tickers to retry, in plan order: the ones a batch reported failed, and every ticker of a batch that
+    left no result (the batch task itself failed after its retries). Runs whenever no upstream was skipped."""
+    reported: set[str] = set()
+    failed: set[str] = set()
+    for result in outcomes:  # one per batch that returned; a failed batch task returned nothing
+        if isinstance(result, dict):
+            reported.update(result.get("tickers") or [])
+            failed.update(result.get("failed") or {})
+    planned = [ticker for batch in batches for ticker in batch]
+    out = [t for t in planned if t in failed or t not in reported]
+    print(f"{len(out)} ticker(s) to retry: {', '.join(out) or 'none'}")
+    return out
+
+
 @task.short_circuit(task_id="trading_allowed")
 def trading_allowed() -> bool:
     """Skip the trading tasks while today's (New York session date) trading is halted by a failed check."""

@@ -226,10 +226,12 @@ def run_ticker_etl(ticker: str, params: RunParams, run_id: str, *, pipeline_id: 
         try:
             states[stage] = _run_stage(stage, ticker, params, run_id, db, manager, forecast, states)
         except Exception as exc:
-            if not isinstance(exc, DataQualityError):  # a rejection is already recorded as such
+            rejected = isinstance(exc, DataQualityError)
+            if not rejected:  # a rejection is already recorded as such
                 record_run(db, run_id, ticker, "failed", message=f"{stage}: {type(exc).__name__}: {exc}")
             log.error("etl_ticker_failed", ticker=ticker, run_id=run_id, pipeline_id=pipeline_id, stage=stage,
                       error_type=type(exc).__name__, error=bounded(str(exc)))
+            _outcome(ticker, "rejected" if rejected else "failed")
             raise
         checkpoints.save(pipeline_id, stage, states[stage])
         ran.append(stage)
@@ -240,7 +242,13 @@ def run_ticker_etl(ticker: str, params: RunParams, run_id: str, *, pipeline_id: 
                    rows_loaded=states["load"].get("rows_loaded"))
     summary = _summary(ticker, pipeline_id, states, ran, resumed, time.monotonic() - began)
     log.pipeline("etl_ticker_finish", **summary, run_id=run_id)
+    _outcome(ticker, "success")
     return summary
+
+
+def _outcome(ticker: str, outcome: str) -> None:
+    """One ``etl.ticker_outcome`` count per ticker and attempt: the per-ticker series, whatever task ran it."""
+    get_client().incr("etl.ticker_outcome", tags={"ticker": ticker, "outcome": outcome})
 
 
 def _run_stage(stage: str, ticker: str, params: RunParams, run_id: str, db: DatabaseManager,
@@ -269,8 +277,9 @@ def _summary(ticker: str, pipeline_id: str, states: dict[str, dict[str, Any]], r
 
 def run_etl(params: RunParams, run_id: str, *, db: DatabaseManager | None = None, forecast: bool = True,
             max_workers: int | None = None, pipeline_prefix: str | None = None,
-            manager: DataSourceManager | None = None) -> dict[str, Any]:
-    """:func:`run_ticker_etl` for each ticker (threaded if ``enable_parallel_tickers``); raise on failure."""
+            manager: DataSourceManager | None = None, parallel: bool | None = None) -> dict[str, Any]:
+    """:func:`run_ticker_etl` for each ticker (threaded if ``parallel``, default ``enable_parallel_tickers``);
+    raise :class:`EtlError` when any ticker failed (its ``summary`` has ``failed`` and ``failures``)."""
     from portfolio.data_sources.manager import DataSourceManager
 
     db = db or DatabaseManager()
@@ -284,8 +293,10 @@ def run_etl(params: RunParams, run_id: str, *, db: DatabaseManager | None = None
 
     results: dict[str, dict[str, Any]] = {}
     errors: dict[str, str] = {}
+    failures: dict[str, dict[str, Any]] = {}
     workers = max_workers or min(4, len(params.tickers))
-    if params.enable_parallel_tickers and workers > 1 and len(params.tickers) > 1:
+    threaded = params.enable_parallel_tickers if parallel is None else parallel
+    if threaded and workers > 1 and len(params.tickers) > 1:
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="etl") as pool:
             futures = {t: pool.submit(one, t) for t in params.tickers}
         outcomes = {t: f.exception() or f.result() for t, f in futures.items()}
@@ -299,11 +310,14 @@ def run_etl(params: RunParams, run_id: str, *, db: DatabaseManager | None = None
     for ticker, outcome in outcomes.items():
         if isinstance(outcome, BaseException):
             errors[ticker] = f"{type(outcome).__name__}: {bounded(str(outcome), 500)}"
+            failures[ticker] = {"error_type": type(outcome).__name__, "error": bounded(str(outcome), 300),
+                                "rejected": isinstance(outcome, DataQualityError)}
         else:
             results[ticker] = outcome
     summary = {"run_id": run_id, "mode": params.mode, "start": params.start.isoformat(),
                "end": params.end.isoformat(), "tickers": len(params.tickers), "succeeded": len(results),
-               "failed": errors, "rows_loaded": sum(int(r.get("rows_loaded") or 0) for r in results.values()),
+               "failed": errors, "failures": failures,
+               "rows_loaded": sum(int(r.get("rows_loaded") or 0) for r in results.values()),
                "sources": {t: r["source"] for t, r in results.items()}, "results": results,
                "seconds": round(time.monotonic() - began, 3)}
     if errors:

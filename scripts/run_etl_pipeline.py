@@ -3,7 +3,8 @@
 Parameters fall back to the seed's environment (CRON_TICKERS, CRON_START_DATE, CRON_END_DATE, CRON_EXEC_MODE,
 PIPELINE_DEVICE, ENABLE_GPU_PARALLEL, ENABLE_PARALLEL_TICKER_PROCESSING), then to config/pipeline.yml.
 A retried run with the same --run-id resumes each ticker after its last completed stage.
-The Airflow DAG calls :func:`run_stage` once per stage and ticker (extract, quality, load, forecast).
+The Airflow DAG calls :func:`run_batch` once per batch of tickers (every stage of each ticker, in-process), then
+:func:`run_stage` with ``stage="all"`` once per ticker that failed in its batch (resuming from its checkpoint).
 """
 
 from __future__ import annotations
@@ -54,6 +55,30 @@ def run(*, inputs: RunInputs | None = None, run_id: str | None = None, forecast:
     summary = run_etl(params, run_id, forecast=forecast, pipeline_prefix=prefix)
     summary["params"] = params.as_dict()
     return summary
+
+
+def run_batch(*, tickers: list[str], run_id: str, pipeline_prefix: str, inputs: RunInputs | None = None,
+              threads: int = 1, forecast: bool = True) -> dict[str, Any]:
+    """Every stage of each ticker of one batch; a failing ticker never stops the others, nor fails the batch.
+
+    Each ticker checkpoints under ``<pipeline_prefix>__<ticker>`` (what :func:`run_stage` resumes from).
+    Returns a small dict: ``tickers`` (the batch), ``succeeded``, ``failed`` (ticker -> error type, bounded
+    message, ``rejected`` when the quality gate refused the data), ``rows_loaded``, ``seconds``.
+    """
+    from portfolio.etl import EtlError, run_etl
+    from portfolio.params import ParameterError
+    from portfolio.run_inputs import default_inputs
+
+    if not tickers:
+        raise ParameterError("run_batch needs at least one ticker")
+    params = (inputs or default_inputs()).for_tickers(list(tickers)).params
+    try:
+        summary = run_etl(params, run_id, forecast=forecast, pipeline_prefix=pipeline_prefix,
+                          max_workers=min(threads, len(params.tickers)), parallel=threads > 1)
+    except EtlError as exc:
+        summary = exc.summary
+    return {"run_id": run_id, "tickers": list(params.tickers), "succeeded": sorted(summary["results"]),
+            "failed": summary["failures"], "rows_loaded": summary["rows_loaded"], "seconds": summary["seconds"]}
 
 
 def run_stage(*, stage: str, ticker: str | None = None, run_id: str, pipeline_id: str | None = None,

@@ -46,11 +46,13 @@ def test_master_dag_runs_green_under_the_scheduler(airflow_stack, dag_set_runs: 
     run = dag_set_runs["portfolio_master"]
     states = _states(airflow_stack.api, "portfolio_master", run["dag_run_id"])
     not_green = {k: v["state"] for k, v in states.items()
-                 if v["state"] != "success" and k != ("env_sanity.halt_trading", -1)}
+                 if v["state"] != "success" and k not in (("env_sanity.halt_trading", -1), ("etl.retry_failed", -1))}
     assert run["state"] == "success", not_green
     assert not not_green
     assert states[("env_sanity.halt_trading", -1)]["state"] == "skipped"
-    assert {k[1] for k in states if k[0] in ("etl.forecast", "trading.trade")} == {0, 1}
+    assert {k[1] for k in states if k[0] == "trading.trade"} == {0, 1}
+    assert {k[1] for k in states if k[0] == "etl.batch"} == {0}, "AAPL and MSFT share one batch"
+    assert states[("etl.retry_failed", -1)]["state"] == "skipped", "no ticker failed: nothing to retry"
     with sqlite3.connect(_dag_set_db(airflow_stack)) as conn:
         loaded = dict(conn.execute("SELECT ticker, rows_loaded FROM etl_runs WHERE run_id = ?",
                                    (run["dag_run_id"],)))
@@ -61,6 +63,8 @@ def test_master_dag_runs_green_under_the_scheduler(airflow_stack, dag_set_runs: 
 
 
 def test_failing_ticker_is_dead_lettered_and_replays_from_its_checkpoint(airflow_stack, stack_db_env: Path) -> None:
+    from foundation.pipeline_logger import read_events
+    from orchestration.config import load_orchestration
     from orchestration.dead_letters import list_dead_letters, replay
     from portfolio.database_manager import DatabaseManager
 
@@ -74,14 +78,17 @@ def test_failing_ticker_is_dead_lettered_and_replays_from_its_checkpoint(airflow
     run_id = api.trigger("daily_etl", conf={**CONF, "tickers": "AAPL,XFAIL"})
     assert api.wait_for_run("daily_etl", run_id, timeout=600)["state"] == "failed"
     states = _states(api, "daily_etl", run_id)
-    assert states[("etl.load", 1)]["state"] == "failed"
-    assert states[("etl.load", 1)]["try_number"] == 3, "load retries twice before giving up"
-    assert states[("etl.forecast", 1)]["state"] == "upstream_failed"
-    for task in ("etl.extract", "etl.quality_check", "etl.load", "etl.forecast"):
-        assert states[(task, 0)]["state"] == "success", f"AAPL's {task} must not be affected"
+    assert states[("etl.batch", 0)]["state"] == "success", "XFAIL's failure does not fail its batch"
+    assert states[("etl.retry_failed", 0)]["state"] == "failed", "only XFAIL is retried"
+    assert ("etl.retry_failed", 1) not in states
+    retries = load_orchestration().retries["etl_retry"].retries
+    assert states[("etl.retry_failed", 0)]["try_number"] == 1 + retries, "retried before giving up"
+    with sqlite3.connect(_pmx_db(airflow_stack)) as conn:
+        loaded = dict(conn.execute("SELECT ticker, status FROM etl_runs WHERE run_id = ?", (run_id,)))
+    assert loaded == {"AAPL": "success", "XFAIL": "failed"}, "AAPL must not be affected"
 
     (letter,) = [d for d in list_dead_letters() if d["run_id"] == run_id]
-    assert (letter["dag_id"], letter["task_id"], letter["map_index"]) == ("daily_etl", "etl.load", 1)
+    assert (letter["dag_id"], letter["task_id"], letter["map_index"]) == ("daily_etl", "etl.retry_failed", 0)
     assert letter["ticker"] == "XFAIL"
     assert "refuses XFAIL" in letter["error"]
 
@@ -91,8 +98,11 @@ def test_failing_ticker_is_dead_lettered_and_replays_from_its_checkpoint(airflow
     assert api.wait_for_run("daily_etl", run_id, timeout=600)["state"] == "success"
     api.set_paused("daily_etl", True)
     after = _states(api, "daily_etl", run_id)
-    assert after[("etl.load", 1)]["state"] == after[("etl.forecast", 1)]["state"] == "success"
-    assert after[("etl.extract", 1)]["try_number"] == 1, "the replay resumes after the extract checkpoint"
+    assert after[("etl.retry_failed", 0)]["state"] == "success"
+    assert after[("etl.batch", 0)]["try_number"] == 1, "the replay re-runs XFAIL alone, not its batch"
+    resumed = [e for e in read_events(stream="pipeline") if e.get("event") == "etl_stage_resumed"
+               and e.get("ticker") == "XFAIL" and e.get("run_id") == run_id]
+    assert {e["stage"] for e in resumed} == {"extract", "validate"}, "the replay resumes after the checkpoint"
     with db.connect() as conn:
         assert conn.execute("SELECT COUNT(*) FROM ohlcv WHERE ticker = 'XFAIL'").fetchone()[0] > 200
     assert [d["id"] for d in list_dead_letters() if d["run_id"] == run_id] == []

@@ -63,35 +63,48 @@ def test_schedule_timezone_and_defaults(dagbag, dag_id: str) -> None:
 
 def test_retries_follow_task_types(dagbag) -> None:
     etl = dagbag.get_dag("daily_etl")
-    assert etl.get_task("etl.extract").retries == 3
-    assert etl.get_task("etl.extract").retry_exponential_backoff == 2.0
-    assert etl.get_task("etl.quality_check").retries == 0, "a quality failure must not be retried blindly"
-    assert etl.get_task("etl.load").retries == 2
+    assert etl.get_task("etl.batch").retries == 1, "a ticker's failure never fails its batch; a crash is retried"
+    retry = etl.get_task("etl.retry_failed")
+    assert retry.retries == 3, "a failed ticker is retried with backoff"
+    assert retry.retry_exponential_backoff == 2.0
     assert dagbag.get_dag("auto_trader").get_task("trading.trade").retries == 1
+
+
+def test_etl_maps_over_batches_then_retries_only_failed_tickers(dagbag) -> None:
+    etl = dagbag.get_dag("daily_etl")
+    assert set(etl.task_ids) == {"etl.plan", "etl.batch", "etl.failed_tickers", "etl.retry_failed"}
+    assert etl.get_task("etl.batch").upstream_task_ids == {"etl.plan"}
+    assert etl.get_task("etl.failed_tickers").upstream_task_ids == {"etl.plan", "etl.batch"}
+    assert etl.get_task("etl.failed_tickers").trigger_rule == "none_skipped", "a crashed batch is still retried"
+    assert etl.get_task("etl.retry_failed").upstream_task_ids == {"etl.failed_tickers"}
 
 
 def test_mapped_tasks_use_pools_and_limits(dagbag) -> None:
     etl = dagbag.get_dag("daily_etl")
     pools = {t.task_id: t.pool for t in etl.tasks}
-    assert pools["etl.extract"] == "api_pool"
-    assert pools["etl.load"] == "database_pool"
-    assert pools["etl.forecast"] == "gpu_pool"
+    assert pools["etl.batch"] == pools["etl.retry_failed"] == "api_pool"
     assert dagbag.get_dag("auto_trader").get_task("trading.trade").pool == "trading_pool"
-    assert etl.get_task("etl.extract").max_active_tis_per_dag == 4
+    assert dagbag.get_dag("nightly_backfill").get_task("backfill_signal_validation").pool == "database_pool"
+    assert etl.get_task("etl.batch").max_active_tis_per_dag == 4
+    assert etl.get_task("etl.retry_failed").max_active_tis_per_dag == 4
 
 
 def test_auto_trader_is_data_aware(dagbag) -> None:
     timetable = dagbag.get_dag("auto_trader").timetable
     assert [a.name for a in timetable.asset_condition.objects] == ["portfolio_ohlcv"]
-    load = dagbag.get_dag("daily_etl").get_task("etl.load")
-    assert [a.name for a in load.outlets] == ["portfolio_ohlcv"]
+    etl = dagbag.get_dag("daily_etl")
+    for task_id in ("etl.batch", "etl.retry_failed"):  # the tasks that write
+        assert [a.name for a in etl.get_task(task_id).outlets] == ["portfolio_ohlcv", "portfolio_forecasts"]
 
 
 def test_master_dag_shape(dagbag) -> None:
     dag = dagbag.get_dag("portfolio_master")
-    assert dag.get_task("resolve_tickers").upstream_task_ids == {"env_sanity.environment_ok"}
-    assert dag.get_task("trading.trading_allowed").upstream_task_ids == {"etl.forecast"}
-    assert dag.get_task("monitoring.start").upstream_task_ids == {"etl.forecast"}
+    assert dag.get_task("etl.plan").upstream_task_ids == {"env_sanity.environment_ok"}
+    ends = {"etl.failed_tickers", "etl.retry_failed"}
+    assert dag.get_task("trading.trading_allowed").upstream_task_ids == ends
+    # all_done: retry_failed is skipped when no ticker failed; a failed environment gate halts trading instead
+    assert dag.get_task("trading.trading_allowed").trigger_rule == "all_done"
+    assert dag.get_task("monitoring.start").upstream_task_ids == ends
     gate = dag.get_task("env_sanity.environment_gate")
     assert gate.downstream_task_ids == {"env_sanity.environment_ok", "env_sanity.halt_trading"}
     assert dag.topological_sort()  # raises on a cycle

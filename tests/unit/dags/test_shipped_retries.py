@@ -23,10 +23,8 @@ from orchestration.dag_defaults import BACKOFF_MULTIPLIER
 SHIPPED = yaml.safe_load((REPO_ROOT / "config" / "orchestration.yml").read_text())["retries"]
 # task id (last part) -> task type; every other task carries the DAG default ("control")
 TASK_TYPE = {
-    "extract": "extract",
-    "quality_check": "quality",
-    "load": "load",
-    "forecast": "forecast",
+    "batch": "etl_batch",
+    "retry_failed": "etl_retry",
     "trade": "trading",
     "forecaster_monitor": "monitoring",
     "pipeline_health": "monitoring",

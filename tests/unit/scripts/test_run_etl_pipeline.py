@@ -206,3 +206,28 @@ def test_a_stage_that_already_completed_resumes_from_its_checkpoint(pmx_home: Pa
     assert not Path(first["path"]).with_suffix(".json").exists()
     events = [e for e in read_events(pmx_home / "logs" / "pipeline") if e["event"] == "stage_resumed"]
     assert [(e["ticker"], e["stage"]) for e in events] == [("AAPL", "extract")]
+
+
+@pytest.mark.parametrize("threads", [pytest.param(1, id="sequential"), pytest.param(2, id="threads")])
+def test_run_batch_reports_a_failing_ticker_and_loads_the_others(pmx_home: Path, threads: int) -> None:
+    from portfolio.database_manager import DatabaseManager
+
+    with DatabaseManager().connect() as conn:
+        conn.execute("CREATE TRIGGER reject_msft BEFORE INSERT ON ohlcv WHEN NEW.ticker = 'MSFT' "
+                     "BEGIN SELECT RAISE(ABORT, 'ohlcv refuses MSFT rows'); END")
+    inputs = _inputs(start_date="2024-01-02", end_date="2024-02-29", execution_mode="synthetic")
+    result = run_etl_pipeline.run_batch(tickers=["AAPL", "MSFT", "NVDA"], run_id="b1", inputs=inputs,
+                                        pipeline_prefix="daily_etl__b1", threads=threads)
+    assert (result["tickers"], result["succeeded"]) == (["AAPL", "MSFT", "NVDA"], ["AAPL", "NVDA"])
+    assert set(result["failed"]) == {"MSFT"} and result["failed"]["MSFT"]["rejected"] is False
+    assert "refuses MSFT" in result["failed"]["MSFT"]["error"]
+    assert len(json.dumps(result)) < 2000, "a small XCom"
+    with DatabaseManager().connect() as conn:
+        loaded = {r[0] for r in conn.execute("SELECT DISTINCT ticker FROM ohlcv")}
+    assert loaded == {"AAPL", "NVDA"}
+    # the retry of the failed ticker resumes from the checkpoint the batch left (same pipeline id)
+    with DatabaseManager().connect() as conn:
+        conn.execute("DROP TRIGGER reject_msft")
+    again = run_etl_pipeline.run_stage(stage="all", ticker="MSFT", run_id="b1", inputs=inputs,
+                                       pipeline_id="daily_etl__b1__MSFT")
+    assert again["stages_resumed"] == ["extract", "validate"] and again["stages_run"] == ["load", "forecast"]
