@@ -32,7 +32,7 @@ from foundation import paths
 from foundation.clock import utc_now_iso
 from foundation.config_loader import ConfigError, current_env
 from foundation.event_log_config import EventLogSettings, cached_settings, load_event_log_settings, mtime
-from foundation.metrics import set_failure_reporter
+from foundation.metrics import get_client, set_failure_reporter
 from foundation.redaction import bounded, redact_data
 
 Stream = Literal["pipeline", "events", "errors"]
@@ -76,8 +76,6 @@ class WriteHealth:
                       "JSON events are dropped and counted (pmx.observability.failure, component=event_log), "
                       "the job continues",
                       file=sys.stderr, flush=True)
-            from foundation.metrics import get_client
-
             get_client().incr("observability.failure", tags={"component": "event_log", "reason": reason})
         except Exception:
             pass

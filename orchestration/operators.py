@@ -103,30 +103,10 @@ class PortfolioEntrypointOperator(BaseOperator):
         return result if len(text) <= MAX_XCOM_CHARS else {"truncated": True, "keys": sorted(result)[:50]}
 
 
-class PortfolioETLOperator(PortfolioEntrypointOperator):
-    """One ETL stage (``extract``, ``quality``, ``load``, ``forecast``) of one ticker, or the whole ETL."""
-
-    entrypoint = "scripts.run_etl_pipeline"
-    function = "run_stage"
-    template_fields = ("op_kwargs", "ticker")
-
-    def __init__(self, *, stage: str, ticker: str | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.stage = stage
-        self.ticker = ticker
-
-    def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
-        inputs = super().entrypoint_inputs(context)
-        ti = context["ti"]
-        inputs.update(stage=self.stage, ticker=self.ticker,
-                      pipeline_id=f"{ti.dag_id}__{ti.run_id}__{self.ticker or 'all'}")
-        return inputs
-
-
 class PortfolioETLBatchOperator(PortfolioEntrypointOperator):
     """Every stage of each ticker of one batch, in-process; succeeds when some tickers fail and reports them.
 
-    Checkpoints are per ticker (``<dag_id>__<run_id>__<ticker>``, the ids :class:`PortfolioETLOperator` uses),
+    Checkpoints are per ticker (``<dag_id>__<run_id>__<ticker>``, the ids :class:`PortfolioETLRetryOperator` uses),
     so the follow-up ``retry_failed`` resumes a failed ticker after its last completed stage.
     """
 
@@ -155,14 +135,26 @@ class PortfolioETLBatchOperator(PortfolioEntrypointOperator):
         return result
 
 
-class PortfolioETLRetryOperator(PortfolioETLOperator):
+class PortfolioETLRetryOperator(PortfolioEntrypointOperator):
     """One ticker that failed in its batch, every stage from its checkpoint; Airflow retries it with backoff.
 
     A quality rejection is not retried (the same staged data fails the same rules): it fails at once.
     """
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(stage="all", **kwargs)
+    entrypoint = "scripts.run_etl_pipeline"
+    function = "run_stage"
+    template_fields = ("op_kwargs", "ticker")
+
+    def __init__(self, *, ticker: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.ticker = ticker
+
+    def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
+        inputs = super().entrypoint_inputs(context)
+        ti = context["ti"]
+        inputs.update(stage="all", ticker=self.ticker,
+                      pipeline_id=f"{ti.dag_id}__{ti.run_id}__{self.ticker or 'all'}")
+        return inputs
 
     def execute(self, context: Context) -> Any:
         from airflow.sdk.exceptions import AirflowFailException

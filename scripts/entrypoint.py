@@ -84,15 +84,14 @@ def _logged_args(kwargs: dict[str, Any]) -> dict[str, Any]:
 def run_logged(name: str, run: Callable[..., dict[str, Any]], kwargs: dict[str, Any]) -> dict[str, Any]:
     """Call ``run(**kwargs)`` between ``entrypoint_start`` and ``entrypoint_finish``/``entrypoint_failed`` events.
 
-    A :class:`RunInputs` passed as ``inputs`` is bound (:mod:`portfolio.run_scope`) while ``run`` runs.
+    The caller binds the run's :class:`RunInputs` (:mod:`portfolio.run_scope`): the operator for the task, the
+    command line in :func:`cli_main`.
     """
     log = get_logger(name)
     started = time.monotonic()
     log.pipeline("entrypoint_start", entrypoint=name, args=_logged_args(kwargs))
-    inputs = kwargs.get("inputs")
     try:
-        with bound(inputs if isinstance(inputs, RunInputs) else None):
-            summary = run(**kwargs)
+        summary = run(**kwargs)
     except Exception as exc:
         usage = isinstance(exc, USAGE_ERRORS)
         if isinstance(exc, ConfigError):  # a broken domain config is itself an event (the event log needs none)
