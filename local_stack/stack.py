@@ -151,6 +151,7 @@ class AirflowStack:
                 continue
             wanted = [HEALTH_KEYS[c] for c in self.components if c in HEALTH_KEYS]
             if all((last.get(k) or {}).get("status") == "healthy" for k in wanted):
+                self.api.warm_execution_api()
                 return last
             time.sleep(1)
         raise StackError(f"stack not healthy after {timeout:.0f}s: {last}; logs in {self.log_dir}")
