@@ -180,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.api.set_paused(MASTER_DAG, False)
         run_id = stack.api.trigger(MASTER_DAG, conf={"execution_mode": "synthetic"})
         say(f"triggered {MASTER_DAG} run {run_id}")
-        run = stack.api.wait_for_run(MASTER_DAG, run_id, timeout=args.timeout, poll=3, progress=Progress())
+        run = stack.api.wait_for_run(MASTER_DAG, run_id, timeout=args.timeout, poll=1, progress=Progress())
         summarise(stack, run)
         if args.keep_running:
             switch_schedules_on(stack)
