@@ -44,8 +44,8 @@ class Work:
 
 
 HEALTHY_WORK: dict[str, Work] = {
-    "daily_etl": Work(None, 420),            # 8 tickers (prod); 50 tickers took 201 s under the scheduler
-    "auto_trader": Work(4, 60),              # trading_allowed, then resolve_tickers -> trade -> snapshot
+    "daily_etl": Work(None, 420),            # 8 tickers, live: network fetches (synthetic 50 tickers: ~10 s)
+    "auto_trader": Work(4, 60),              # trading_allowed, then trade -> failed_tickers -> snapshot
     "auto_trader_core": Work(6, 60),         # + the core trade budget
     "monitoring": Work(None, 150),
     "env_sanity": Work(None, 30),

@@ -44,8 +44,9 @@ class Mapping(Strict):
     max_active_tis_per_dag: int = Field(default=4, ge=1)
 
 
-class EtlBatches(Strict):
-    """How ``daily_etl`` splits the run's tickers into batches (one mapped task instance each)."""
+class TickerBatches(Strict):
+    """How a DAG splits the run's tickers into batches (one mapped task instance each): ``etl_batches`` for
+    ``daily_etl``, ``trade_batches`` for the trading cycles."""
 
     max_batches: int = Field(default=4, ge=1, le=256)
     min_batch_size: int = Field(default=3, ge=1)
@@ -53,7 +54,7 @@ class EtlBatches(Strict):
     threads: int = Field(default=2, ge=1, le=32)
 
     @model_validator(mode="after")
-    def _sizes(self) -> EtlBatches:
+    def _sizes(self) -> TickerBatches:
         if self.min_batch_size > self.max_batch_size:
             raise ValueError(f"min_batch_size={self.min_batch_size} is above max_batch_size={self.max_batch_size}")
         return self
@@ -86,7 +87,9 @@ class OrchestrationConfig(Strict):
     pools: dict[str, PoolSpec]
     retries: dict[str, RetrySpec]
     mapping: Mapping = Mapping()
-    etl_batches: EtlBatches = EtlBatches()
+    etl_batches: TickerBatches = TickerBatches()
+    # a ticker's trade is milliseconds of work: one task instance carries many, two run at once (trading_pool)
+    trade_batches: TickerBatches = TickerBatches(max_batches=2, min_batch_size=25, max_batch_size=50, threads=1)
     market_hours: MarketHours = MarketHours()
     dags: dict[str, DagSpec]
 

@@ -103,6 +103,15 @@ class PortfolioEntrypointOperator(BaseOperator):
         return result if len(text) <= MAX_XCOM_CHARS else {"truncated": True, "keys": sorted(result)[:50]}
 
 
+def warn_failed_tickers(operator: Any, result: Any) -> Any:
+    """Log a batch's failed tickers (its ``failed`` mapping) as a warning in the task log; return ``result``."""
+    failed = sorted((result or {}).get("failed") or {})
+    if failed:
+        operator.log.warning("%d of %d tickers failed in this batch (retried by retry_failed): %s",
+                             len(failed), len(operator.tickers), ", ".join(failed))
+    return result
+
+
 class PortfolioETLBatchOperator(PortfolioEntrypointOperator):
     """Every stage of each ticker of one batch, in-process; succeeds when some tickers fail and reports them.
 
@@ -127,12 +136,7 @@ class PortfolioETLBatchOperator(PortfolioEntrypointOperator):
         return inputs
 
     def execute(self, context: Context) -> Any:
-        result = super().execute(context)
-        failed = sorted((result or {}).get("failed") or {})
-        if failed:
-            self.log.warning("%d of %d tickers failed in this batch (retried by retry_failed): %s",
-                             len(failed), len(self.tickers), ", ".join(failed))
-        return result
+        return warn_failed_tickers(self, super().execute(context))
 
 
 class PortfolioETLRetryOperator(PortfolioEntrypointOperator):
@@ -187,6 +191,33 @@ class AutoTraderOperator(PortfolioEntrypointOperator):
 
 class CoreAutoTraderOperator(AutoTraderOperator):
     """Auto-trader cycle in ``--core-mode`` (core tickers, trade-count gating)."""
+
+    core_mode = True
+
+
+class AutoTraderBatchOperator(PortfolioEntrypointOperator):
+    """One auto-trader cycle over a batch of tickers (mapped); succeeds when some tickers fail and reports them,
+    for the follow-up ``retry_failed`` (an :class:`AutoTraderOperator` per failed ticker) to retry alone."""
+
+    entrypoint = "scripts.run_auto_trader"
+    function = "run_batch"
+    template_fields = ("op_kwargs", "tickers")
+
+    def __init__(self, *, tickers: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tickers = tickers
+
+    def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
+        inputs = super().entrypoint_inputs(context)
+        inputs.update(tickers=list(self.tickers), core_mode=self.core_mode)
+        return inputs
+
+    def execute(self, context: Context) -> Any:
+        return warn_failed_tickers(self, super().execute(context))
+
+
+class CoreAutoTraderBatchOperator(AutoTraderBatchOperator):
+    """A batch of the core cycle (``--core-mode``)."""
 
     core_mode = True
 

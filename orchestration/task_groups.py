@@ -11,7 +11,9 @@ from orchestration import tasks
 from orchestration.config import load_orchestration
 from orchestration.dag_defaults import mapped_limits, retry_args
 from orchestration.operators import (
+    AutoTraderBatchOperator,
     AutoTraderOperator,
+    CoreAutoTraderBatchOperator,
     CoreAutoTraderOperator,
     MonitoringOperator,
     PortfolioETLBatchOperator,
@@ -56,24 +58,33 @@ def etl_group() -> EtlGroup:
 
 
 def trading_group(*, core: bool = False, trigger_rule: str = "all_success") -> TaskGroup:
-    """Halt check -> market-hours sensor -> (core: trade budget) -> trade per ticker (mapped) -> snapshot."""
+    """trading_allowed (halt check; the tickers cut into batches) -> market-hours sensor -> (core: trade budget)
+    -> trade (mapped per batch) -> failed_tickers -> retry_failed (mapped per failed ticker) -> snapshot.
+
+    As in :func:`etl_group`, a failing ticker never fails its batch: ``retry_failed`` retries that ticker alone
+    (Airflow retries, ``trading`` retry type) and fails when it still fails; no instance when none failed.
+    """
     hours = load_orchestration().market_hours
     with TaskGroup(group_id="trading") as group:
-        allowed = tasks.trading_allowed.override(trigger_rule=trigger_rule)()
+        batches: Any = tasks.trading_allowed.override(trigger_rule=trigger_rule)(core=core)
         market_open = MarketHoursSensor(
             task_id="market_open", calendar=hours.calendar, soft_fail=True, poke_interval=hours.poke_interval_seconds,
             max_wait_seconds=hours.max_wait_seconds, bypass_in_synthetic_mode=hours.bypass_in_synthetic_mode,
         )
-        tickers = tasks.resolve_tickers(core=core)
-        operator = CoreAutoTraderOperator if core else AutoTraderOperator
-        trade = operator.partial(task_id="trade", pool="trading_pool", **retry_args("trading"),
-                                 **mapped_limits()).expand(ticker=tickers)
-        snapshot = tasks.trading_snapshot()
+        batch_operator = CoreAutoTraderBatchOperator if core else AutoTraderBatchOperator
+        trade = batch_operator.partial(task_id="trade", pool="trading_pool", **retry_args("trading"),
+                                       **mapped_limits()).expand(tickers=batches)
+        outcomes: Any = trade.output  # one small dict per batch
+        failed: Any = tasks.failed_tickers(batches, outcomes)
+        retry_operator = CoreAutoTraderOperator if core else AutoTraderOperator
+        retry = retry_operator.partial(task_id="retry_failed", pool="trading_pool", **retry_args("trading"),
+                                       **mapped_limits()).expand(ticker=failed)
+        snapshot = tasks.trading_snapshot.override(trigger_rule="none_failed_min_one_success")()
         if core:
-            allowed >> market_open >> tasks.core_trade_budget() >> tickers
+            batches >> market_open >> tasks.core_trade_budget() >> trade
         else:
-            allowed >> market_open >> tickers
-        trade >> snapshot
+            batches >> market_open >> trade
+        [failed, retry] >> snapshot
     return group
 
 

@@ -59,18 +59,10 @@ def run_trading_day(conf: dict[str, Any] | None = None) -> date:
     return trading_day(at, load_orchestration().market_hours.calendar)
 
 
-@task(task_id="resolve_tickers")
-def resolve_tickers(core: bool = False) -> list[str]:
-    """The ticker universe of this run (``conf`` > Variable > ``CRON_TICKERS`` > config)."""
-    from orchestration.runtime import run_inputs
-
-    return run_inputs(_conf(), core=core).params.tickers
-
-
 @task(task_id="plan")
 def plan_etl_batches() -> list[list[str]]:
-    """The run's tickers (as :func:`resolve_tickers`) cut into batches (``etl_batches`` of the orchestration
-    config): one mapped ``batch`` task instance each."""
+    """The run's tickers (``conf`` > Variable > ``CRON_TICKERS`` > config) cut into batches (``etl_batches`` of
+    the orchestration config): one mapped ``batch`` task instance each."""
     from orchestration.config import load_orchestration
     from orchestration.runtime import run_inputs
 
@@ -94,16 +86,20 @@ def failed_tickers(batches: list[list[str]], outcomes: list[Any]) -> list[str]:
 
 
 @task.short_circuit(task_id="trading_allowed")
-def trading_allowed() -> bool:
-    """Skip the trading tasks while today's (New York session date) trading is halted by a failed check."""
+def trading_allowed(core: bool = False) -> list[list[str]]:
+    """The run's tickers (as :func:`plan_etl_batches`; ``core``: only ``tickers.core``) cut into trade batches
+    (``trade_batches`` of the orchestration config), one mapped ``trade`` task instance each; nothing, so that
+    the trading tasks skip, while today's (New York session date) trading is halted by a failed check."""
+    from orchestration.config import load_orchestration
+    from orchestration.runtime import run_inputs
+
     raw = Variable.get(TRADING_HALT_VARIABLE, default=None)
-    if not raw:
-        return True
-    halt = json.loads(raw)
-    if halt.get("date") == run_trading_day(_conf()).isoformat():
-        print(f"trading halted for {halt['date']}: {halt.get('reason')}")
-        return False
-    return True
+    if raw:
+        halt = json.loads(raw)
+        if halt.get("date") == run_trading_day(_conf()).isoformat():
+            print(f"trading halted for {halt['date']}: {halt.get('reason')}")
+            return []
+    return load_orchestration().trade_batches.split(run_inputs(_conf(), core=core).params.tickers)
 
 
 @task.short_circuit(task_id="core_trade_budget")

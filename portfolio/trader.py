@@ -124,8 +124,10 @@ def _trade_ticker(db: DatabaseManager, ticker: str, run_id: str, core_mode: bool
     return out
 
 
-def run_cycle(params: RunParams, run_id: str, *, core_mode: bool = False) -> dict[str, Any]:
-    """One cycle over ``params.tickers`` (core mode: only ``tickers.core``); raises if any ticker failed."""
+def run_cycle(params: RunParams, run_id: str, *, core_mode: bool = False, strict: bool = True) -> dict[str, Any]:
+    """One cycle over ``params.tickers`` (core mode: only ``tickers.core``); raises if any ticker failed, unless
+    ``strict`` is off (a batch: the summary's ``errors`` then names the failed tickers, which the others
+    never wait for)."""
     from portfolio.database_manager import DatabaseManager
     from portfolio.params import ParameterError
     from portfolio.settings import load_settings
@@ -165,6 +167,8 @@ def run_cycle(params: RunParams, run_id: str, *, core_mode: bool = False) -> dic
     log = get_logger("trader")
     if errors:
         log.error("trade_cycle_failed", run_id=run_id, errors=errors, traded=summary["traded"])
+        if not strict:
+            return summary
         raise TradingError(f"{len(errors)} of {len(tickers)} tickers failed: "
                            + "; ".join(f"{t}: {e}" for t, e in errors.items()))
     log.log_event("trade_cycle", **{k: v for k, v in summary.items() if k != "results"})

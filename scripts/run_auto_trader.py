@@ -51,6 +51,29 @@ def run(*, inputs: RunInputs | None = None, core_mode: bool = False, run_id: str
     return summary
 
 
+def run_batch(*, tickers: list[str], inputs: RunInputs | None = None, core_mode: bool = False,
+              run_id: str | None = None) -> dict[str, Any]:
+    """One cycle over a batch of tickers; a failing ticker never stops the others, nor fails the batch.
+
+    Returns a small dict: ``tickers`` (the batch), ``succeeded``, ``failed`` (ticker -> bounded error),
+    ``traded``, ``skipped``, ``signals`` (action -> count), ``duration_s``. The per-ticker results stay in the
+    ``trade_cycle_ticker`` events.
+    """
+    from portfolio.params import ParameterError
+    from portfolio.run_inputs import default_inputs
+    from portfolio.trader import run_cycle
+
+    if not tickers:
+        raise ParameterError("run_batch needs at least one ticker")
+    params = (inputs or default_inputs(core=core_mode)).for_tickers(list(tickers)).params
+    run_id = run_id or f"manual__{datetime.now(UTC):%Y-%m-%dT%H:%M:%S}"
+    summary = run_cycle(params, run_id, core_mode=core_mode, strict=False)
+    failed = {ticker: str(error)[:300] for ticker, error in summary["errors"].items()}
+    return {"run_id": run_id, "tickers": list(params.tickers), "failed": failed,
+            "succeeded": [r["ticker"] for r in summary["results"] if r["ticker"] not in failed],
+            **{k: summary[k] for k in ("traded", "skipped", "signals", "duration_s")}}
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry: exit 0 on success, 1 if the cycle failed, 2 on bad arguments or config."""
     return cli_main(NAME, build_parser(), run, argv, single_thread_blas=True)

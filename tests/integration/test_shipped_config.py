@@ -198,23 +198,25 @@ def _discard(sla_env: SlaEnv, run_id: str) -> None:
 
 
 def _resolved_tickers(sla_env: SlaEnv) -> list[str]:
-    """Trigger the real auto_trader, wait for its ``resolve_tickers`` task, stop the run, return the XCom."""
+    """Trigger the real auto_trader, wait for its ``trading_allowed`` task, stop the run, return the tickers of
+    its batches (the XCom)."""
     api = sla_env.stack.api
     run_id = api.trigger(TRADER, conf={"execution_mode": "synthetic"})
     try:
         def resolved() -> list[str] | None:
             tis = {t["task_id"]: t for t in api.task_instances(TRADER, run_id)}
-            ti = tis.get("trading.resolve_tickers") or {}
+            ti = tis.get("trading.trading_allowed") or {}
             if ti.get("state") in ("failed", "upstream_failed", "skipped"):
-                raise AssertionError(f"resolve_tickers ended {ti['state']}: {tis}")
+                raise AssertionError(f"trading_allowed ended {ti['state']}: {tis}")
             if ti.get("state") != "success":
                 return None
-            entry = api.request("GET", f"/dags/{TRADER}/dagRuns/{run_id}/taskInstances/trading.resolve_tickers"
+            entry = api.request("GET", f"/dags/{TRADER}/dagRuns/{run_id}/taskInstances/trading.trading_allowed"
                                        "/xcomEntries/return_value")
             value = entry["value"]
-            return json.loads(value) if isinstance(value, str) else value
+            batches = json.loads(value) if isinstance(value, str) else value
+            return [ticker for batch in batches for ticker in batch]
 
-        return wait_for(resolved, 150, "auto_trader's resolve_tickers", poll=1)
+        return wait_for(resolved, 150, "auto_trader's trading_allowed", poll=1)
     finally:
         _discard(sla_env, run_id)
 

@@ -21,7 +21,7 @@ ORDER = [
     "sanitize_caches", "portfolio_master",
 ]
 # the branch not taken when the environment is healthy; the retry of failed tickers when none failed
-ALLOWED_SKIPS = {"env_sanity.halt_trading", "etl.retry_failed"}
+ALLOWED_SKIPS = {"env_sanity.halt_trading", "etl.retry_failed", "trading.retry_failed"}
 
 
 @pytest.fixture(scope="module")

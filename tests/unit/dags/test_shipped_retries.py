@@ -21,11 +21,12 @@ from foundation.paths import REPO_ROOT
 from orchestration.dag_defaults import BACKOFF_MULTIPLIER
 
 SHIPPED = yaml.safe_load((REPO_ROOT / "config" / "orchestration.yml").read_text())["retries"]
-# task id (last part) -> task type; every other task carries the DAG default ("control")
+# task id (group-qualified, else its last part) -> task type; every other task carries the DAG default ("control")
 TASK_TYPE = {
     "batch": "etl_batch",
-    "retry_failed": "etl_retry",
+    "etl.retry_failed": "etl_retry",
     "trade": "trading",
+    "trading.retry_failed": "trading",   # a ticker that failed in its trade batch, retried alone
     "forecaster_monitor": "monitoring",
     "pipeline_health": "monitoring",
     "database_integrity": "monitoring",
@@ -56,7 +57,7 @@ def serialized_dags(airflow_metadata: Path) -> dict[str, Any]:
 
 
 def _task_type(task_id: str) -> str:
-    return TASK_TYPE.get(task_id.rsplit(".", 1)[-1], "control")
+    return TASK_TYPE.get(task_id) or TASK_TYPE.get(task_id.rsplit(".", 1)[-1], "control")
 
 
 def _tasks(serialized_dags: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from foundation.paths import REPO_ROOT
-from orchestration.config import EtlBatches
+from orchestration.config import TickerBatches
 
 
 def _tickers(n: int) -> list[str]:
@@ -25,7 +25,7 @@ def _tickers(n: int) -> list[str]:
     pytest.param(500, [25] * 20, id="500-tickers-max-size"),
 ])
 def test_the_shipped_split(count: int, sizes: list[int]) -> None:
-    batches = EtlBatches(max_batches=4, min_batch_size=3, max_batch_size=25).split(_tickers(count))
+    batches = TickerBatches(max_batches=4, min_batch_size=3, max_batch_size=25).split(_tickers(count))
     assert [len(b) for b in batches] == sizes
     assert [t for b in batches for t in b] == _tickers(count), "every ticker once, in order"
 
@@ -78,4 +78,4 @@ def test_failed_tickers_are_the_reported_failures_and_unreported_batches(outcome
 
 
 def test_more_batches_than_slots_when_asked() -> None:
-    assert [len(b) for b in EtlBatches(max_batches=8).split(_tickers(50))] == [7, 7, 6, 6, 6, 6, 6, 6]
+    assert [len(b) for b in TickerBatches(max_batches=8).split(_tickers(50))] == [7, 7, 6, 6, 6, 6, 6, 6]
