@@ -153,3 +153,36 @@ def for_operator(job: str, tickers: Sequence[str], state: str, result: Any = Non
         return operator_lineage(job, observe(job, tickers, result), table_schemas())
     final = _final_failure(error, task_instance)
     return operator_lineage(job, observe(job, tickers, error=error, final=final))
+
+
+def for_operator_guarded(job: str, tickers: Sequence[str], state: str, result: Any = None,
+                         error: BaseException | None = None, task_instance: Any = None) -> OperatorLineage | None:
+    """:func:`for_operator`, a failure counted (``component=lineage``) and answered with ``None``."""
+    try:
+        return for_operator(job, tickers, state, result, error, task_instance)
+    except Exception as exc:  # lineage never changes a task's outcome
+        from foundation.failures import report_failure
+
+        report_failure("lineage", "extract", exc, job=job, state=state)
+        return None
+
+
+def emit_for_task(job: str, result: Any = None) -> None:
+    """A TaskFlow task's datasets, sent as the provider's RUNNING event of the task's run (public API
+    ``emit_dataset_lineage``: same run id, parent and job as the task's START/COMPLETE).
+
+    A no-op when OpenLineage is off; a failure is counted (``component=lineage``), never raised.
+    """
+    try:
+        from airflow.providers.openlineage import api
+
+        if not api.is_openlineage_active():
+            return
+        lineage = operator_lineage(job, observe(job, result=result), table_schemas())
+        if lineage.inputs or lineage.outputs:
+            api.emit_dataset_lineage(inputs=list(lineage.inputs), outputs=list(lineage.outputs),
+                                     raise_on_error=True)
+    except Exception as exc:  # lineage never changes a task's outcome
+        from foundation.failures import report_failure
+
+        report_failure("lineage", "emit", exc, job=job)

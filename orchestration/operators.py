@@ -81,21 +81,21 @@ class PortfolioEntrypointOperator(BaseOperator):
         """The tickers this task instance works on, when it names them (else the run's whole universe)."""
         return []
 
-    def _lineage(self, state: str, task_instance: Any = None) -> OperatorLineage:
-        from orchestration.lineage_binding import for_operator
+    def _lineage(self, state: str, task_instance: Any = None) -> OperatorLineage | None:
+        from orchestration.lineage_binding import for_operator_guarded
 
-        return for_operator(self.lineage_job, self.lineage_tickers(), state, result=self._lineage_result,
-                            error=self._lineage_error, task_instance=task_instance)
+        return for_operator_guarded(self.lineage_job, self.lineage_tickers(), state, result=self._lineage_result,
+                                    error=self._lineage_error, task_instance=task_instance)
 
-    def get_openlineage_facets_on_start(self) -> OperatorLineage:
+    def get_openlineage_facets_on_start(self) -> OperatorLineage | None:
         """OpenLineage START: the datasets this entrypoint reads and writes."""
         return self._lineage("start")
 
-    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage:
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
         """OpenLineage COMPLETE: the datasets with what this run did (row counts, sources, versions, schemas)."""
         return self._lineage("complete", task_instance)
 
-    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage:
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage | None:
         """OpenLineage FAIL: the datasets, the redacted error, quality results of a rejection, dead letters."""
         return self._lineage("failure", task_instance)
 

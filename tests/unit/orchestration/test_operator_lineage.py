@@ -144,14 +144,20 @@ def test_the_trader_and_the_synthetic_generator_report_counts_and_versions() -> 
     _valid(made, RunState.COMPLETE)
 
 
-def test_a_lineage_failure_is_swallowed_by_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_lineage_failure_is_counted_and_the_event_goes_out_without_datasets(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from foundation import failures
     from orchestration import lineage_binding
 
     def boom(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("lineage broke")
 
+    counted: list[tuple[str, str]] = []
     monkeypatch.setattr(lineage_binding, "for_operator", boom)
+    monkeypatch.setattr(failures, "report_failure", lambda component, reason, *a, **k: counted.append(
+        (component, reason)))
     assert DefaultExtractor(operators.MonitoringOperator(task_id="m")).extract_on_complete(_ti()) is None
+    assert counted == [("lineage", "extract")]
 
 
 def test_table_schemas_come_from_the_migrations() -> None:
