@@ -81,3 +81,22 @@ def test_the_provider_accepts_our_datasets(monkeypatch: pytest.MonkeyPatch) -> N
     with pytest.raises(Exception) as info:
         api_datasets.emit_dataset_lineage(inputs=lineage.inputs, outputs=lineage.outputs, raise_on_error=True)
     assert isinstance(info.value, RuntimeError) and "context" in str(info.value).lower(), info.value
+
+
+def test_a_failure_is_reported_as_an_observability_failure_event(monkeypatch: pytest.MonkeyPatch,
+                                                                 pmx_home: Any) -> None:
+    from foundation.pipeline_logger import read_events
+
+    monkeypatch.setattr(api, "is_openlineage_active", lambda: True)
+
+    def broken(**kwargs: Any) -> None:
+        raise ConnectionError("marquez down")
+
+    monkeypatch.setattr(api, "emit_dataset_lineage", broken)
+    lineage_binding.emit_for_task("tasks.trading_snapshot", {})
+    assert lineage_binding.for_operator_guarded("run_auto_trader.run", [], "failure", error=RuntimeError("x"),
+                                                task_instance=object()) is not None
+    events = [e for e in read_events(pmx_home / "logs" / "pipeline", "events")
+              if e["event"] == "observability_failure"]
+    assert [(e["component_failed"], e["reason"], e.get("job")) for e in events] == [
+        ("lineage", "emit", "tasks.trading_snapshot")]
