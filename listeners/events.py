@@ -151,6 +151,64 @@ def import_error_record(hook: str, filename: Any, stacktrace: Any, new: bool) ->
     return record
 
 
+MAX_EXTRA_KEYS = 50
+
+
+def safe_uri(uri: Any) -> str | None:
+    """An asset URI without the credentials it may carry (``scheme://user:pass@host`` -> ``scheme://***@host``),
+    redacted and bounded."""
+    if uri is None:
+        return None
+    text = str(uri)
+    scheme, sep, rest = text.partition("://")
+    if sep:
+        authority, slash, path = rest.partition("/")
+        if "@" in authority:
+            authority = "***@" + authority.rsplit("@", 1)[1]
+        text = f"{scheme}{sep}{authority}{slash}{path}"
+    return scrub_bounded(text, 1000)
+
+
+def _text(value: Any, limit: int = 250) -> str | None:
+    return None if value is None else scrub_bounded(str(value), limit)
+
+
+def asset_record(hook: str, event: str, asset: Any) -> ListenerRecord:
+    """The raw event of ``on_asset_created`` / ``on_asset_changed``: the asset's name, URI and group."""
+    record = base_record(event, hook)
+    record.update({"asset_name": _text(getattr(asset, "name", None)),
+                   "asset_uri": safe_uri(getattr(asset, "uri", None)),
+                   "asset_group": _text(getattr(asset, "group", None))})
+    return record
+
+
+def asset_alias_record(hook: str, alias: Any) -> ListenerRecord:
+    """The raw event of ``on_asset_alias_created``."""
+    record = base_record("asset_alias_created", hook)
+    record.update({"alias_name": _text(getattr(alias, "name", None)) or "?",
+                   "alias_group": _text(getattr(alias, "group", None))})
+    return record
+
+
+def asset_event_record(hook: str, asset_event: Any) -> ListenerRecord:
+    """The raw event of ``on_asset_event_emitted``: the asset, the task that emitted it, and the names (never the
+    values) of its ``extra``."""
+    record = asset_record(hook, "asset_event_emitted", getattr(asset_event, "asset", None))
+    extra = getattr(asset_event, "extra", None)
+    aliases = getattr(asset_event, "source_aliases", None) or []
+    map_index = getattr(asset_event, "source_map_index", None)
+    record.update({
+        "source_dag_id": _text(getattr(asset_event, "source_dag_id", None)),
+        "source_task_id": _text(getattr(asset_event, "source_task_id", None)),
+        "source_run_id": _text(getattr(asset_event, "source_run_id", None)),
+        "source_map_index": None if map_index is None else int(map_index),
+        "source_aliases": [_text(getattr(a, "name", a)) or "?" for a in list(aliases)[:MAX_EXTRA_KEYS]],
+        "partition_key": _text(getattr(asset_event, "partition_key", None)),
+        "extra_keys": sorted(_text(k, 100) or "" for k in extra)[:MAX_EXTRA_KEYS] if isinstance(extra, dict) else [],
+    })
+    return record
+
+
 def format_dates(record: ListenerRecord) -> ListenerRecord:
     """``ts``, ``start_date`` and ``end_date`` as UTC ISO-8601 strings."""
     if isinstance(record["ts"], datetime):

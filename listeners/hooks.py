@@ -9,6 +9,8 @@ Where each hook fires (Airflow 3.3.2):
 * ``on_dag_run_running/success/failed``: the scheduler (and the api-server when a user marks a run).
 * ``on_new_dag_import_error`` / ``on_existing_dag_import_error``: the dag-processor, on every parse of a
   broken file.
+* ``on_asset_created`` / ``on_asset_alias_created`` / ``on_asset_changed`` / ``on_asset_event_emitted``: where
+  Airflow registers assets (dag-processor) and asset events (api-server, scheduler).
 * ``on_starting`` / ``before_stopping``: every job (scheduler, dag-processor, triggerer) and every task
   runner (``TaskRunnerMarker``); the api-server fires neither.
 
@@ -40,6 +42,9 @@ from listeners.config import ObservabilityConfig, env_switch, load_observability
 from listeners.emit import EventWriter, FailureCounter, StatsdSender
 from listeners.events import (
     ResourceUsage,
+    asset_alias_record,
+    asset_event_record,
+    asset_record,
     base_record,
     config_error_record,
     dag_run_record,
@@ -333,6 +338,36 @@ class PortfolioListener:
     def on_existing_dag_import_error(self, filename: Any, stacktrace: Any) -> None:
         """A DAG file still fails to import (dag-processor, every parse)."""
         self._guard("on_existing_dag_import_error", self._import_error, filename, stacktrace, False)
+
+    # -- assets ---------------------------------------------------------------------------------------------
+    def _asset(self, hook: str, event: str, asset: Any) -> ListenerRecord:
+        return asset_record(hook, event, asset)
+
+    def _asset_alias(self, hook: str, alias: Any) -> ListenerRecord:
+        return asset_alias_record(hook, alias)
+
+    def _asset_event(self, hook: str, asset_event: Any) -> ListenerRecord:
+        return asset_event_record(hook, asset_event)
+
+    @hookimpl
+    def on_asset_created(self, asset: Any) -> None:
+        """A new asset was registered."""
+        self._guard("on_asset_created", self._asset, "asset_created", asset)
+
+    @hookimpl
+    def on_asset_alias_created(self, asset_alias: Any) -> None:
+        """A new asset alias was registered."""
+        self._guard("on_asset_alias_created", self._asset_alias, asset_alias)
+
+    @hookimpl
+    def on_asset_changed(self, asset: Any) -> None:
+        """An asset change was registered."""
+        self._guard("on_asset_changed", self._asset, "asset_changed", asset)
+
+    @hookimpl
+    def on_asset_event_emitted(self, asset_event: Any) -> None:
+        """An asset event was emitted (with its source task)."""
+        self._guard("on_asset_event_emitted", self._asset_event, asset_event)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def _lifecycle(self, hook: str, component: Any) -> ListenerRecord | None:

@@ -76,6 +76,19 @@ class ListenerRecord(TypedDict, total=False):
     # configuration errors
     file: str
     problem: str
+    # assets (asset_created, asset_alias_created, asset_changed, asset_event_emitted)
+    asset_name: str | None
+    asset_uri: str | None
+    asset_group: str | None
+    alias_name: str
+    alias_group: str | None
+    source_dag_id: str | None
+    source_task_id: str | None
+    source_run_id: str | None
+    source_map_index: int | None
+    source_aliases: list[str]
+    partition_key: str | None
+    extra_keys: list[str]
 
 
 class ResourceFields(TypedDict):

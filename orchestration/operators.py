@@ -5,6 +5,10 @@ Each operator names an entrypoint module; ``execute()`` resolves the run's input
 standard inputs its ``run()`` declares (``inputs``, run id, checkpoint pipeline id, ...), writes the seed's
 ``logs/cron/<dag_id>.log`` line and returns a small XCom summary (counts, paths, ids: never a data frame).
 Nothing is passed through ``os.environ``.
+
+Lineage: each operator reports the datasets its entrypoint reads and writes (``lineage.jobs``, bound to the
+run by :mod:`orchestration.lineage_binding`) through the OpenLineage provider's
+``get_openlineage_facets_on_start/complete/failure`` methods; they import OpenLineage only when called.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from portfolio.run_scope import bound
 from scripts.entrypoint import run_logged
 
 if TYPE_CHECKING:
+    from airflow.providers.openlineage.extractors import OperatorLineage
     from airflow.sdk import Context
 
 MAX_XCOM_CHARS = 16_000
@@ -64,6 +69,35 @@ class PortfolioEntrypointOperator(BaseOperator):
     def __init__(self, *, op_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.op_kwargs = op_kwargs or {}
+        self._lineage_result: Any = None
+        self._lineage_error: BaseException | None = None
+
+    @property
+    def lineage_job(self) -> str:
+        """This operator's row of the lineage table: ``<script>.<function>``."""
+        return f"{self.entrypoint.rsplit('.', 1)[-1]}.{self.function}"
+
+    def lineage_tickers(self) -> list[str]:
+        """The tickers this task instance works on, when it names them (else the run's whole universe)."""
+        return []
+
+    def _lineage(self, state: str, task_instance: Any = None) -> OperatorLineage | None:
+        from orchestration.lineage_binding import for_operator_guarded
+
+        return for_operator_guarded(self.lineage_job, self.lineage_tickers(), state, result=self._lineage_result,
+                                    error=self._lineage_error, task_instance=task_instance)
+
+    def get_openlineage_facets_on_start(self) -> OperatorLineage | None:
+        """OpenLineage START: the datasets this entrypoint reads and writes."""
+        return self._lineage("start")
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> OperatorLineage | None:
+        """OpenLineage COMPLETE: the datasets with what this run did (row counts, sources, versions, schemas)."""
+        return self._lineage("complete", task_instance)
+
+    def get_openlineage_facets_on_failure(self, task_instance: Any) -> OperatorLineage | None:
+        """OpenLineage FAIL: the datasets, the redacted error, quality results of a rejection, dead letters."""
+        return self._lineage("failure", task_instance)
 
     def standard_inputs(self, context: Context) -> dict[str, Any]:
         """Inputs offered to every entrypoint (only the ones its ``run()`` declares are passed)."""
@@ -95,9 +129,11 @@ class PortfolioEntrypointOperator(BaseOperator):
             with bound(offered.get("inputs")):
                 summary = run_logged(self.entrypoint.rsplit(".", 1)[-1], func, kwargs)
         except Exception as exc:
+            self._lineage_error = exc
             cron_log(ti.dag_id, f"{utc_now_iso()} FAILED {where} {type(exc).__name__}")
             raise
         result = _compact(summary)
+        self._lineage_result = result
         text = json.dumps(result, default=str)
         cron_log(ti.dag_id, f"{utc_now_iso()} SUCCESS {where} {text[:300]}")
         return result if len(text) <= MAX_XCOM_CHARS else {"truncated": True, "keys": sorted(result)[:50]}
@@ -128,6 +164,9 @@ class PortfolioETLBatchOperator(PortfolioEntrypointOperator):
         self.tickers = tickers
         self.threads = threads
 
+    def lineage_tickers(self) -> list[str]:
+        return list(self.tickers) if isinstance(self.tickers, (list, tuple)) else []
+
     def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
         inputs = super().entrypoint_inputs(context)
         ti = context["ti"]
@@ -153,6 +192,9 @@ class PortfolioETLRetryOperator(PortfolioEntrypointOperator):
         super().__init__(**kwargs)
         self.ticker = ticker
 
+    def lineage_tickers(self) -> list[str]:
+        return [self.ticker] if isinstance(self.ticker, str) and self.ticker else []
+
     def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
         inputs = super().entrypoint_inputs(context)
         ti = context["ti"]
@@ -168,7 +210,10 @@ class PortfolioETLRetryOperator(PortfolioEntrypointOperator):
         try:
             return super().execute(context)
         except DataQualityError as exc:
-            raise AirflowFailException(f"{self.ticker}: rejected by the quality gate, not retried: {exc}") from exc
+            failure = AirflowFailException(f"{self.ticker}: rejected by the quality gate, not retried: {exc}")
+            failure.__cause__ = exc
+            self._lineage_error = failure  # final: no retry; lineage reads the broken rules from the cause
+            raise failure from exc
 
 
 class AutoTraderOperator(PortfolioEntrypointOperator):
@@ -180,6 +225,9 @@ class AutoTraderOperator(PortfolioEntrypointOperator):
     def __init__(self, *, ticker: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.ticker = ticker
+
+    def lineage_tickers(self) -> list[str]:
+        return [self.ticker] if isinstance(self.ticker, str) and self.ticker else []
 
     def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
         inputs = super().entrypoint_inputs(context)

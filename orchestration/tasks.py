@@ -4,6 +4,9 @@ The heavy lifting happens in the operators (``orchestration/operators.py``) and 
 only read run-time inputs, decide, and summarise. Each returns a small JSON-friendly value. A task that calls
 the domain resolves the run's inputs once (:func:`orchestration.runtime.run_inputs`) and binds them for the
 call (:func:`portfolio.run_scope.bound`); nothing goes through ``os.environ``.
+
+A task that reads or writes data reports its datasets (``tasks.<function>`` rows of ``lineage.jobs``) with
+:func:`_with_lineage`, once it has its result: one extra OpenLineage RUNNING event of the task's run.
 """
 
 from __future__ import annotations
@@ -43,6 +46,14 @@ def _run_scope() -> Iterator[RunInputs]:
     inputs = run_inputs(_conf(), strict=False)
     with bound(inputs):
         yield inputs
+
+
+def _with_lineage(job: str, result: Any) -> Any:
+    """``result``, after sending the datasets of ``job`` (never raises: see ``emit_for_task``)."""
+    from orchestration.lineage_binding import emit_for_task
+
+    emit_for_task(job, result)
+    return result
 
 
 def run_trading_day(conf: dict[str, Any] | None = None) -> date:
@@ -110,6 +121,7 @@ def core_trade_budget() -> bool:
     with _run_scope():
         used, limit = budget()
     print(f"core trades today: {used} of {limit}")
+    _with_lineage("tasks.core_trade_budget", {"used": used, "limit": limit})
     return used < limit
 
 
@@ -154,38 +166,40 @@ def trading_snapshot() -> dict[str, Any]:
 
     ctx = get_current_context()
     with _run_scope():
-        return portfolio_snapshot(run_id=ctx["run_id"])
+        snapshot = portfolio_snapshot(run_id=ctx["run_id"])
+    return _with_lineage("tasks.trading_snapshot", snapshot)
 
 
-def _check(name: str) -> Any:
+def _check(name: str, job: str) -> Any:
     from monitoring import health
 
     with _run_scope():
-        return getattr(health, name)()
+        result = getattr(health, name)()
+    return _with_lineage(job, result)
 
 
 @task(task_id="pipeline_health")
 def pipeline_health() -> dict[str, Any]:
     """Checkpoints, event-log streams and rotation."""
-    return _check("pipeline_health")
+    return _check("pipeline_health", "tasks.pipeline_health")
 
 
 @task(task_id="database_integrity")
 def database_integrity() -> dict[str, Any]:
     """SQLite ``integrity_check`` and a fresh online backup; fails the task when the database is damaged."""
-    return _check("database_health")
+    return _check("database_health", "tasks.database_integrity")
 
 
 @task(task_id="data_source_availability")
 def data_source_availability() -> dict[str, Any]:
     """Which market-data sources are usable right now (keys, network, cache)."""
-    return _check("data_source_health")
+    return _check("data_source_health", "tasks.data_source_availability")
 
 
 @task(task_id="performance_snapshot")
 def performance_snapshot() -> dict[str, Any]:
     """Write the offline performance report (HTML + JSON) under ``reports/``."""
-    return _check("performance_snapshot")
+    return _check("performance_snapshot", "tasks.performance_snapshot")
 
 
 @task(task_id="performance_report", trigger_rule="all_done")
@@ -208,4 +222,5 @@ def run_report() -> dict[str, Any]:
            "run_type": str(getattr(run_type, "value", run_type)) if run_type else None,
            "start_date": start.isoformat() if start else None}
     with _run_scope():
-        return health.performance_snapshot(run=run)
+        report = health.performance_snapshot(run=run)
+    return _with_lineage("tasks.run_report", report)

@@ -312,6 +312,8 @@ def run_etl(params: RunParams, run_id: str, *, db: DatabaseManager | None = None
             errors[ticker] = f"{type(outcome).__name__}: {bounded(str(outcome), 500)}"
             failures[ticker] = {"error_type": type(outcome).__name__, "error": bounded(str(outcome), 300),
                                 "rejected": isinstance(outcome, DataQualityError)}
+            if isinstance(outcome, DataQualityError):
+                failures[ticker]["rules"] = list(outcome.failures)
         else:
             results[ticker] = outcome
     summary = {"run_id": run_id, "mode": params.mode, "start": params.start.isoformat(),

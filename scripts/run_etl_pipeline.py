@@ -63,7 +63,8 @@ def run_batch(*, tickers: list[str], run_id: str, pipeline_prefix: str, inputs: 
 
     Each ticker checkpoints under ``<pipeline_prefix>__<ticker>`` (what :func:`run_stage` resumes from).
     Returns a small dict: ``tickers`` (the batch), ``succeeded``, ``failed`` (ticker -> error type, bounded
-    message, ``rejected`` when the quality gate refused the data), ``rows_loaded``, ``seconds``.
+    message, ``rejected`` when the quality gate refused the data, with the broken ``rules``), ``rows_loaded``,
+    ``sources`` (ticker -> the source its data came from, for the succeeded ones), ``seconds``.
     """
     from portfolio.etl import EtlError, run_etl
     from portfolio.params import ParameterError
@@ -78,7 +79,8 @@ def run_batch(*, tickers: list[str], run_id: str, pipeline_prefix: str, inputs: 
     except EtlError as exc:
         summary = exc.summary
     return {"run_id": run_id, "tickers": list(params.tickers), "succeeded": sorted(summary["results"]),
-            "failed": summary["failures"], "rows_loaded": summary["rows_loaded"], "seconds": summary["seconds"]}
+            "failed": summary["failures"], "rows_loaded": summary["rows_loaded"], "sources": summary["sources"],
+            "seconds": summary["seconds"]}
 
 
 def run_stage(*, stage: str, ticker: str | None = None, run_id: str, pipeline_id: str | None = None,

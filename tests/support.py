@@ -61,6 +61,9 @@ def reset_caches() -> None:
     from portfolio.data_sources import http
 
     orchestration_config._cache.clear()
+    from lineage import settings as lineage_settings
+
+    lineage_settings._cache.clear()
     secret_loader.clear_cache()
     http.reset_network_state()
 

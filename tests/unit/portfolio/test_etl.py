@@ -317,3 +317,13 @@ def test_forecast_failure_is_retried_alone_and_ends_successful(pmx_home: Path,
     assert summary["stages_run"] == ["forecast"] and len(calls) == 2
     run = etl_run(db, "r", "AAPL")
     assert run["status"] == "success" and run["rows_loaded"] == summary["rows_loaded"] > 0
+
+
+def test_a_rejected_ticker_of_a_run_names_the_broken_rules(pmx_home: Path) -> None:
+    """``run_etl`` reports the rules a rejected ticker broke (lineage turns them into quality assertions)."""
+    source = FrameSource({"MSFT": break_high})
+    with pytest.raises(etl.EtlError) as info:
+        etl.run_etl(params("AAPL,MSFT"), "mixed", manager=fake_manager(source), forecast=False)
+    failures = info.value.summary["failures"]
+    assert failures["MSFT"]["rejected"] is True and failures["MSFT"]["rules"] == ["high_ge_open_close"]
+    assert info.value.summary["sources"] == {"AAPL": "fake"}

@@ -221,6 +221,7 @@ def test_run_batch_reports_a_failing_ticker_and_loads_the_others(pmx_home: Path,
     assert (result["tickers"], result["succeeded"]) == (["AAPL", "MSFT", "NVDA"], ["AAPL", "NVDA"])
     assert set(result["failed"]) == {"MSFT"} and result["failed"]["MSFT"]["rejected"] is False
     assert "refuses MSFT" in result["failed"]["MSFT"]["error"]
+    assert result["sources"] == {"AAPL": "synthetic", "NVDA": "synthetic"}
     assert len(json.dumps(result)) < 2000, "a small XCom"
     with DatabaseManager().connect() as conn:
         loaded = {r[0] for r in conn.execute("SELECT DISTINCT ticker FROM ohlcv")}
