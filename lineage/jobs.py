@@ -39,15 +39,18 @@ _REPORT = JobDatasets(
     writes=("reports/performance_report.html", "reports/performance_report.json"),
 )
 _PANEL = ("db/ohlcv", "db/forecasts")
+_TRADER = JobDatasets(
+    reads=("db/ohlcv", "db/forecasts", "db/bar_state", "db/positions", "db/account"),
+    writes=("db/signals", "db/trades", "db/positions", "db/account", "db/bar_state"),
+)
 
 JOBS: dict[str, JobDatasets] = {
     # operators (orchestration/operators.py), by entrypoint
     "run_etl_pipeline.run_batch": _ETL,
     "run_etl_pipeline.run_stage": _ETL,
     "run_etl_pipeline.run": _ETL,
-    "run_auto_trader.run": JobDatasets(
-        reads=("db/ohlcv", "db/forecasts", "db/bar_state", "db/positions", "db/account"),
-        writes=("db/signals", "db/trades", "db/positions", "db/account", "db/bar_state")),
+    "run_auto_trader.run": _TRADER,
+    "run_auto_trader.run_batch": _TRADER,
     "monitor_llm_system.run": JobDatasets(
         reads=("db/ohlcv", "db/forecast_metrics", "db/signals", "db/trades", "db/equity_snapshots"),
         writes=("logs/latency_benchmark.json", "logs/forecaster_monitoring.json")),

@@ -108,6 +108,7 @@ READERS: dict[str, Callable[[Mapping[str, Any], Observed], None]] = {
     "run_etl_pipeline.run": _etl_batch,
     "run_etl_pipeline.run_stage": _etl_ticker,
     "run_auto_trader.run": _trader,
+    "run_auto_trader.run_batch": _trader,
     "backfill_signal_validation.run": _backfill,
     "generate_synthetic_dataset.run": _synthetic,
     "tasks.trading_snapshot": _snapshot,
