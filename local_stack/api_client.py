@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,11 +115,25 @@ class AirflowApi:
         self.request("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
     def trigger(self, dag_id: str, conf: dict[str, Any] | None = None, run_id: str | None = None) -> str:
-        """Trigger a manual run; return its run id."""
-        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}}
-        if run_id:
-            body["dag_run_id"] = run_id
-        return str(self.request("POST", f"/dags/{dag_id}/dagRuns", json=body)["dag_run_id"])
+        """Trigger a manual run; return its run id.
+
+        The run id is chosen here (``manual__<UTC now>`` unless given), which makes the call safe to repeat: a
+        5xx (the SQLite metadata database was locked) is retried with backoff, and a 409 on a retry means the
+        earlier attempt created the run after all.
+        """
+        run_id = run_id or f"manual__{datetime.now(UTC).isoformat()}"
+        body: dict[str, Any] = {"logical_date": None, "conf": conf or {}, "dag_run_id": run_id}
+        attempt = 0
+        while True:
+            ok = (200, 201, 409) if attempt else (200, 201)  # a 409 on a retry: the attempt before created it
+            try:
+                self.request("POST", f"/dags/{dag_id}/dagRuns", json=body, ok=ok)
+                return run_id
+            except ApiError as exc:
+                if "-> 5" not in str(exc) or attempt >= TRANSIENT_RETRIES:
+                    raise
+            time.sleep(0.5 * 2 ** attempt)
+            attempt += 1
 
     def dag_run(self, dag_id: str, run_id: str) -> dict[str, Any]:
         """One DAG run."""

@@ -87,8 +87,20 @@ def test_a_persistent_5xx_gives_up_with_the_status_and_body(server: _Server) -> 
 def test_a_post_is_never_repeated_on_5xx(server: _Server) -> None:
     server.answers = [500]
     with pytest.raises(ApiError, match="-> 500"):
-        _api(server).trigger("daily_etl")
-    assert server.calls == [("POST", "/api/v2/dags/daily_etl/dagRuns")]
+        _api(server).request("POST", "/dags/daily_etl/clearTaskInstances", json={})
+    assert server.calls == [("POST", "/api/v2/dags/daily_etl/clearTaskInstances")]
+
+
+def test_a_trigger_names_its_run_and_is_therefore_retried(server: _Server) -> None:
+    server.answers = [500, 409]  # locked, then: the first attempt had created the run after all
+    run_id = _api(server).trigger("daily_etl", run_id="manual__one")
+    assert run_id == "manual__one"
+    assert server.calls == [("POST", "/api/v2/dags/daily_etl/dagRuns")] * 2
+    server.calls.clear()
+    server.answers = [409]  # a first attempt that conflicts is someone else's run: an error
+    with pytest.raises(ApiError, match="-> 409"):
+        _api(server).trigger("daily_etl", run_id="manual__one")
+    assert _api(server).trigger("daily_etl").startswith("manual__20")
 
 
 def test_an_expired_token_is_refreshed_once(server: _Server) -> None:
