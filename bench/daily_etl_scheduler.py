@@ -16,54 +16,58 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from private_stack import REPO, parse_settings
 
 
 def tickers(n: int) -> str:
     return ",".join(f"TK{i:02d}" for i in range(n))
 
 
-def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = False) -> dict[str, float]:
-    from local_stack.airflow_env import StackLayout
-    from local_stack.run import bootstrap
-    from local_stack.stack import AirflowStack
+class RssSampler(threading.Thread):
+    """Samples, once a second, the resident memory of every process of the stack (components, workers, tasks)."""
 
-    layout = StackLayout(home=root / "airflow", api_port=free_port(), statsd_port=free_port(),
-                         log_port=free_port(), trigger_log_port=free_port(), scheduler_health_port=free_port(),
-                         pmx_home=root / "pmx",
-                         extra={"AIRFLOW__SCHEDULER__MP_START_METHOD": "fork"} if plain_fork else {})
-    stack = AirflowStack(layout, say=lambda m: print(f"  {m}", flush=True))
-    stack.env["PMX_STATSD_ENABLED"] = "false"
-    # unscheduled: unpausing a scheduled DAG also starts the run of its latest schedule (default tickers),
-    # which would run first (max_active_runs=1) and be counted in the wall time
-    stack.env["PMX_SCHEDULES"] = "off"
-    try:
-        bootstrap(stack)
-        stack.start()
-        stack.api.wait_for_dags(["daily_etl"])
-        stack.api.set_paused("daily_etl", False)
+    def __init__(self, stack: Any) -> None:
+        super().__init__(daemon=True)
+        self.stack, self.done = stack, threading.Event()
+        self.peak_total_mb = self.peak_process_mb = 0.0
+
+    def run(self) -> None:
+        import psutil
+
+        while not self.done.wait(1.0):
+            sizes = []
+            for proc in list(self.stack.procs.values()):
+                try:
+                    root = psutil.Process(proc.pid)
+                    sizes += [p.memory_info().rss for p in [root, *root.children(recursive=True)]]
+                except psutil.Error:
+                    continue
+            self.peak_total_mb = max(self.peak_total_mb, sum(sizes) / 2**20)
+            self.peak_process_mb = max(self.peak_process_mb, max(sizes, default=0) / 2**20)
+
+
+def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = False,
+                    settings: dict[str, str] | None = None) -> dict[str, float]:
+    from private_stack import private_stack
+
+    extra = {"scheduler.mp_start_method": "fork"} if plain_fork else {}
+    with private_stack(root, settings={**extra, **(settings or {})}, dags=["daily_etl"]) as stack:
+        sampler = RssSampler(stack)
+        sampler.start()
         started = time.monotonic()
         run_id = stack.api.trigger("daily_etl", conf=conf)
         run = stack.api.wait_for_run("daily_etl", run_id, timeout=7200, poll=2)
         wall = time.monotonic() - started
+        sampler.done.set()
         tis = stack.api.task_instances("daily_etl", run_id)
         cron = (root / "pmx" / "logs" / "cron" / "daily_etl.log")
         cron_lines = cron.read_text(encoding="utf-8").splitlines() if cron.exists() else []
-    finally:
-        stack.stop()
     assert run["state"] == "success", run
     durations = [ti["duration"] or 0.0 for ti in tis]
     by_task: dict[str, list[float]] = {}
@@ -72,6 +76,7 @@ def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = Fals
     queued = [(datetime.fromisoformat(ti["start_date"]) - datetime.fromisoformat(ti["queued_when"])).total_seconds()
               for ti in tis if ti.get("queued_when") and ti.get("start_date")]
     return {"wall_s": wall, "task_instances": len(tis), "sum_task_s": sum(durations),
+            "peak_stack_rss_mb": sampler.peak_total_mb, "peak_process_rss_mb": sampler.peak_process_mb,
             "median_queue_to_start_s": statistics.median(queued) if queued else float("nan"),
             **{f"median_{k}_s": statistics.median(v) for k, v in sorted(by_task.items())},
             **breakdown(tis, cron_lines), **run_edges(run, tis)}
@@ -143,15 +148,19 @@ def breakdown(tis: list[dict], cron_lines: list[str]) -> dict[str, float]:
     return {f"median_{k}_s": statistics.median(v) for k, v in legs.items() if v}
 
 
-def as_script(root: Path, args: argparse.Namespace) -> float:
+def as_script(root: Path, args: argparse.Namespace) -> tuple[float, float]:
     env = {**os.environ, "PMX_HOME": str(root), "PMX_LOG_DIR": str(root / "logs"), "PMX_STATSD_ENABLED": "false",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     env.pop("PORTFOLIO_DB_PATH", None)
     cmd = [sys.executable, str(REPO / "scripts" / "run_etl_pipeline.py"), "--tickers", tickers(args.tickers),
            "--start-date", args.start, "--end-date", args.end, "--mode", "synthetic", "--run-id", "bench"]
     started = time.monotonic()
-    subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
-    return time.monotonic() - started
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise SystemExit(f"the script failed: exit {proc.returncode}")
+    return time.monotonic() - started, usage.ru_maxrss / 1024
 
 
 def main() -> None:
@@ -162,6 +171,8 @@ def main() -> None:
     parser.add_argument("--plain-fork", action="store_true",
                         help="workers forked from the scheduler (no preloaded libraries), for comparison")
     parser.add_argument("--keep", type=Path, help="keep the stack (Airflow home, task logs, pipeline home) here")
+    parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                        help="an Airflow setting on top of config/airflow.yml (repeat)")
     args = parser.parse_args()
     conf = {"execution_mode": "synthetic", "tickers": tickers(args.tickers), "start_date": args.start,
             "end_date": args.end}
@@ -172,12 +183,14 @@ def main() -> None:
         print(f"daily_etl, {args.tickers} tickers, {args.start}..{args.end}, synthetic")
         workers = "forked from the scheduler" if args.plain_fork else "forked from the preloaded fork server"
         print(f"under the scheduler (LocalExecutor, workers {workers}):", flush=True)
-        airflow = under_scheduler(Path(tmp) / "stack", conf, plain_fork=args.plain_fork)
+        airflow = under_scheduler(Path(tmp) / "stack", conf, plain_fork=args.plain_fork,
+                                  settings=parse_settings(args.set))
         for key, value in airflow.items():
             print(f"  {key:<28} {value:10.1f}")
         print("as a script (scripts/run_etl_pipeline.py, same work, fresh home):", flush=True)
-        script = as_script(Path(tmp) / "script", args)
+        script, script_rss = as_script(Path(tmp) / "script", args)
         print(f"  {'wall_s':<28} {script:10.1f}")
+        print(f"  {'peak_rss_mb':<28} {script_rss:10.1f}")
         print(f"ratio scheduler / script: {airflow['wall_s'] / script:.2f}")
 
 

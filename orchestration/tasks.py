@@ -81,9 +81,18 @@ def plan_etl_batches() -> list[list[str]]:
 
 
 @task(task_id="failed_tickers", trigger_rule="none_skipped")
-def failed_tickers(batches: list[list[str]], outcomes: list[Any]) -> list[str]:
+def failed_tickers(plan_task: str, outcomes: list[Any]) -> list[str]:
     """The tickers to retry, in plan order: the ones a batch reported failed, and every ticker of a batch that
-    left no result (the batch task itself failed after its retries). Runs whenever no upstream was skipped."""
+    left no result (the batch task itself failed after its retries). Runs whenever no upstream was skipped.
+
+    The plan (the batches ``plan_task`` returned) is read here rather than passed as an argument: when the plan
+    task itself failed there is nothing to retry, and this task skips instead of failing a second time.
+    """
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    batches = get_current_context()["ti"].xcom_pull(task_ids=plan_task)
+    if not batches:
+        raise AirflowSkipException(f"{plan_task} planned no batch (it failed): nothing to retry")
     reported: set[str] = set()
     failed: set[str] = set()
     for result in outcomes:  # one per batch that returned; a failed batch task returned nothing
