@@ -17,8 +17,8 @@ def _metadata_connect_args() -> dict[str, object]:
     The scheduler, the api-server, the dag-processor and every task's Execution API call write one file; with
     the tuned scheduler loop (``scheduler_idle_sleep_time``) and six task slots a burst of writes can hold the
     lock for more than 5 s, and a request then failed with "database is locked". Named by
-    ``[database] sql_alchemy_connect_args`` (and ``_async``, :data:`METADATA_CONNECT_ARGS_ASYNC`) in ``config/airflow.yml``; any other database gets
-    no extra arguments.
+    ``[database] sql_alchemy_connect_args`` (and ``_async``, :data:`METADATA_CONNECT_ARGS_ASYNC`) in
+    ``config/airflow.yml``; any other database gets no extra arguments.
     """
     from airflow.configuration import conf
 
