@@ -1,7 +1,8 @@
 """Performance report: trading results, pipeline events and DAG statistics in one offline HTML page.
 
-Reads the portfolio database, the JSON event log and Airflow (REST API when reachable, else the listener's
-``dag_run_*`` / ``task_*`` events) and writes, atomically, into one directory:
+Reads the portfolio database, the JSON event log, Airflow (REST API when reachable, else the listener's
+``dag_run_*`` / ``task_*`` events) and the stored OpenLineage events (the lineage of the last run), and
+writes, atomically, into one directory:
 
 * ``performance_report.html``: plotly figures with plotly.js inlined once (opens with no network),
 * ``performance_report.json``: every number of the report, plus the alerts,
@@ -33,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 from foundation.atomic_io import write_atomic
 from foundation.clock import utc_iso
-from monitoring import report_dags, report_pipeline, report_trading
+from monitoring import report_dags, report_lineage, report_pipeline, report_trading
 from portfolio.readout import json_safe
 
 if TYPE_CHECKING:
@@ -145,7 +146,8 @@ def _png(points: list[dict[str, Any]], target: Path) -> tuple[str | None, str | 
 def build_report(output_dir: Path | None = None, *, include_airflow: bool = True,
                  airflow_api: object | None = None, days: int = 30, png: bool = False,
                  api_url: str | None = None, now: datetime | None = None,
-                 run: dict[str, Any] | None = None, api_factory: ApiFactory | None = None) -> dict[str, Any]:
+                 run: dict[str, Any] | None = None, api_factory: ApiFactory | None = None,
+                 lineage_events: Path | None = None) -> dict[str, Any]:
     """Write the report of the last ``days`` days to ``output_dir`` (default ``reports/``); summarise it.
 
     DAG statistics come from ``airflow_api``, else from ``api_factory(api_url)``, else (or when the API is
@@ -154,6 +156,9 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
     ``run`` (``dag_id``, ``run_id``, ``state``, ...) is the DAG run the report follows: its state replaces the
     one the sources still show (the run is ``running`` while its report task runs), and the report gets a
     ``run`` section with what that run traded and the equity after it.
+
+    The lineage section shows that run's graph of datasets and jobs (else the last run's) from
+    ``lineage_events`` (default: the file the OpenLineage file transport writes).
     """
     from foundation import paths
     from foundation.pipeline_logger import get_logger
@@ -190,6 +195,7 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
         "dags": report_dags.statistics(runs, tasks)}
     if run_section is not None:
         report["run"] = run_section
+    report["lineage"] = report_lineage.lineage_section(lineage_events, run)
     report["alerts"] = find_alerts(report, settings)
     report["counts"] = {"equity_points": trading["equity"]["count"], "trades": len(trades),
                         "forecast_models": len(trading["forecast_errors"]),

@@ -156,6 +156,28 @@ def _dags(d: dict[str, Any], source: dict[str, Any], plot: _Plots) -> str:
     return "".join(parts)
 
 
+def _lineage(section: dict[str, Any] | None) -> str:
+    """Lineage of the last run: job -> inputs -> outputs (per-ticker datasets collapsed)."""
+    from lineage.summary import collapse
+
+    parts = ['<h2 id="lineage">Lineage of the last run</h2>']
+    if not section or "jobs" not in section:
+        note = (section or {}).get("note", "no lineage events")
+        return "".join(parts) + f'<p class="empty">{escape(str(note))}</p>'
+    bad = f", {section['bad_lines']} unreadable line(s) skipped" if section.get("bad_lines") else ""
+    breaks = "; ".join(section.get("chain_breaks") or []) or "connected"
+    parts.append(f'<p class="meta">{escape(section["dag_id"])} {escape(section["run_id"])}: '
+                 f'{section["events"]} events from {escape(str(section.get("path", "")))}{escape(bad)}; '
+                 f'market data -> ohlcv -> forecasts -> signals -> trades: {escape(breaks)}</p>')
+    parts.append(table(["job", "state", "inputs", "outputs"],
+                       [[j["task"], ", ".join(f"{n} {s}" if n > 1 else s for s, n in j["states"].items()) or "running",
+                         ", ".join(collapse(j["inputs"])) or "-", ", ".join(collapse(j["outputs"])) or "-"]
+                        for j in section["jobs"] if j["inputs"] or j["outputs"]]))
+    parts.append(f'<p>sources (no job wrote them): {escape(", ".join(collapse(section["sources"])) or "-")}<br>'
+                 f'sinks (no job read them): {escape(", ".join(collapse(section["sinks"])) or "-")}</p>')
+    return "".join(parts)
+
+
 def _run_line(run: dict[str, Any] | None) -> str:
     """One line on the DAG run the report follows (none for a report built outside a run)."""
     if not run:
@@ -185,6 +207,7 @@ def render(report: dict[str, Any], figures: dict[str, go.Figure], trade_rows: li
             + _run_line(report.get("run"))
             + f'<h2>Alerts</h2><ul id="alerts">{alerts}</ul>'
             + _trading(report["trading"], plot, trade_rows, max_trade_rows)
-            + _pipeline(report["pipeline"], plot) + _dags(report["dags"], report["sources"]["dags"], plot))
+            + _pipeline(report["pipeline"], plot) + _dags(report["dags"], report["sources"]["dags"], plot)
+            + _lineage(report.get("lineage")))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Performance report</title>'
             f"<style>{CSS}</style></head><body>{body}</body></html>")

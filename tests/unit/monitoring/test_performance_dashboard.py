@@ -508,3 +508,28 @@ def test_report_of_a_run_says_its_state_trades_and_equity(seeded: Path, tmp_path
 def test_report_outside_a_run_has_no_run_section(seeded: Path, tmp_path: Path) -> None:
     assert build_report(tmp_path, include_airflow=False)["run"] is None
     assert "run" not in _report(tmp_path)
+
+
+def test_the_lineage_of_the_last_run_is_a_section(seeded: Path, tmp_path: Path) -> None:
+    from tests.unit.lineage.test_summary import pipeline_run
+
+    events = tmp_path / "openlineage.jsonl"
+    lines = [json.dumps(e) for e in pipeline_run("manual__1", "ol-1", "09") + pipeline_run("manual__2", "ol-2", "10")]
+    events.write_text("\n".join(lines) + "\nnot json\n")
+    out = tmp_path / "out"
+    build_report(out, include_airflow=False, lineage_events=events)
+    lineage = json.loads((out / "performance_report.json").read_text())["lineage"]
+    assert (lineage["run_id"], lineage["bad_lines"], lineage["chain_breaks"]) == ("manual__2", 1, [])
+    html = (out / "performance_report.html").read_text()
+    assert "Lineage of the last run" in html
+    assert "<td>etl.batch</td><td>COMPLETE</td>" in html and "market_data/yfinance/AAPL" in html
+    followed = build_report(out, include_airflow=False, lineage_events=events,
+                            run={"dag_id": "portfolio_master", "run_id": "manual__1", "state": "running"})
+    assert followed["run"]["run_id"] == "manual__1"
+    assert json.loads((out / "performance_report.json").read_text())["lineage"]["run_id"] == "manual__1"
+
+
+def test_no_lineage_events_is_a_note_not_a_failure(seeded: Path, tmp_path: Path) -> None:
+    build_report(tmp_path, include_airflow=False, lineage_events=tmp_path / "missing.jsonl")
+    assert json.loads((tmp_path / "performance_report.json").read_text())["lineage"]["note"] == "no lineage events yet"
+    assert "no lineage events yet" in (tmp_path / "performance_report.html").read_text()
