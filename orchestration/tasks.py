@@ -12,7 +12,7 @@ A task that reads or writes data reports its datasets (``tasks.<function>`` rows
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -80,10 +80,22 @@ def plan_etl_batches() -> list[list[str]]:
     return load_orchestration().etl_batches.split(run_inputs(_conf()).params.tickers)
 
 
+def tickers_to_retry(batches: list[list[str]], outcomes: Iterable[Any]) -> list[str]:
+    """In plan order: the tickers a batch reported failed, and every ticker of a batch that left no result."""
+    reported: set[str] = set()
+    failed: set[str] = set()
+    for result in outcomes:  # one per batch that returned; a failed batch task returned nothing
+        if isinstance(result, dict):
+            reported.update(result.get("tickers") or [])
+            failed.update(result.get("failed") or {})
+    planned = [ticker for batch in batches for ticker in batch]
+    return [t for t in planned if t in failed or t not in reported]
+
+
 @task(task_id="failed_tickers", trigger_rule="none_skipped")
 def failed_tickers(plan_task: str, outcomes: list[Any]) -> list[str]:
-    """The tickers to retry, in plan order: the ones a batch reported failed, and every ticker of a batch that
-    left no result (the batch task itself failed after its retries). Runs whenever no upstream was skipped.
+    """The tickers to retry (:func:`tickers_to_retry`: reported failed, or in a batch task that itself failed
+    after its retries). Runs whenever no upstream was skipped.
 
     The plan (the batches ``plan_task`` returned) is read here rather than passed as an argument: when the plan
     task itself failed there is nothing to retry, and this task skips instead of failing a second time.
@@ -93,14 +105,7 @@ def failed_tickers(plan_task: str, outcomes: list[Any]) -> list[str]:
     batches = get_current_context()["ti"].xcom_pull(task_ids=plan_task)
     if not batches:
         raise AirflowSkipException(f"{plan_task} planned no batch (it failed): nothing to retry")
-    reported: set[str] = set()
-    failed: set[str] = set()
-    for result in outcomes:  # one per batch that returned; a failed batch task returned nothing
-        if isinstance(result, dict):
-            reported.update(result.get("tickers") or [])
-            failed.update(result.get("failed") or {})
-    planned = [ticker for batch in batches for ticker in batch]
-    out = [t for t in planned if t in failed or t not in reported]
+    out = tickers_to_retry(batches, outcomes)
     print(f"{len(out)} ticker(s) to retry: {', '.join(out) or 'none'}")
     return out
 

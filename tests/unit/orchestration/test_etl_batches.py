@@ -72,9 +72,9 @@ def test_a_bad_setting_is_refused_naming_file_and_key(tmp_path: Path, monkeypatc
 ])
 def test_failed_tickers_are_the_reported_failures_and_unreported_batches(outcomes: list[object],
                                                                          expected: list[str]) -> None:
-    from orchestration.tasks import failed_tickers
+    from orchestration.tasks import tickers_to_retry
 
-    assert failed_tickers.function([["A", "B"], ["C", "D"]], outcomes) == expected
+    assert tickers_to_retry([["A", "B"], ["C", "D"]], outcomes) == expected
 
 
 def test_more_batches_than_slots_when_asked() -> None:
