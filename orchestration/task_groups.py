@@ -49,8 +49,7 @@ def etl_group() -> EtlGroup:
             **retry_args("etl_batch"), **mapped_limits(),
         ).expand(tickers=plan)
         outcomes: Any = batch.output  # one small dict per batch
-        failed: Any = tasks.failed_tickers(plan.operator.task_id, outcomes)
-        plan >> failed
+        failed: Any = tasks.failed_tickers(plan, outcomes)
         retry = PortfolioETLRetryOperator.partial(
             task_id="retry_failed", pool="api_pool", outlets=[OHLCV_ASSET, FORECASTS_ASSET],
             **retry_args("etl_retry"), **mapped_limits(),
@@ -76,8 +75,7 @@ def trading_group(*, core: bool = False, trigger_rule: str = "all_success") -> T
         trade = batch_operator.partial(task_id="trade", pool="trading_pool", **retry_args("trading"),
                                        **mapped_limits()).expand(tickers=batches)
         outcomes: Any = trade.output  # one small dict per batch
-        failed: Any = tasks.failed_tickers(batches.operator.task_id, outcomes)
-        batches >> failed
+        failed: Any = tasks.failed_tickers(batches, outcomes)
         retry_operator = CoreAutoTraderOperator if core else AutoTraderOperator
         retry = retry_operator.partial(task_id="retry_failed", pool="trading_pool", **retry_args("trading"),
                                        **mapped_limits()).expand(ticker=failed)

@@ -92,19 +92,15 @@ def tickers_to_retry(batches: list[list[str]], outcomes: Iterable[Any]) -> list[
     return [t for t in planned if t in failed or t not in reported]
 
 
-@task(task_id="failed_tickers", trigger_rule="none_skipped")
-def failed_tickers(plan_task: str, outcomes: list[Any]) -> list[str]:
+@task(task_id="failed_tickers", trigger_rule="all_done_min_one_success")
+def failed_tickers(batches: list[list[str]], outcomes: list[Any]) -> list[str]:
     """The tickers to retry (:func:`tickers_to_retry`: reported failed, or in a batch task that itself failed
-    after its retries). Runs whenever no upstream was skipped.
+    after its retries).
 
-    The plan (the batches ``plan_task`` returned) is read here rather than passed as an argument: when the plan
-    task itself failed there is nothing to retry, and this task skips instead of failing a second time.
+    Trigger rule ``all_done_min_one_success`` over the plan and the batches: it runs once every batch ended,
+    failed ones included; it is skipped when the batches were (market closed, trade budget spent), and marked
+    ``upstream_failed`` when the plan itself failed, so that the run fails once, on the plan.
     """
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    batches = get_current_context()["ti"].xcom_pull(task_ids=plan_task)
-    if not batches:
-        raise AirflowSkipException(f"{plan_task} planned no batch (it failed): nothing to retry")
     out = tickers_to_retry(batches, outcomes)
     print(f"{len(out)} ticker(s) to retry: {', '.join(out) or 'none'}")
     return out
