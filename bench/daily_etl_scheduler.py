@@ -30,7 +30,9 @@ def tickers(n: int) -> str:
 
 
 class RssSampler(threading.Thread):
-    """Samples, once a second, the resident memory of every process of the stack (components, workers, tasks)."""
+    """Samples, once a second, the memory of every process of the stack (components, workers, tasks): the sum of
+    their proportional set sizes (shared pages divided among their sharers: the fork server's libraries are not
+    counted once per task) and the largest resident set of one process."""
 
     def __init__(self, stack: Any) -> None:
         super().__init__(daemon=True)
@@ -41,15 +43,22 @@ class RssSampler(threading.Thread):
         import psutil
 
         while not self.done.wait(1.0):
-            sizes = []
+            pss, rss = [], []
             for proc in list(self.stack.procs.values()):
                 try:
                     root = psutil.Process(proc.pid)
-                    sizes += [p.memory_info().rss for p in [root, *root.children(recursive=True)]]
+                    family = [root, *root.children(recursive=True)]
                 except psutil.Error:
                     continue
-            self.peak_total_mb = max(self.peak_total_mb, sum(sizes) / 2**20)
-            self.peak_process_mb = max(self.peak_process_mb, max(sizes, default=0) / 2**20)
+                for p in family:
+                    try:
+                        info = p.memory_full_info()
+                    except psutil.Error:
+                        continue
+                    pss.append(info.pss)
+                    rss.append(info.rss)
+            self.peak_total_mb = max(self.peak_total_mb, sum(pss) / 2**20)
+            self.peak_process_mb = max(self.peak_process_mb, max(rss, default=0) / 2**20)
 
 
 def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = False,
@@ -76,7 +85,7 @@ def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = Fals
     queued = [(datetime.fromisoformat(ti["start_date"]) - datetime.fromisoformat(ti["queued_when"])).total_seconds()
               for ti in tis if ti.get("queued_when") and ti.get("start_date")]
     return {"wall_s": wall, "task_instances": len(tis), "sum_task_s": sum(durations),
-            "peak_stack_rss_mb": sampler.peak_total_mb, "peak_process_rss_mb": sampler.peak_process_mb,
+            "peak_stack_pss_mb": sampler.peak_total_mb, "peak_process_rss_mb": sampler.peak_process_mb,
             "median_queue_to_start_s": statistics.median(queued) if queued else float("nan"),
             **{f"median_{k}_s": statistics.median(v) for k, v in sorted(by_task.items())},
             **breakdown(tis, cron_lines), **run_edges(run, tis)}
