@@ -1,7 +1,8 @@
 """Validate OpenLineage events and facets offline against the spec's JSON schemas.
 
-The schemas are the shared conformance copy (``../shared/conformance/openlineage/spec``, or
-``$PMX_OPENLINEAGE_SPEC_DIR``): the core ``OpenLineage.json`` and one file per facet, registered under their
+The schemas are the fixture copy of the spec (``fixtures/openlineage_spec``, identical to the team's shared
+conformance copy; or ``$PMX_OPENLINEAGE_SPEC_DIR``): the core ``OpenLineage.json`` and one file per facet,
+registered under their
 ``$id`` so that the facets' references to the core resolve without network.
 """
 
@@ -21,10 +22,13 @@ SLOTS = {"run": "RunFacet", "job": "JobFacet", "dataset": "DatasetFacet", "input
          "outputFacets": "OutputDatasetFacet"}
 
 
+FIXTURE = Path(__file__).resolve().parent / "fixtures" / "openlineage_spec"
+SHARED = REPO_ROOT.parent / "shared" / "conformance" / "openlineage" / "spec"
+
+
 def spec_dir() -> Path:
     """The directory holding ``OpenLineage.json`` and ``facets/``."""
-    default = REPO_ROOT.parent / "shared" / "conformance" / "openlineage" / "spec"
-    return Path(os.environ.get("PMX_OPENLINEAGE_SPEC_DIR") or default)
+    return Path(os.environ.get("PMX_OPENLINEAGE_SPEC_DIR") or FIXTURE)
 
 
 @lru_cache(maxsize=1)
