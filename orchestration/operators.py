@@ -139,16 +139,33 @@ class PortfolioEntrypointOperator(BaseOperator):
         return result if len(text) <= MAX_XCOM_CHARS else {"truncated": True, "keys": sorted(result)[:50]}
 
 
-def warn_failed_tickers(operator: Any, result: Any) -> Any:
-    """Log a batch's failed tickers (its ``failed`` mapping) as a warning in the task log; return ``result``."""
-    failed = sorted((result or {}).get("failed") or {})
-    if failed:
-        operator.log.warning("%d of %d tickers failed in this batch (retried by retry_failed): %s",
-                             len(failed), len(operator.tickers), ", ".join(failed))
-    return result
+class TickerBatchOperator(PortfolioEntrypointOperator):
+    """Base of the mapped batch operators: ``<entrypoint>.run_batch`` over the batch's ``tickers``; succeeds when
+    some tickers fail, reports them in its result (``failed``) and warns about them in the task log, for the
+    follow-up ``retry_failed`` to retry each alone."""
+
+    function = "run_batch"
+    template_fields = ("op_kwargs", "tickers")
+
+    def __init__(self, *, tickers: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.tickers = tickers
+
+    def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
+        inputs = super().entrypoint_inputs(context)
+        inputs["tickers"] = list(self.tickers)
+        return inputs
+
+    def execute(self, context: Context) -> Any:
+        result = super().execute(context)
+        failed = sorted((result or {}).get("failed") or {})
+        if failed:
+            self.log.warning("%d of %d tickers failed in this batch (retried by retry_failed): %s",
+                             len(failed), len(self.tickers), ", ".join(failed))
+        return result
 
 
-class PortfolioETLBatchOperator(PortfolioEntrypointOperator):
+class PortfolioETLBatchOperator(TickerBatchOperator):
     """Every stage of each ticker of one batch, in-process; succeeds when some tickers fail and reports them.
 
     Checkpoints are per ticker (``<dag_id>__<run_id>__<ticker>``, the ids :class:`PortfolioETLRetryOperator` uses),
@@ -156,12 +173,9 @@ class PortfolioETLBatchOperator(PortfolioEntrypointOperator):
     """
 
     entrypoint = "scripts.run_etl_pipeline"
-    function = "run_batch"
-    template_fields = ("op_kwargs", "tickers")
 
     def __init__(self, *, tickers: Any, threads: int = 1, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.tickers = tickers
+        super().__init__(tickers=tickers, **kwargs)
         self.threads = threads
 
     def lineage_tickers(self) -> list[str]:
@@ -170,12 +184,8 @@ class PortfolioETLBatchOperator(PortfolioEntrypointOperator):
     def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
         inputs = super().entrypoint_inputs(context)
         ti = context["ti"]
-        inputs.update(tickers=list(self.tickers), threads=self.threads,
-                      pipeline_prefix=f"{ti.dag_id}__{ti.run_id}")
+        inputs.update(threads=self.threads, pipeline_prefix=f"{ti.dag_id}__{ti.run_id}")
         return inputs
-
-    def execute(self, context: Context) -> Any:
-        return warn_failed_tickers(self, super().execute(context))
 
 
 class PortfolioETLRetryOperator(PortfolioEntrypointOperator):
@@ -243,25 +253,16 @@ class CoreAutoTraderOperator(AutoTraderOperator):
     core_mode = True
 
 
-class AutoTraderBatchOperator(PortfolioEntrypointOperator):
-    """One auto-trader cycle over a batch of tickers (mapped); succeeds when some tickers fail and reports them,
-    for the follow-up ``retry_failed`` (an :class:`AutoTraderOperator` per failed ticker) to retry alone."""
+class AutoTraderBatchOperator(TickerBatchOperator):
+    """One auto-trader cycle over a batch of tickers (mapped); a failed ticker is retried alone by an
+    :class:`AutoTraderOperator` of ``retry_failed``."""
 
     entrypoint = "scripts.run_auto_trader"
-    function = "run_batch"
-    template_fields = ("op_kwargs", "tickers")
-
-    def __init__(self, *, tickers: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.tickers = tickers
 
     def entrypoint_inputs(self, context: Context) -> dict[str, Any]:
         inputs = super().entrypoint_inputs(context)
-        inputs.update(tickers=list(self.tickers), core_mode=self.core_mode)
+        inputs["core_mode"] = self.core_mode
         return inputs
-
-    def execute(self, context: Context) -> Any:
-        return warn_failed_tickers(self, super().execute(context))
 
 
 class CoreAutoTraderBatchOperator(AutoTraderBatchOperator):

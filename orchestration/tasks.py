@@ -74,10 +74,16 @@ def run_trading_day(conf: dict[str, Any] | None = None) -> date:
 def plan_etl_batches() -> list[list[str]]:
     """The run's tickers (``conf`` > Variable > ``CRON_TICKERS`` > config) cut into batches (``etl_batches`` of
     the orchestration config): one mapped ``batch`` task instance each."""
+    return _ticker_batches("etl_batches")
+
+
+def _ticker_batches(knob: str, *, core: bool = False) -> list[list[str]]:
+    """The run's tickers (``core``: only ``tickers.core``) cut by the orchestration config's ``knob``."""
     from orchestration.config import load_orchestration
     from orchestration.runtime import run_inputs
 
-    return load_orchestration().etl_batches.split(run_inputs(_conf()).params.tickers)
+    batching = getattr(load_orchestration(), knob)
+    return batching.split(run_inputs(_conf(), core=core).params.tickers)
 
 
 def tickers_to_retry(batches: list[list[str]], outcomes: Iterable[Any]) -> list[str]:
@@ -111,16 +117,13 @@ def trading_allowed(core: bool = False) -> list[list[str]]:
     """The run's tickers (as :func:`plan_etl_batches`; ``core``: only ``tickers.core``) cut into trade batches
     (``trade_batches`` of the orchestration config), one mapped ``trade`` task instance each; nothing, so that
     the trading tasks skip, while today's (New York session date) trading is halted by a failed check."""
-    from orchestration.config import load_orchestration
-    from orchestration.runtime import run_inputs
-
     raw = Variable.get(TRADING_HALT_VARIABLE, default=None)
     if raw:
         halt = json.loads(raw)
         if halt.get("date") == run_trading_day(_conf()).isoformat():
             print(f"trading halted for {halt['date']}: {halt.get('reason')}")
             return []
-    return load_orchestration().trade_batches.split(run_inputs(_conf(), core=core).params.tickers)
+    return _ticker_batches("trade_batches", core=core)
 
 
 @task.short_circuit(task_id="core_trade_budget")
