@@ -340,34 +340,25 @@ class PortfolioListener:
         self._guard("on_existing_dag_import_error", self._import_error, filename, stacktrace, False)
 
     # -- assets ---------------------------------------------------------------------------------------------
-    def _asset(self, hook: str, event: str, asset: Any) -> ListenerRecord:
-        return asset_record(hook, event, asset)
-
-    def _asset_alias(self, hook: str, alias: Any) -> ListenerRecord:
-        return asset_alias_record(hook, alias)
-
-    def _asset_event(self, hook: str, asset_event: Any) -> ListenerRecord:
-        return asset_event_record(hook, asset_event)
-
     @hookimpl
     def on_asset_created(self, asset: Any) -> None:
         """A new asset was registered."""
-        self._guard("on_asset_created", self._asset, "asset_created", asset)
+        self._guard("on_asset_created", asset_record, "asset_created", asset)
 
     @hookimpl
     def on_asset_alias_created(self, asset_alias: Any) -> None:
         """A new asset alias was registered."""
-        self._guard("on_asset_alias_created", self._asset_alias, asset_alias)
+        self._guard("on_asset_alias_created", asset_alias_record, asset_alias)
 
     @hookimpl
     def on_asset_changed(self, asset: Any) -> None:
         """An asset change was registered."""
-        self._guard("on_asset_changed", self._asset, "asset_changed", asset)
+        self._guard("on_asset_changed", asset_record, "asset_changed", asset)
 
     @hookimpl
     def on_asset_event_emitted(self, asset_event: Any) -> None:
         """An asset event was emitted (with its source task)."""
-        self._guard("on_asset_event_emitted", self._asset_event, asset_event)
+        self._guard("on_asset_event_emitted", asset_event_record, asset_event)
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def _lifecycle(self, hook: str, component: Any) -> ListenerRecord | None:
