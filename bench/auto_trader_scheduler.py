@@ -17,22 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 
-from private_stack import REPO, parse_settings, private_stack
+from private_stack import REPO, parse_settings, private_stack, run_seconds, synthetic_tickers
 
 START, END = "2024-01-01", "2024-12-31"
-
-
-def tickers(n: int) -> str:
-    return ",".join(f"TK{i:02d}" for i in range(n))
-
-
-def _seconds(run: dict) -> float:
-    queued = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00"))
-    end = datetime.fromisoformat(run["end_date"].replace("Z", "+00:00"))
-    return (end - queued).total_seconds()
 
 
 def main() -> None:
@@ -40,7 +29,8 @@ def main() -> None:
     parser.add_argument("--tickers", type=int, default=50)
     parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE")
     args = parser.parse_args()
-    conf = {"execution_mode": "synthetic", "tickers": tickers(args.tickers), "start_date": START, "end_date": END}
+    conf = {"execution_mode": "synthetic", "tickers": synthetic_tickers(args.tickers), "start_date": START,
+            "end_date": END}
     print(f"auto_trader cycle, {args.tickers} tickers (data: {START}..{END}, synthetic)")
     with tempfile.TemporaryDirectory(prefix="bench-trader-") as tmp:
         root = Path(tmp)
@@ -53,7 +43,7 @@ def main() -> None:
             run = stack.api.wait_for_run("auto_trader", run_id, timeout=1800, poll=0.5)
             assert run["state"] == "success", run
             tis = stack.api.task_instances("auto_trader", run_id)
-        wall = _seconds(run)
+        wall = run_seconds(run)
         ran = [ti for ti in tis if ti.get("start_date")]
         print(f"under the scheduler: {wall:6.1f} s trigger -> success, {len(ran)} task instances run, "
               f"{sum(ti.get('duration') or 0 for ti in ran):.1f} task-seconds")

@@ -22,11 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from private_stack import REPO, parse_settings
-
-
-def tickers(n: int) -> str:
-    return ",".join(f"TK{i:02d}" for i in range(n))
+from private_stack import REPO, parse_settings, synthetic_tickers, timestamp
 
 
 class RssSampler(threading.Thread):
@@ -93,19 +89,15 @@ def under_scheduler(root: Path, conf: dict[str, str], *, plain_fork: bool = Fals
 
 def run_edges(run: dict, tis: list[dict]) -> dict[str, float]:
     """Run start -> first task scheduled, and last task end -> run end (the scheduler noticing the run is done)."""
-    scheds = [s for ti in tis if (s := _ts(ti.get("scheduled_when")))]
-    ends = [e for ti in tis if (e := _ts(ti.get("end_date")))]
-    start, end = _ts(run.get("start_date")), _ts(run.get("end_date"))
+    scheds = [s for ti in tis if (s := timestamp(ti.get("scheduled_when")))]
+    ends = [e for ti in tis if (e := timestamp(ti.get("end_date")))]
+    start, end = timestamp(run.get("start_date")), timestamp(run.get("end_date"))
     out: dict[str, float] = {}
     if start and scheds:
         out["run_start_to_first_sched_s"] = (min(scheds) - start).total_seconds()
     if end and ends:
         out["last_end_to_run_end_s"] = (end - max(ends)).total_seconds()
     return out
-
-
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def breakdown(tis: list[dict], cron_lines: list[str]) -> dict[str, float]:
@@ -130,7 +122,7 @@ def breakdown(tis: list[dict], cron_lines: list[str]) -> dict[str, float]:
                                                     "execute", "execute_to_end", "hop_end_to_next_sched")}
     ends: dict[str, dict[int, datetime]] = {}
     for ti in tis:
-        sched, queued, start, end = (_ts(ti.get(k)) for k in ("scheduled_when", "queued_when", "start_date",
+        sched, queued, start, end = (timestamp(ti.get(k)) for k in ("scheduled_when", "queued_when", "start_date",
                                                                "end_date"))
         if end:
             ends.setdefault(ti["task_id"], {})[ti["map_index"]] = end
@@ -150,7 +142,7 @@ def breakdown(tis: list[dict], cron_lines: list[str]) -> dict[str, float]:
     order = list(dict.fromkeys(task_id for _, task_id in sorted(starts)))
     for up, down in itertools.pairwise(order):  # upstream end (same map index, else the last) -> scheduled
         for ti in tis:
-            sched, up_ends = _ts(ti.get("scheduled_when")), ends.get(up, {})
+            sched, up_ends = timestamp(ti.get("scheduled_when")), ends.get(up, {})
             if ti["task_id"] == down and sched and up_ends:
                 ready = up_ends.get(ti["map_index"]) or max(up_ends.values())
                 legs["hop_end_to_next_sched"].append((sched - ready).total_seconds())
@@ -161,7 +153,7 @@ def as_script(root: Path, args: argparse.Namespace) -> tuple[float, float]:
     env = {**os.environ, "PMX_HOME": str(root), "PMX_LOG_DIR": str(root / "logs"), "PMX_STATSD_ENABLED": "false",
            "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
     env.pop("PORTFOLIO_DB_PATH", None)
-    cmd = [sys.executable, str(REPO / "scripts" / "run_etl_pipeline.py"), "--tickers", tickers(args.tickers),
+    cmd = [sys.executable, str(REPO / "scripts" / "run_etl_pipeline.py"), "--tickers", synthetic_tickers(args.tickers),
            "--start-date", args.start, "--end-date", args.end, "--mode", "synthetic", "--run-id", "bench"]
     started = time.monotonic()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
@@ -183,7 +175,7 @@ def main() -> None:
     parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                         help="an Airflow setting on top of config/airflow.yml (repeat)")
     args = parser.parse_args()
-    conf = {"execution_mode": "synthetic", "tickers": tickers(args.tickers), "start_date": args.start,
+    conf = {"execution_mode": "synthetic", "tickers": synthetic_tickers(args.tickers), "start_date": args.start,
             "end_date": args.end}
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=False)

@@ -13,22 +13,15 @@ import argparse
 import json
 import statistics
 import tempfile
-from datetime import datetime
 from pathlib import Path
 
-from private_stack import private_stack
+from private_stack import private_stack, run_seconds, synthetic_tickers
 
 DAGS = ("daily_etl", "portfolio_master")
 
 
-def _seconds(run: dict) -> float:
-    queued = datetime.fromisoformat(run["queued_at"].replace("Z", "+00:00"))
-    end = datetime.fromisoformat(run["end_date"].replace("Z", "+00:00"))
-    return (end - queued).total_seconds()
-
-
 def one(lineage: bool, tickers: int) -> tuple[dict[str, float], list[int]]:
-    conf = {"execution_mode": "synthetic", "tickers": ",".join(f"TK{i:02d}" for i in range(tickers)),
+    conf = {"execution_mode": "synthetic", "tickers": synthetic_tickers(tickers),
             "start_date": "2020-01-01", "end_date": "2024-12-31"}
     settings = {"openlineage.disabled": str(not lineage).lower()}
     with tempfile.TemporaryDirectory(prefix="bench-lineage-") as tmp, \
@@ -38,7 +31,7 @@ def one(lineage: bool, tickers: int) -> tuple[dict[str, float], list[int]]:
             run_id = stack.api.trigger(dag_id, conf=conf if dag_id == "daily_etl" else {"execution_mode": "synthetic"})
             run = stack.api.wait_for_run(dag_id, run_id, timeout=1800, poll=0.5)
             assert run["state"] == "success", run
-            walls[dag_id] = _seconds(run)
+            walls[dag_id] = run_seconds(run)
         events = Path(tmp) / "airflow" / "openlineage" / "events.jsonl"
         sizes = [len(line.encode()) for line in events.read_text().splitlines()] if events.exists() else []
     return walls, sizes

@@ -13,17 +13,12 @@ import argparse
 import statistics
 import tempfile
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from private_stack import parse_settings, private_stack
+from private_stack import parse_settings, private_stack, run_seconds, timestamp
 
 MASTER = "portfolio_master"
-
-
-def _ts(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
 
 
 def stack_cpu_s(stack: Any) -> float:
@@ -45,11 +40,11 @@ def stack_cpu_s(stack: Any) -> float:
 def legs(tis: list[dict]) -> dict[str, float]:
     """Sums over the run's task instances: queued -> start, run time, and the scheduler's hops (an instance's
     scheduled time minus the latest end before it)."""
-    ran = [ti for ti in tis if _ts(ti.get("start_date")) and _ts(ti.get("end_date"))]
-    ends = sorted(e for ti in ran if (e := _ts(ti["end_date"])))
+    ran = [ti for ti in tis if timestamp(ti.get("start_date")) and timestamp(ti.get("end_date"))]
+    ends = sorted(e for ti in ran if (e := timestamp(ti["end_date"])))
     hops, waits = [], []
     for ti in ran:
-        sched, queued, start = (_ts(ti.get(k)) for k in ("scheduled_when", "queued_when", "start_date"))
+        sched, queued, start = (timestamp(ti.get(k)) for k in ("scheduled_when", "queued_when", "start_date"))
         if queued and start:
             waits.append((start - queued).total_seconds())
         before = [e for e in ends if sched and e <= sched]
@@ -73,9 +68,8 @@ def measure(settings: dict[str, str], runs: int, idle: float) -> None:
             run_id = stack.api.trigger(MASTER, conf={"execution_mode": "synthetic"})
             run = stack.api.wait_for_run(MASTER, run_id, timeout=600, poll=0.5)
             cpus.append(stack_cpu_s(stack) - cpu0)
-            queued, end = _ts(run.get("queued_at")), _ts(run.get("end_date"))
-            assert run["state"] == "success" and queued and end, run
-            walls.append((end - queued).total_seconds())
+            assert run["state"] == "success", run
+            walls.append(run_seconds(run))
             tis = stack.api.task_instances(MASTER, run_id)
             time.sleep(2)  # let the last task processes exit before the next run
         print("  trigger -> success              " + "  ".join(f"{w:6.1f}" for w in walls)

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def synthetic_tickers(n: int) -> str:
+    """``TK00,TK01,...``: ``n`` synthetic tickers for a run's conf."""
+    return ",".join(f"TK{i:02d}" for i in range(n))
+
+
+def timestamp(value: str | None) -> datetime | None:
+    """An API timestamp (``...Z`` or ``+00:00``) as an aware datetime; ``None`` stays ``None``."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def run_seconds(run: dict[str, Any]) -> float:
+    """A finished DAG run's trigger -> end (``queued_at`` -> ``end_date``): the poll interval does not count."""
+    queued, end = timestamp(run.get("queued_at")), timestamp(run.get("end_date"))
+    assert queued and end, run
+    return (end - queued).total_seconds()
 
 
 def airflow_env(settings: dict[str, str]) -> dict[str, str]:

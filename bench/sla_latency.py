@@ -19,6 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from private_stack import airflow_env, free_port, parse_settings
+
 BENCH_DAG = """
 from datetime import datetime, timedelta
 from airflow.sdk import DAG, task
@@ -37,15 +39,6 @@ with DAG(dag_id="sla_bench", schedule=None, start_date=datetime(2026, 1, 1), cat
 
     late()
 """
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -188,8 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                         help="an Airflow setting on top of config/airflow.yml (repeat)")
     args = parser.parse_args(argv)
-    from private_stack import airflow_env, parse_settings
-
     result = run(args.misses, args.keep, airflow_env(parse_settings(args.set)))
     print(f"\nSLA miss -> alert latency over {len(result['pagerduty'])} of {args.misses} misses")
     for label, key in (
