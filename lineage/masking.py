@@ -2,8 +2,8 @@
 
 The provider redacts events with a copy of the task SDK masker taken when its adapter is built: a secret
 registered later (a Connection password the task fetched) and the scheduler's DAG-run events pass through
-unmasked, run conf included. ``config/airflow.yml`` therefore wraps the real transport (file, or HTTP to
-Marquez) in OpenLineage's ``transform`` transport with :class:`MaskingTransformer`, which
+unmasked, run conf included. The add-on's transport (:mod:`lineage.transport`) therefore runs every event
+through :func:`mask_value` before the real transport (file, or HTTP to Marquez) sees it, which
 
 * replaces every value of a run conf (any ``conf`` mapping of a facet, e.g. ``airflow.dagRun.conf``) with
   ``***``, keeping the keys: a conf is operator input that can carry anything, and a scheduler cannot know
@@ -12,25 +12,18 @@ Marquez) in OpenLineage's ``transform`` transport with :class:`MaskingTransforme
 * runs every other string (``errorMessage.message``, stack traces, task info) through the live Airflow
   maskers and the project's redaction (:func:`foundation.scrub.scrub`).
 
-A masking failure drops the event (fail closed), is counted in :data:`FAILURES` and sent as the StatsD
-counter ``pmx.observability.failure,component=lineage,reason=mask``; it never reaches the task.
+A masking failure raises; the transport then drops the event (fail closed) and counts it.
 """
 
 from __future__ import annotations
 
-import logging
-import threading
 from typing import Any
 
 import attr
-from openlineage.client.transport.transform import EventTransformer
 
 from foundation.scrub import MASK, MAX_DEPTH, mask_all, scrub, sensitive_key
 
-log = logging.getLogger(__name__)
 CONF_KEYS = frozenset({"conf", "dag_run_conf"})
-FAILURES = {"count": 0}
-_lock = threading.Lock()
 
 
 def mask_value(value: Any, key: str | None = None, depth: int = 0) -> Any:
@@ -58,28 +51,3 @@ def mask_value(value: Any, key: str | None = None, depth: int = 0) -> Any:
         return value
     return value  # enums, datetimes, UUIDs: no free text
 
-
-def _count_failure(exc: BaseException) -> None:
-    with _lock:
-        FAILURES["count"] += 1
-        first = FAILURES["count"] == 1
-    if first:
-        log.warning("OpenLineage event dropped: masking failed (%s)", type(exc).__name__)
-    try:
-        from foundation.metrics import get_client
-
-        get_client().incr("observability.failure", tags={"component": "lineage", "reason": "mask"})
-    except Exception:  # the failure path itself must never raise
-        pass
-
-
-class MaskingTransformer(EventTransformer):
-    """``transformer_class`` of the ``transform`` transport: masks an event, or drops it if masking fails."""
-
-    def transform(self, event: Any) -> Any:
-        """The masked event (the transport already deep-copied it), ``None`` when masking failed."""
-        try:
-            return mask_value(event)
-        except Exception as exc:  # fail closed: an unmasked event must not be emitted
-            _count_failure(exc)
-            return None

@@ -2,17 +2,20 @@
 
 The compose stack (``deploy/docker-compose.yml``) runs the same settings as the local stack, with the scale-path
 differences applied here: PostgreSQL metadata, CeleryExecutor on Redis, StatsD to the statsd-exporter service,
-the api-server listening inside its container. Secrets are never rendered: Airflow reads them from Docker
-secrets through its ``*_CMD`` variants. ``python -m local_stack.compose [--check]``.
+OpenLineage over HTTP to the marquez service, the api-server listening inside its container. Secrets are never
+rendered: Airflow reads them from Docker secrets through its ``*_CMD`` variants.
+``python -m local_stack.compose [--check]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 from foundation import paths
+from lineage.transport import guarded, http_transport
 from local_stack.airflow_env import StackLayout, settings_environment
 
 TARGET = paths.REPO_ROOT / "deploy" / "airflow.compose.env"
@@ -33,6 +36,7 @@ SCALE_PATH = {
     "AIRFLOW__API_AUTH__JWT_SECRET_CMD": SECRET.format("jwt_secret"),
     "AIRFLOW__API__SECRET_KEY_CMD": SECRET.format("api_secret_key"),
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "0.0.0.0",
+    "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(guarded(http_transport("http://marquez:5000"))),
 }
 DROPPED = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",)
 

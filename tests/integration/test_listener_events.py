@@ -226,3 +226,41 @@ def test_threshold_state_is_shared_by_runners_and_scheduler(scenario: Scenario, 
     assert streaks[SCENARIO_DAG] >= 1                         # written by the scheduler's DAG-run hook
     assert report["history"]["by_task"][f"{SCENARIO_DAG}.broken"]["failed"] >= 1
     assert report["history"]["by_error_type"]["PermissionError"] >= 1
+
+
+def test_a_retried_task_has_one_openlineage_run_per_try_under_the_dag_run(scenario: Scenario,
+                                                                         airflow_stack: Any) -> None:
+    """``flaky`` fails its first try and succeeds on the second: START/FAIL then START/COMPLETE, each try its own
+    run id as the provider derives it (DAG, task, try, date, map index), both under the DAG run's run."""
+    from datetime import datetime
+
+    from airflow.providers.openlineage.plugins.adapter import OpenLineageAdapter
+
+    from lineage.summary import read_events
+
+    run = airflow_stack.api.dag_run(SCENARIO_DAG, scenario.result.run_id)
+    date = datetime.fromisoformat((run["logical_date"] or run["run_after"]).replace("Z", "+00:00"))
+    dag_run_id = OpenLineageAdapter.build_dag_run_id(SCENARIO_DAG, date, clear_number=0)
+    tries = {n: OpenLineageAdapter.build_task_instance_run_id(SCENARIO_DAG, "flaky", n, date, -1) for n in (1, 2)}
+    path = Path(airflow_stack.env["AIRFLOW_HOME"]) / "openlineage" / "events.jsonl"
+
+    final = {"success": "COMPLETE", "failed": "FAIL"}[scenario.result.state]  # `broken` fails the run
+
+    def events() -> list[dict[str, Any]] | None:
+        found = [e for e in read_events(path)[0] if e["run"]["runId"] in {dag_run_id, *tries.values()}]
+        return found if any(e["eventType"] == final and e["run"]["runId"] == dag_run_id for e in found) else None
+
+    found = sorted(wait_for(events, 60, f"the DAG run's {final} event under run id {dag_run_id}"),
+                   key=lambda e: e["eventTime"])
+    flaky = [(e["eventType"], e["run"]["runId"]) for e in found if e["job"]["name"] == f"{SCENARIO_DAG}.flaky"]
+    assert flaky == [("START", tries[1]), ("FAIL", tries[1]), ("START", tries[2]), ("COMPLETE", tries[2])]
+    dag_events = [e for e in found if e["run"]["runId"] == dag_run_id]
+    assert {e["job"]["name"] for e in dag_events} == {SCENARIO_DAG}
+    assert [e["eventType"] for e in dag_events] == ["START", final]
+    for event in found:
+        if event["job"]["name"] == f"{SCENARIO_DAG}.flaky":
+            parent = event["run"]["facets"]["parent"]
+            assert parent["run"]["runId"] == dag_run_id and parent["job"]["name"] == SCENARIO_DAG
+            assert parent["job"]["namespace"] == event["job"]["namespace"] == "portfolio-maximizer"
+    (fail,) = [e for e in found if e["eventType"] == "FAIL" and e["job"]["name"] == f"{SCENARIO_DAG}.flaky"]
+    assert "first try fails on purpose" in fail["run"]["facets"]["errorMessage"]["message"]

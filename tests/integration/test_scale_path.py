@@ -1,5 +1,6 @@
 """The production scale path for real: PostgreSQL metadata database, CeleryExecutor with a Redis broker and a
-Celery worker, with the project's plugin, pools and DAGs unchanged (what ``deploy/docker-compose.yml`` runs).
+Celery worker, with the project's plugin, pools and DAGs unchanged, and OpenLineage over HTTP to an endpoint
+speaking Marquez's (what ``deploy/docker-compose.yml`` runs).
 
 Uses the PostgreSQL (127.0.0.1:5432) and Redis (127.0.0.1:6379) of the machine: a throw-away database and an
 empty Redis database index, both removed afterwards.
@@ -7,6 +8,7 @@ empty Redis database index, both removed afterwards.
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from foundation.pipeline_logger import read_events
+from lineage.transport import guarded, http_transport
 from local_stack.airflow_env import StackLayout
 from local_stack.stack import AirflowStack
+from tests.integration.lineage_receiver import LineageReceiver
 from tests.integration.stack_support import copy_test_config, dag_bundles
-from tests.support import free_port, require
+from tests.support import free_port, require, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # see tests/wait_budget.py
 
@@ -70,7 +74,17 @@ def _empty_redis_db() -> tuple[object, int]:
 
 
 @pytest.fixture(scope="module")
-def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowStack, str, object]]:
+def marquez() -> Iterator[LineageReceiver]:
+    """The lineage endpoint the stack's OpenLineage transport sends to (as deploy/ sends to Marquez)."""
+    receiver = LineageReceiver(free_port())
+    receiver.start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture(scope="module")
+def celery_stack(tmp_path_factory: pytest.TempPathFactory,
+                 marquez: LineageReceiver) -> Iterator[tuple[AirflowStack, str, object]]:
     """A second, private stack on PostgreSQL + CeleryExecutor (its own ports, home and databases)."""
     database = _postgres_database()
     broker, broker_db = _empty_redis_db()
@@ -87,7 +101,8 @@ def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Air
                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
                "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": dag_bundles(),
                "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-               "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5"},
+               "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+               "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(guarded(http_transport(marquez.url)))},
     )
     stack = AirflowStack(layout, components=("api-server", "scheduler", "dag-processor", "celery-worker"),
                          extra_env={"PMX_CONFIG_DIR": str(config_dir), "PMX_LOG_DIR": str(root / "pmx" / "logs"),
@@ -144,3 +159,42 @@ def test_the_listener_reports_celery_tasks(celery_stack: tuple[AirflowStack, str
     events = [e for stream in ("pipeline", "events") for e in read_events(log_dir, stream)  # type: ignore[arg-type]
               if e.get("component") == "listener" and e.get("run_id") == run_id]
     assert {e["event"] for e in events} >= {"task_running", "task_success", "dag_run_running", "dag_run_success"}
+
+
+def test_lineage_reaches_the_marquez_endpoint_and_losing_it_fails_no_task(
+        celery_stack: tuple[AirflowStack, str, object], marquez: LineageReceiver) -> None:
+    """The master run's events go over the shipped HTTP transport (timeout, retries) to the endpoint; the endpoint
+    goes down mid-run: the run stays green and every lost event is counted (component=lineage, reason=transport);
+    once it is back, the next run's events arrive again."""
+    from tests.unit.lineage._spec import event_errors
+
+    stack, _, _ = celery_stack
+    stack.api.wait_for_dags(["portfolio_master", "stack_smoke"])
+    stack.api.set_paused("portfolio_master", False)
+    run_id = stack.api.trigger("portfolio_master", conf=CONF)
+
+    def a_task_completed() -> list[dict]:
+        return [e for e in marquez.received() if e["eventType"] == "COMPLETE"
+                and e["run"]["facets"].get("parent", {}).get("job", {}).get("name") == "portfolio_master"]
+
+    wait_for(a_task_completed, 300, "a COMPLETE event of a master task at the endpoint")
+    marquez.stop()
+    run = stack.api.wait_for_run("portfolio_master", run_id, timeout=420)
+    tis = stack.api.task_instances("portfolio_master", run_id)
+    assert run["state"] == "success", [(t["task_id"], t["map_index"], t["state"]) for t in tis]
+    assert all(t["try_number"] <= 1 for t in tis), "no task was retried because of lineage"
+
+    received = marquez.received()
+    assert marquez.rejected == 0
+    assert [f"{e['job']['name']}: {err}" for e in received for err in event_errors(e)] == []
+    log_dir = Path(stack.env["PMX_LOG_DIR"]) / "pipeline"
+    lost = [e for stream in ("pipeline", "events") for e in read_events(log_dir, stream)  # type: ignore[arg-type]
+            if e.get("event") == "observability_failure" and e.get("component_failed") == "lineage"]
+    assert lost and {e["reason"] for e in lost} == {"transport"}, lost[:3]
+    assert {e["dag_id"] for e in lost if e.get("dag_id")} <= {"portfolio_master"}
+
+    marquez.start()
+    _, smoke = _run(stack, "stack_smoke")
+    assert smoke["state"] == "success"
+    wait_for(lambda: [e for e in marquez.received() if e["eventType"] == "COMPLETE"
+                      and e["job"]["name"].startswith("stack_smoke.")], 120, "stack_smoke's events after the restart")

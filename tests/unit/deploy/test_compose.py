@@ -55,3 +55,35 @@ def test_every_secret_is_a_documented_file(stack: dict) -> None:
         assert f"`{name}`" in readme, f"{name} is not documented in deploy/secrets/README.md"
     referenced = set(re.findall(r"/run/secrets/(\w+)", compose.render()))
     assert referenced <= used, referenced - used
+
+
+def test_lineage_goes_over_http_to_the_marquez_service(stack: dict) -> None:
+    """Marquez, its database and its web UI are services on pinned full versions; the Airflow settings send every
+    event (masked and counted by the add-on's transport) to the marquez service's lineage endpoint."""
+    import json
+
+    services = stack["services"]
+    for name in ("marquez", "marquez-db", "marquez-web"):
+        assert re.fullmatch(r"[\w./-]+:\d+\.\d+(\.\d+)?", services[name]["image"]), services[name]["image"]
+    env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
+    transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
+    assert transport["type"] == "lineage.transport.GuardedTransport"
+    http = transport["transport"]
+    assert (http["type"], http["url"], http["endpoint"]) == ("http", "http://marquez:5000", "api/v1/lineage")
+    marquez = services["marquez"]
+    assert "127.0.0.1:5000:5000" in marquez["ports"]
+    assert services["marquez-web"]["environment"]["MARQUEZ_HOST"] == "marquez"
+
+
+def test_marquez_config_is_mounted_and_every_variable_it_reads_is_set(stack: dict) -> None:
+    marquez = stack["services"]["marquez"]
+    (mount,) = marquez["volumes"]
+    source, target = mount.split(":")[:2]
+    config = (DEPLOY / source).resolve()
+    assert config.is_file() and target == marquez["environment"]["MARQUEZ_CONFIG"]
+    settings = "\n".join(line.split("#")[0] for line in config.read_text().splitlines())
+    variables = set(re.findall(r"\$\{(\w+)\}", settings))
+    unset = variables - {"POSTGRES_PASSWORD"} - set(marquez["environment"])  # the password: from the secret
+    assert "POSTGRES_PASSWORD" in variables and not unset, unset
+    assert "/run/secrets/marquez_db_password" in " ".join(marquez["entrypoint"])
+    assert "marquez_db_password" in marquez["secrets"]

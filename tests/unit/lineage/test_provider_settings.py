@@ -1,7 +1,8 @@
 """The shipped ``[openlineage]`` settings are options the installed provider knows, and it reads our values.
 
-Also the documented production HTTP transport (docs/lineage.md, "Cheap emission"): the client's ``HttpConfig``
-silently drops keys it does not know, so a typo there would switch a timeout or retry bound off unnoticed.
+Also the production HTTP transport (``lineage.transport.http_transport``, rendered into deploy/ and shown in
+docs/lineage.md, "Cheap emission"): the client's ``HttpConfig`` silently drops keys it does not know, so a typo
+there would switch a timeout or retry bound off unnoticed.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from openlineage.client.transport.http import HttpConfig
 from urllib3.util import Retry
 
 from foundation.paths import REPO_ROOT
+from lineage.transport import guarded, http_transport
 
 SHIPPED: dict[str, Any] = yaml.safe_load((REPO_ROOT / "config" / "airflow.yml").read_text())["openlineage"]
 OPTIONS: dict[str, Any] = get_provider_info()["config"]["openlineage"]["options"]
@@ -54,6 +56,7 @@ def test_the_provider_reads_the_cheap_emission_settings() -> None:
 
 def test_the_shipped_file_transport_has_only_known_keys() -> None:
     transport = json.loads(SHIPPED["transport"].replace("{{", "{").replace("}}", "}"))
+    assert transport["type"] == "lineage.transport.GuardedTransport"
     inner = transport["transport"]
     assert inner["type"] == "file"
     known = {f.name for f in FileConfig.__dataclass_fields__.values()}
@@ -62,7 +65,7 @@ def test_the_shipped_file_transport_has_only_known_keys() -> None:
 
 def test_the_documented_http_transport_is_valid_and_fits_in_the_execution_timeout() -> None:
     transport = _documented_transport()
-    assert transport["transformer_class"] == "lineage.masking.MaskingTransformer"
+    assert transport == guarded(http_transport("http://marquez:5000")), "docs/lineage.md differs from deploy/"
     http = transport["transport"]
     assert http["type"] == "http"
     assert set(http) - {"type"} <= {f.name for f in attr.fields(HttpConfig)}
