@@ -55,6 +55,13 @@ def test_nothing_is_sent_when_openlineage_is_off(monkeypatch: pytest.MonkeyPatch
     lineage_binding.emit_for_task("tasks.trading_snapshot", {})
 
 
+def test_disabled_lineage_is_decided_before_the_providers_api(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``[openlineage] disabled``: the task returns on the provider's setting, without the API's imports."""
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__DISABLED", "true")
+    monkeypatch.setattr(api, "is_openlineage_active", lambda: pytest.fail("the provider's API was consulted"))
+    lineage_binding.emit_for_task("tasks.trading_snapshot", {})
+
+
 def test_a_failed_emission_is_counted_never_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     from foundation import failures
 
