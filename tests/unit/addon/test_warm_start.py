@@ -34,6 +34,16 @@ def test_importing_it_builds_the_listener_manager_with_our_listener(airflow_meta
     assert "PortfolioListener" in names.split(",")
 
 
+def test_it_loads_the_task_runtime_with_lineage_off(airflow_metadata: Path) -> None:
+    """The modules every worker and task imports are in the fork server whatever the lineage setting (the
+    OpenLineage listener used to be what imported them)."""
+    probe = "import sys, addon.warm_start as w; print(sorted(set(w.TASK_RUNTIME) - set(sys.modules)))"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "AIRFLOW__OPENLINEAGE__DISABLED": "true"}
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=REPO_ROOT, env=env,
+                         timeout=120, check=True)
+    assert out.stdout.split("\n")[-2] == "[]", out.stdout + out.stderr
+
+
 def test_a_failure_is_counted_and_never_raised(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib
 
