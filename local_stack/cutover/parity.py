@@ -138,8 +138,8 @@ def _mismatch(at: datetime, entry: CronEntry, cron_zone: str, schedule: DagSched
     if cron_offset == dag_offset:
         return None
     if not _has_dst(cron_zone, at) and _has_dst(schedule.zone, at):
-        return (f"cron in {cron_zone} does not follow {schedule.zone} DST (cron {_fmt_offset(cron_offset)}, "
-                f"DAG {_fmt_offset(dag_offset)} here)")
+        return (f"cron in {cron_zone} does not follow {schedule.zone} DST: here cron is {_fmt_offset(cron_offset)}, "
+                f"the DAG {_fmt_offset(dag_offset)}")
     return (f"cron runs in {cron_zone} ({_fmt_offset(cron_offset)} here), the DAG in {schedule.zone} "
             f"({_fmt_offset(dag_offset)})")
 
@@ -162,7 +162,7 @@ def _explain_cron_only(fire: Fire, entry: CronEntry, zone: str, schedule: DagSch
         reason = (f"cron runs this wildcard job again at {wall} in the repeated hour ({_local(fire.at, zone)}); "
                   "the DAG's timetable runs that wall-clock time once")
     elif _ambiguous(fire.wall, ZoneInfo(zone)):
-        reason = (f"{wall} comes twice on the fall-back day: cron runs this fixed-time job in the first pass "
+        reason = (f"{wall} comes twice on the fall-back day: cron runs it in the first pass "
                   f"({_local(fire.at, zone)}), the DAG's timetable in the second")
     else:
         return Difference(fire.at, "cron", f"cron fires at {_local(fire.at, zone)}, the DAG does not", False)
@@ -195,7 +195,7 @@ def _differences(cron: list[tuple[Fire, CronEntry]], dag: list[datetime], side: 
     cron_only, dag_only = cron_count - dag_count, dag_count - cron_count
     out: list[Difference] = []
     pending = Counter(cron_only)
-    for fire, entry in cron:
+    for fire, entry in reversed(cron):  # the surplus runs of an instant are its last ones
         if pending[fire.at] > 0:
             pending[fire.at] -= 1
             out.append(_explain_cron_only(fire, entry, side.zone(entry), schedule))
@@ -229,8 +229,8 @@ def _compare_window(side: _CronSide, schedule: DagSchedule, transition: Transiti
 
 
 def _schedule_text(entry: CronEntry, side: _CronSide) -> str:
-    source = entry.zone_source or side.default_zone.source
-    return f"{entry.schedule} ({side.zone(entry)}, {source})"
+    source = f", {entry.zone_source}" if entry.zone_source else ""
+    return f"{entry.schedule} ({side.zone(entry)}{source})"
 
 
 def job_parity(job: str, entries: list[CronEntry], schedule: DagSchedule | None, default_zone: ZoneChoice,
