@@ -20,7 +20,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from local_stack.cutover.crontab import Crontab, CrontabError, read_crontab
 from local_stack.cutover.mapping import parse_jobs
@@ -132,7 +132,7 @@ def _cron_zone(value: str | None) -> ZoneChoice:
     if value:
         try:
             ZoneInfo(value)
-        except (ValueError, OSError):
+        except (ZoneInfoNotFoundError, ValueError):
             raise StateError(f"--cron-tz {value!r} is not a known time zone") from None
         return ZoneChoice(value, "--cron-tz")
     name, source = machine_zone()

@@ -8,7 +8,9 @@ way the scheduler calls it once the DAG is running: each call gets the previous 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,7 +68,8 @@ def load_schedules(dag_ids: list[str], dags_dir: Path = DAGS_DIR) -> dict[str, D
     from airflow.dag_processing.dagbag import DagBag
     from airflow.serialization.serialized_objects import LazyDeserializedDAG
 
-    bag = DagBag(dag_folder=str(dags_dir))
+    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs the parsing to stdout; keep stdout for the report
+        bag = DagBag(dag_folder=str(dags_dir))
     if bag.import_errors:
         raise DagLoadError(f"the DAG folder {dags_dir} has import errors: {bag.import_errors}")
     out: dict[str, DagSchedule] = {}

@@ -98,14 +98,11 @@ def _segment_fires(expression: CronExpression, begin: datetime, end: datetime, c
     time_diff = int((current - before) / MINUTE) + 1  # wall-clock minutes between cron's two wakeups
     if time_diff > 1:  # clocks jumped forward at ``begin``: cron catches up on the skipped minutes at ``begin``
         skipped_from = _naive(begin) + before
-        if time_diff <= LATE_WAKEUP_MINUTES:
-            catch_up = list(wall_matches(expression, skipped_from, wall_begin))
-        elif time_diff <= LARGE_JUMP_MINUTES and not expression.is_wildcard:
-            catch_up = list(wall_matches(expression, skipped_from, wall_begin))
-        else:
-            catch_up = []
-        for wall in catch_up:
-            yield Fire(begin, wall, "catch-up")
+        late_wakeup = time_diff <= LATE_WAKEUP_MINUTES                      # case 1: every job
+        dst_jump = time_diff <= LARGE_JUMP_MINUTES and not expression.is_wildcard  # case 2: fixed-time jobs
+        if late_wakeup or dst_jump:
+            for wall in wall_matches(expression, skipped_from, wall_begin):
+                yield Fire(begin, wall, "catch-up")
     repeated_until = wall_begin
     if time_diff <= 0:  # clocks fell back at ``begin``: wall minutes up to ``repeated_until`` come round again
         repeated_until = _naive(begin) + before

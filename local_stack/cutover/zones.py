@@ -6,7 +6,7 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 MINUTE = timedelta(minutes=1)
 _SCAN_STEP = timedelta(hours=1)
@@ -61,7 +61,7 @@ def machine_zone() -> tuple[str, str]:
 def _valid(name: str) -> bool:
     try:
         ZoneInfo(name)
-    except (ValueError, OSError):
+    except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
 
