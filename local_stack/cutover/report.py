@@ -37,7 +37,7 @@ def parity_text(results: list[JobParity], zone: ZoneChoice, start: datetime, cou
              f"compared: the next {count} fire times from {_utc(start)}, and every fire time within "
              f"{window_hours:g} h of: " + ("; ".join(windows) if windows else "(no DST change in the zones involved)"),
              ""]
-    rows = [["job", "DAG", "cron schedule (zone, from)", "DAG schedule", f"next {count}", "DST windows", "result"]]
+    rows = [["job", "DAG", "cron schedule (zone)", "DAG schedule", f"next {count}", "DST windows", "result"]]
     for r in results:
         rows.append([r.job, r.dag_id or "-", "; ".join(r.cron_schedules), r.dag_schedule or "-",
                      r.comparisons[0].result if r.comparisons else "-", _worst(r.comparisons[1:]),

@@ -100,6 +100,18 @@ def test_repeated_hour_cron_takes_the_first_pass_the_timetable_the_second() -> N
     assert "make_aware with fold=1" in fall.differences[1].reason
 
 
+def test_repeated_hour_wildcard_minute_job_cron_runs_both_passes_the_timetable_the_second() -> None:
+    fall = _synthetic("*/30 1 * * *").comparisons[2]
+    assert [(d.at, d.side) for d in fall.differences] == [(datetime(2027, 11, 7, 5, 0, tzinfo=UTC), "cron"),
+                                                          (datetime(2027, 11, 7, 5, 30, tzinfo=UTC), "cron")]
+    assert all(d.expected for d in fall.differences)
+
+
+def test_hourly_jobs_agree_across_both_changes() -> None:
+    assert _synthetic("5 * * * *").result == EQUAL
+    assert _synthetic("@hourly", "0 * * * *").result == EQUAL
+
+
 def test_skipped_hour_wildcard_job_only_the_timetable_runs_it() -> None:
     spring = _synthetic("*/30 2 * * *").comparisons[1]
     assert [(d.at, d.side, d.expected) for d in spring.differences] == [
