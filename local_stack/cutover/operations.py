@@ -106,15 +106,17 @@ def migrate(crontab: Path, jobs: list[str], state: CutoverState, *, api: DagSwit
         if job in migrated and job not in active:
             outcome.messages.append(f"{job}: already migrated in {crontab}")
     todo = [job for job in jobs if not (job in migrated and job not in active)]
+    rewrite = comment_out(data, {job: JOB_TO_DAG[job] for job in todo}, str(crontab))  # checks every job first
     if dry_run:
-        outcome.crontab = comment_out(data, {job: JOB_TO_DAG[job] for job in todo}, str(crontab)).data
+        outcome.crontab = rewrite.data
         return outcome
-    comment_out(data, {job: JOB_TO_DAG[job] for job in todo}, str(crontab))  # check every job before any call
     if api is not None:
-        todo = _switch(api, todo, False, outcome)
+        unpaused = _switch(api, todo, False, outcome)
+        if unpaused != todo:  # a DAG that is not on keeps its job in cron
+            todo = unpaused
+            rewrite = comment_out(data, {job: JOB_TO_DAG[job] for job in todo}, str(crontab))
     if not todo:
         return outcome
-    rewrite = comment_out(data, {job: JOB_TO_DAG[job] for job in todo}, str(crontab))
     original = state.save_original(crontab, data)
     _write(crontab, rewrite.data)
     for job in todo:

@@ -8,7 +8,7 @@ from typing import Any
 from local_stack.cutover.crontab import Crontab
 from local_stack.cutover.mapping import JOB_TO_DAG
 from local_stack.cutover.parity import DIFFERS, EQUAL, EXPECTED, NOT_MAPPABLE, Comparison, JobParity, ZoneChoice
-from local_stack.cutover.state import CutoverState
+from local_stack.cutover.state import AIRFLOW_ONLY, CutoverState
 
 SIDE = {"cron": "cron only", "dag": "DAG only "}
 
@@ -94,7 +94,7 @@ def _consistent(status: str, view: str) -> bool:
     if view in ("-", "no line"):
         return True
     migrated, active = "migrated" in view, "active" in view
-    return (status == "airflow only" and migrated and not active) or (status != "airflow only" and active)
+    return (status == AIRFLOW_ONLY and migrated and not active) or (status != AIRFLOW_ONLY and active)
 
 
 def status_rows(state: CutoverState, crontab: Crontab | None) -> list[dict[str, Any]]:
