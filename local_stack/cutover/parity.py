@@ -94,9 +94,13 @@ class _CronSide:
         return entry.zone or self.default_zone.name
 
     def fires(self, start: datetime) -> Iterator[tuple[Fire, CronEntry]]:
-        streams = [((fire, entry) for fire in vixie_fires(entry.expression, self.zone(entry), start))
-                   for entry in self.entries if entry.expression is not None]
+        streams = [self._entry_fires(entry, start) for entry in self.entries]
         return heapq.merge(*streams, key=lambda pair: pair[0].at)
+
+    def _entry_fires(self, entry: CronEntry, start: datetime) -> Iterator[tuple[Fire, CronEntry]]:
+        if entry.expression is not None:
+            for fire in vixie_fires(entry.expression, self.zone(entry), start):
+                yield fire, entry
 
 
 def _fmt_offset(value: timedelta) -> str:

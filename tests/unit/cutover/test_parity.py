@@ -130,6 +130,18 @@ def test_a_different_schedule_is_never_expected() -> None:
     assert "the schedules differ: cron `0 5 * * 1-5`, DAG `0 6 * * 1-5`" in result.comparisons[0].differences[0].reason
 
 
+def test_a_job_on_two_lines_fires_on_both(schedules: dict[str, DagSchedule]) -> None:
+    crontab = parse_crontab("CRON_TZ=America/New_York\n0 7-20 * * 1-5 /x/production_cron.sh auto_trader\n"
+                            "CRON_TZ=UTC\n30 12-13 * * 1-5 /x/production_cron.sh auto_trader\n")
+    (result,) = crontab_parity(crontab, schedules, ZoneChoice(NY, "test"), START, count=4)
+    assert result.cron_schedules == ["0 7-20 * * 1-5 (America/New_York, CRON_TZ= on line 1)",
+                                     "30 12-13 * * 1-5 (UTC, CRON_TZ= on line 3)"]
+    # Monday 2026-12-07: 07:00-08:30 New York is 12:00-13:30 UTC; the UTC line gives 12:30 and 13:30
+    first = result.comparisons[0]
+    assert first.cron == first.dag == [datetime(2026, 12, 7, h, m, tzinfo=UTC) for h in (12, 13) for m in (0, 30)]
+    assert first.result == EQUAL
+
+
 def test_reboot_and_unknown_jobs_are_not_mappable(schedules: dict[str, DagSchedule]) -> None:
     crontab = parse_crontab("@reboot /x/production_cron.sh monitoring\n0 1 * * * /x/production_cron.sh old_job\n")
     results = crontab_parity(crontab, schedules, ZoneChoice(NY, "test"), START)
