@@ -70,7 +70,7 @@ def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in ("CRON_TICKERS", "CRON_START_DATE", "CRON_END_DATE", "CRON_EXEC_MODE", "PIPELINE_DEVICE",
                  "ENABLE_GPU_PARALLEL", "ENABLE_PARALLEL_TICKER_PROCESSING", "ENABLE_PARALLEL_FORECASTS",
                  "PMX_ENV", "PMX_CONFIG_DIR", "SYNTHETIC_DATASET_ID", "ALPHA_VANTAGE_API_KEY", "FINNHUB_API_KEY",
-                 "PMX_ENV_FILE"):
+                 "PMX_ENV_FILE", "PORTFOLIO_DB_DSN"):
         monkeypatch.delenv(name, raising=False)
     reset_caches()
     yield home
