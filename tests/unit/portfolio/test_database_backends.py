@@ -283,6 +283,17 @@ def test_dead_letters_are_recorded_and_listed(db_backend: str, pmx_home: Path) -
     assert [(d["task_id"], d["error_type"], d["replayed_at"]) for d in letters] == [("etl.batch", "KeyError", None)]
 
 
+def test_the_health_checks_pass_on_both(db_backend: str, pmx_home: Path) -> None:
+    from monitoring.health import database_health
+    from scripts.validate_environment import check_database
+
+    ok, said = check_database()
+    assert ok and said == f"{DatabaseManager().location} ok"
+    report = database_health()
+    assert report["rows"] == {"ohlcv": 0, "forecasts": 0, "signals": 0, "trades": 0}
+    assert ("pg_dump" in report["backup"]) == (db_backend == POSTGRESQL)
+
+
 # -- PostgreSQL only: locks and several processes --------------------------------------------------------------------
 def test_a_held_write_lock_times_out_as_unavailable(pmx_home: Path, postgres_dsn: str) -> None:
     import psycopg2
