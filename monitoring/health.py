@@ -38,20 +38,22 @@ def pipeline_health() -> dict[str, Any]:
 
 
 def database_health() -> dict[str, Any]:
-    """``PRAGMA integrity_check`` and an online backup; raises when the database is damaged."""
+    """``PRAGMA integrity_check`` and an online backup (SQLite; PostgreSQL is checked and backed up by its server
+    and ``pg_dump``); raises when the database is damaged."""
     from portfolio.readout import DatabaseManager
 
     db = DatabaseManager()
     db.ensure_ready()
     problems = db.integrity_check()
     if problems:
-        _report("database", "failed", db_path=str(db.path), problems=problems[:10])
-        raise HealthCheckFailed(f"{db.path}: integrity_check reported {len(problems)} problem(s): {problems[:3]}")
+        _report("database", "failed", db_path=db.location, problems=problems[:10])
+        raise HealthCheckFailed(f"{db.location}: integrity_check reported {len(problems)} problem(s): {problems[:3]}")
     backup = db.backup()
     with db.connect() as conn:
         tables = {t: conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                   for t in ("ohlcv", "forecasts", "signals", "trades")}
-    return _report("database", "ok", db_path=str(db.path), backup=str(backup), rows=tables)
+    shown = str(backup) if backup else "none: back PostgreSQL up with pg_dump"
+    return _report("database", "ok", db_path=db.location, backup=shown, rows=tables)
 
 
 def data_source_health() -> dict[str, Any]:

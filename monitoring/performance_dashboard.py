@@ -191,7 +191,7 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
         runs = with_run_state(runs, run)
     report: dict[str, Any] = {
         "generated_at": utc_iso(datetime.now(UTC)), "period": {"days": days, "since": since, "until": until},
-        "sources": {"db_path": str(db.path), "dags": dag_source}, "trading": trading, "pipeline": pipeline,
+        "sources": {"db_path": db.location, "dags": dag_source}, "trading": trading, "pipeline": pipeline,
         "dags": report_dags.statistics(runs, tasks)}
     if run_section is not None:
         report["run"] = run_section

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from foundation.pipeline_logger import ERROR_LEVELS, STREAMS, read_events
+
+if TYPE_CHECKING:
+    from portfolio.readout import Connection
 
 
 def period_events(since: str, until: str, log_dir: Path | None = None) -> list[dict[str, Any]]:
@@ -43,7 +45,7 @@ def event_counts(events: list[dict[str, Any]]) -> dict[str, Any]:
             "errors_by_event": dict(errors.most_common())}
 
 
-def last_etl_success(events: list[dict[str, Any]], conn: sqlite3.Connection) -> dict[str, dict[str, Any]]:
+def last_etl_success(events: list[dict[str, Any]], conn: Connection) -> dict[str, dict[str, Any]]:
     """Newest successful load per ticker, from ``etl_loaded`` events and the ``etl_runs`` table (newest wins).
 
     The event log is pruned after its retention; ``etl_runs`` keeps older successes.
@@ -68,6 +70,6 @@ def last_etl_success(events: list[dict[str, Any]], conn: sqlite3.Connection) -> 
     return dict(sorted(best.items()))
 
 
-def pipeline_section(events: list[dict[str, Any]], conn: sqlite3.Connection) -> dict[str, Any]:
+def pipeline_section(events: list[dict[str, Any]], conn: Connection) -> dict[str, Any]:
     """Everything the report's pipeline section shows."""
     return {**event_counts(events), "last_etl_success": last_etl_success(events, conn)}

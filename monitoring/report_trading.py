@@ -6,25 +6,24 @@ order). The equity curve keeps the last snapshot of each bar, the same curve ``p
 
 from __future__ import annotations
 
-import sqlite3
 from collections import defaultdict
 from datetime import date, timedelta
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from portfolio.readout import DatabaseManager, PipelineSettings
+    from portfolio.readout import Connection, DatabaseManager, PipelineSettings
 
 TRADE_COLUMNS = ("id", "ts", "ticker", "side", "quantity", "price", "cost", "realized_pnl", "mode", "bar",
                  "run_id")
 
 
-def equity_curve(conn: sqlite3.Connection, since: str, until: str) -> dict[str, Any]:
+def equity_curve(conn: Connection, since: str, until: str) -> dict[str, Any]:
     """Last snapshot per bar in the period, with drawdown from the running peak, and its summary."""
     rows = conn.execute(
         "SELECT ts, b, cash, equity, pnl FROM (SELECT ts, COALESCE(bar, substr(ts, 1, 10)) AS b, cash, "
         "equity, pnl, ROW_NUMBER() OVER (PARTITION BY COALESCE(bar, substr(ts, 1, 10)) "
         "ORDER BY ts DESC) AS rn "
-        "FROM equity_snapshots WHERE ts >= ? AND ts <= ?) WHERE rn = 1 ORDER BY ts",
+        "FROM equity_snapshots WHERE ts >= ? AND ts <= ?) AS last_per_bar WHERE rn = 1 ORDER BY ts",
         (since, until)).fetchall()
     points, peak = [], float("-inf")
     for ts, bar, cash, equity, pnl in rows:
@@ -42,7 +41,7 @@ def equity_curve(conn: sqlite3.Connection, since: str, until: str) -> dict[str, 
             "max_drawdown": -min(p["drawdown"] for p in points), "current_drawdown": -last["drawdown"]}
 
 
-def trade_rows(conn: sqlite3.Connection, since: str, until: str) -> list[dict[str, Any]]:
+def trade_rows(conn: Connection, since: str, until: str) -> list[dict[str, Any]]:
     """Trades of the period, oldest first, as dicts with :data:`TRADE_COLUMNS`."""
     cols = ", ".join(TRADE_COLUMNS)
     cur = conn.execute(f"SELECT {cols} FROM trades WHERE ts >= ? AND ts <= ? ORDER BY ts, id",
@@ -50,7 +49,7 @@ def trade_rows(conn: sqlite3.Connection, since: str, until: str) -> list[dict[st
     return [dict(zip(TRADE_COLUMNS, r, strict=True)) for r in cur.fetchall()]
 
 
-def run_results(conn: sqlite3.Connection, run_id: str) -> dict[str, Any]:
+def run_results(conn: Connection, run_id: str) -> dict[str, Any]:
     """What one run traded (all its trades, whatever their bar time) and the equity after it."""
     count, costs = conn.execute("SELECT COUNT(*), COALESCE(SUM(cost), 0) FROM trades WHERE run_id = ?",
                                 (run_id,)).fetchone()
@@ -88,7 +87,7 @@ def trade_stats(trades: list[dict[str, Any]]) -> dict[str, Any]:
     return {**summary(trades), "by_ticker": {t: summary(rows) for t, rows in sorted(groups.items())}}
 
 
-def forecast_errors(conn: sqlite3.Connection, since: str, until: str) -> dict[str, dict[str, Any]]:
+def forecast_errors(conn: Connection, since: str, until: str) -> dict[str, dict[str, Any]]:
     """Mean MAPE / RMSE / directional accuracy, convergence rate and fit time per model.
 
     Rows without ``created_at`` (written before it was recorded) cannot be dated and are included.
@@ -102,14 +101,15 @@ def forecast_errors(conn: sqlite3.Connection, since: str, until: str) -> dict[st
                    "directional_accuracy": r[5], "converged_rate": r[6], "fit_seconds": r[7]} for r in rows}
 
 
-def signal_hit_rate(conn: sqlite3.Connection, since: str, until: str) -> dict[str, Any]:
+def signal_hit_rate(conn: Connection, since: str, until: str) -> dict[str, Any]:
     """Hit rate of backfilled BUY/SELL signals created in the period (BUY hits on a rise, SELL on a fall)."""
-    hit = "((action = 'BUY' AND realized_return > 0) OR (action = 'SELL' AND realized_return < 0))"
+    from portfolio.readout import SIGNAL_HIT
+
     where = ("realized_return IS NOT NULL AND action IN ('BUY', 'SELL') "
              "AND created_at >= ? AND created_at <= ?")
     out: dict[str, Any] = {}
     for key, column in (("by_source", "source"), ("by_ticker", "ticker")):
-        rows = conn.execute(f"SELECT {column}, COUNT(*), SUM({hit}) FROM signals WHERE {where} "
+        rows = conn.execute(f"SELECT {column}, COUNT(*), SUM({SIGNAL_HIT}) FROM signals WHERE {where} "
                             f"GROUP BY {column} ORDER BY {column}", (since, until)).fetchall()
         out[key] = {r[0]: {"scored": int(r[1]), "hits": int(r[2] or 0), "hit_rate": (r[2] or 0) / r[1]}
                     for r in rows}
@@ -142,7 +142,7 @@ def _sessions_behind(last: date, today: date, calendar: str) -> int:
     return len(sessions_between(last + timedelta(days=1), today - timedelta(days=1), calendar))
 
 
-def market_data(conn: sqlite3.Connection, today: date, calendar: str) -> dict[str, Any]:
+def market_data(conn: Connection, today: date, calendar: str) -> dict[str, Any]:
     """Last bar per ticker in ``ohlcv`` and how many completed exchange sessions it is behind."""
     out: dict[str, Any] = {}
     for ticker, last, rows in conn.execute("SELECT ticker, MAX(date), COUNT(*) FROM ohlcv GROUP BY ticker "

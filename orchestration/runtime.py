@@ -42,6 +42,8 @@ VARIABLES: tuple[VariableSpec, ...] = (
     _spec("portfolio.enable_parallel_forecasts", "enable_parallel_forecasts", "0 | 1"),
     _spec("portfolio.synthetic_dataset_id", "synthetic_dataset_id", "Synthetic dataset id or 'latest'"),
     _spec("portfolio.database_path", "database_path", "SQLite database path (relative to PMX_HOME)"),
+    _spec("portfolio.database_dsn", "database_dsn", "PostgreSQL DSN of the portfolio database; empty = config "
+          "(no password here: PGPASSWORD or ~/.pgpass)"),
 )
 CONNECTIONS = {  # conn_id -> name of the secret the domain asks for (also its environment variable)
     "alpha_vantage": "ALPHA_VANTAGE_API_KEY",
@@ -66,6 +68,7 @@ def seed_defaults() -> dict[str, str]:
         "portfolio.enable_parallel_forecasts": "1" if cfg.runtime.enable_parallel_forecasts else "0",
         "portfolio.synthetic_dataset_id": cfg.synthetic.dataset_id,
         "portfolio.database_path": cfg.database.path,
+        "portfolio.database_dsn": "",
     }
 
 

@@ -1,4 +1,4 @@
-"""Paper broker on SQLite: one account (cash), long-only positions at average cost, trades with costs.
+"""Paper broker on the portfolio database: one account (cash), long-only positions at average cost, trades with costs.
 
 Rules: whole shares; no shorting (a sell never exceeds the holding); cash never goes negative (an order that
 would need more is rejected, not partially filled on credit); each order's writes (trade, position,
@@ -10,12 +10,12 @@ equity (cash plus positions marked at the latest close on or before the bar).
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from foundation.pipeline_logger import utc_now_iso
 from portfolio.costs import CostModel
+from portfolio.db_backend import Connection, driver_errors
 
 if TYPE_CHECKING:
     from portfolio.database_manager import DatabaseManager
@@ -41,18 +41,19 @@ class PaperBroker:
         self.costs = cost_model or CostModel.from_settings(self.settings.costs)
 
     # -- reading -------------------------------------------------------------------------------------------
-    def ensure_account(self, conn: sqlite3.Connection) -> None:
+    def ensure_account(self, conn: Connection) -> None:
         """Create the account with ``broker.initial_cash`` if it does not exist yet."""
-        conn.execute("INSERT OR IGNORE INTO account (id, cash, initial_cash, updated_at) VALUES (1, ?, ?, ?)",
+        conn.execute("INSERT INTO account (id, cash, initial_cash, updated_at) VALUES (1, ?, ?, ?) "
+                     "ON CONFLICT (id) DO NOTHING",
                      (self.cfg.initial_cash, self.cfg.initial_cash, utc_now_iso()))
 
-    def _account(self, conn: sqlite3.Connection) -> tuple[float, float]:
+    def _account(self, conn: Connection) -> tuple[float, float]:
         row = conn.execute("SELECT cash, initial_cash FROM account WHERE id = 1").fetchone()
         if row is None:
             return self.cfg.initial_cash, self.cfg.initial_cash
         return float(row[0]), float(row[1])
 
-    def positions(self, conn: sqlite3.Connection | None = None) -> dict[str, dict[str, float]]:
+    def positions(self, conn: Connection | None = None) -> dict[str, dict[str, float]]:
         """Open positions: ``{ticker: {"quantity", "avg_price"}}``."""
         own = conn is None
         conn = conn or self.db.connect()
@@ -65,7 +66,7 @@ class PaperBroker:
         return {r[0]: {"quantity": float(r[1]), "avg_price": float(r[2])} for r in rows}
 
     @staticmethod
-    def marks(conn: sqlite3.Connection, tickers: Iterable[str], as_of: str | None = None) -> dict[str, float]:
+    def marks(conn: Connection, tickers: Iterable[str], as_of: str | None = None) -> dict[str, float]:
         """Latest close of each ticker (on or before ``as_of`` when given); absent when no bars."""
         out = {}
         for t in tickers:
@@ -76,7 +77,7 @@ class PaperBroker:
                 out[t] = float(found[0])
         return out
 
-    def valuation(self, conn: sqlite3.Connection, prices: Mapping[str, float] | None = None,
+    def valuation(self, conn: Connection, prices: Mapping[str, float] | None = None,
                   as_of: str | None = None) -> dict[str, float]:
         """Cash, positions value, equity and PnL (equity - initial cash); ``prices`` override the marks."""
         cash, initial = self._account(conn)
@@ -94,12 +95,12 @@ class PaperBroker:
             self.ensure_account(conn)
             return self.valuation(conn)
 
-    def win_rate(self, conn: sqlite3.Connection | None = None) -> float | None:
+    def win_rate(self, conn: Connection | None = None) -> float | None:
         """Share of closing trades (sells) with positive realised PnL; None before the first sell."""
         own = conn is None
         conn = conn or self.db.connect()
         try:
-            row = conn.execute("SELECT COUNT(*), SUM(realized_pnl > 0) FROM trades "
+            row = conn.execute("SELECT COUNT(*), SUM(CASE WHEN realized_pnl > 0 THEN 1 ELSE 0 END) FROM trades "
                                "WHERE side = 'SELL' AND realized_pnl IS NOT NULL").fetchone()
         finally:
             if own:
@@ -107,14 +108,14 @@ class PaperBroker:
         return None if not row[0] else float(row[1]) / float(row[0])
 
     # -- orders --------------------------------------------------------------------------------------------
-    def _trade(self, conn: sqlite3.Connection, ticker: str, side: str, qty: float, price: float, cost: float,
+    def _trade(self, conn: Connection, ticker: str, side: str, qty: float, price: float, cost: float,
                pnl: float | None, bar: str, run_id: str, mode: str) -> int:
         cur = conn.execute("INSERT INTO trades (run_id, ticker, bar, ts, side, quantity, price, cost, "
-                           "realized_pnl, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                           "realized_pnl, mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                            (run_id, ticker, bar, utc_now_iso(), side, qty, price, cost, pnl, mode))
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
-    def buy_in(self, conn: sqlite3.Connection, ticker: str, price: float, *, bar: str, run_id: str,
+    def buy_in(self, conn: Connection, ticker: str, price: float, *, bar: str, run_id: str,
                mode: str = "standard", quantity: float | None = None) -> dict[str, Any]:
         """BUY inside the caller's transaction: sized to the target weight unless ``quantity`` is given."""
         _check(ticker, price, quantity)
@@ -145,7 +146,7 @@ class PaperBroker:
         return {"status": "filled", "ticker": ticker, "side": "BUY", "quantity": qty, "price": price,
                 "cost": round(cost, 6), "realized_pnl": None, "trade_id": trade_id}
 
-    def sell_in(self, conn: sqlite3.Connection, ticker: str, price: float, *, bar: str, run_id: str,
+    def sell_in(self, conn: Connection, ticker: str, price: float, *, bar: str, run_id: str,
                 mode: str = "standard", quantity: float | None = None) -> dict[str, Any]:
         """SELL inside the caller's transaction: the whole holding unless ``quantity`` (never short)."""
         _check(ticker, price, quantity)
@@ -173,7 +174,7 @@ class PaperBroker:
         return {"status": "filled", "ticker": ticker, "side": "SELL", "quantity": qty, "price": price,
                 "cost": round(cost, 6), "realized_pnl": round(pnl, 6), "trade_id": trade_id}
 
-    def execute_in(self, conn: sqlite3.Connection, action: str, ticker: str, price: float, *, bar: str,
+    def execute_in(self, conn: Connection, action: str, ticker: str, price: float, *, bar: str,
                    run_id: str, mode: str = "standard") -> dict[str, Any]:
         """Act on a BUY / SELL / HOLD signal inside the caller's transaction."""
         if action == "BUY":
@@ -201,13 +202,14 @@ class PaperBroker:
         return out
 
     # -- snapshots and metrics -----------------------------------------------------------------------------
-    def snapshot_in(self, conn: sqlite3.Connection, run_id: str, *, bar: str | None = None,
+    def snapshot_in(self, conn: Connection, run_id: str, *, bar: str | None = None,
                     prices: Mapping[str, float] | None = None) -> dict[str, float]:
         """Write an equity snapshot (marks on or before ``bar``) inside the caller's transaction."""
         self.ensure_account(conn)
         val = self.valuation(conn, prices, as_of=bar)
-        conn.execute("INSERT OR REPLACE INTO equity_snapshots (ts, run_id, cash, equity, pnl, bar) "
-                     "VALUES (?, ?, ?, ?, ?, ?)",
+        conn.execute("INSERT INTO equity_snapshots (ts, run_id, cash, equity, pnl, bar) VALUES (?, ?, ?, ?, ?, ?) "
+                     "ON CONFLICT (ts, run_id) DO UPDATE SET cash = excluded.cash, equity = excluded.equity, "
+                     "pnl = excluded.pnl, bar = excluded.bar",
                      (utc_now_iso(), run_id, val["cash"], val["equity"], val["pnl"], bar))
         return val
 
@@ -231,7 +233,7 @@ class PaperBroker:
                 rate = self.win_rate(conn)
             finally:
                 conn.close()
-        except sqlite3.Error as exc:  # observability never breaks the pipeline: count it and carry on
+        except driver_errors() as exc:  # observability never breaks the pipeline: count it and carry on
             from foundation.failures import report_failure
 
             report_failure("metrics", "broker_valuation", exc)

@@ -1,11 +1,18 @@
-"""SQLite access for the portfolio database: migrations, WAL, integrity checks, online backup and recovery.
+"""Access to the portfolio database: connections, migrations, and for SQLite WAL, integrity checks, online backup
+and recovery.
 
-The database lives at ``PORTFOLIO_DB_PATH`` or ``database.path`` of ``config/pipeline.yml``. The first open in
-a process checks the file. Only real corruption (``PRAGMA integrity_check`` failing, "file is not a database",
-a malformed image) triggers recovery: the file is moved aside and the newest backup that passes the check is
-restored (or an empty database created), said on stderr, counted as ``pmx.db.recovery`` and queued as an
-incident (:func:`take_recoveries`, routed by the entrypoint). A lock, a busy timeout, a permission error or a
-full disk is not corruption: it raises :class:`DatabaseUnavailable` and nothing is touched.
+The database is a SQLite file (``PORTFOLIO_DB_PATH`` or ``database.path`` of ``config/pipeline.yml``, the
+default) or a PostgreSQL database (``PORTFOLIO_DB_DSN`` or ``database.backend: postgresql`` with
+``database.dsn``), as :mod:`portfolio.db_backend` resolves it. On PostgreSQL the server owns integrity and
+backups (``pg_dump``, docs/operations.md): :meth:`DatabaseManager.integrity_check` finds no problems,
+:meth:`DatabaseManager.backup` writes nothing, and writes hold a transaction-scoped advisory lock, the
+counterpart of SQLite's ``BEGIN IMMEDIATE``.
+
+SQLite: the first open in a process checks the file. Only real corruption (``PRAGMA integrity_check`` failing,
+"file is not a database", a malformed image) triggers recovery: the file is moved aside and the newest backup
+that passes the check is restored (or an empty database created), said on stderr, counted as ``pmx.db.recovery``
+and queued as an incident (:func:`take_recoveries`, routed by the entrypoint). A lock, a busy timeout, a
+permission error or a full disk is not corruption: it raises :class:`DatabaseUnavailable` and nothing is touched.
 """
 
 from __future__ import annotations
@@ -23,6 +30,16 @@ from pathlib import Path
 
 from foundation import paths
 from foundation.pipeline_logger import PipelineLogger, get_logger
+from portfolio.db_backend import (
+    POSTGRESQL,
+    SQLITE,
+    Connection,
+    DatabaseTarget,
+    PgConnection,
+    connect_postgresql,
+    default_db_path,
+    resolve_target,
+)
 from portfolio.db_errors import (
     BUSY_TIMEOUT_ENV,
     BUSY_TIMEOUT_MS,
@@ -30,27 +47,15 @@ from portfolio.db_errors import (
     DatabaseUnavailable,
     default_busy_timeout_ms,
     is_corruption,
+    is_postgresql_unavailable,
     is_unavailable,
     unavailable,
 )
 from portfolio.db_recovery import Recovery, queue_recovery, take_recoveries
-from portfolio.schema import MIGRATIONS, SCHEMA_VERSION
+from portfolio.schema import MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE, migration_script
 
 _ready: set[str] = set()
 _ready_lock = threading.Lock()
-
-
-def default_db_path() -> Path:
-    """The run's ``database_path`` (:mod:`portfolio.run_scope`), else ``PORTFOLIO_DB_PATH``, else config."""
-    from portfolio.run_scope import current
-
-    inputs = current()
-    env = (inputs.database_path if inputs else None) or os.environ.get("PORTFOLIO_DB_PATH")
-    if env:
-        return paths.resolve(env)
-    from portfolio.settings import load_settings
-
-    return paths.resolve(load_settings().database.path)
 
 
 def _stamp() -> str:
@@ -75,12 +80,19 @@ def integrity_problems(path: Path, timeout_ms: int | None = None) -> list[str]:
 
 
 class DatabaseManager:
-    """Opens connections to one SQLite database file and keeps it healthy."""
+    """Opens connections to one portfolio database (SQLite file or PostgreSQL) and keeps it migrated and healthy.
 
-    def __init__(self, path: Path | str | None = None, *, backups_dir: Path | str | None = None,
-                 backups_keep: int | None = None, logger: PipelineLogger | None = None,
-                 busy_timeout_ms: int | None = None) -> None:
-        self.path = Path(path) if path else default_db_path()
+    ``path`` names a SQLite file and ``dsn`` a PostgreSQL database explicitly; without either the database is
+    resolved by :func:`portfolio.db_backend.resolve_target`. ``path`` is ``None`` on PostgreSQL; ``location``
+    is what to show either way (a DSN with its password masked).
+    """
+
+    def __init__(self, path: Path | str | None = None, *, dsn: str | None = None,
+                 backups_dir: Path | str | None = None, backups_keep: int | None = None,
+                 logger: PipelineLogger | None = None, busy_timeout_ms: int | None = None) -> None:
+        self.target: DatabaseTarget = resolve_target(path, dsn)
+        self.backend = self.target.backend
+        self.path: Path | None = self.target.path
         self.busy_timeout_ms = busy_timeout_ms or default_busy_timeout_ms()
         if backups_dir is None or backups_keep is None:
             from portfolio.settings import load_settings
@@ -92,9 +104,21 @@ class DatabaseManager:
         self.backups_keep = backups_keep
         self.log = logger or get_logger("database")
 
+    @property
+    def location(self) -> str:
+        """The SQLite file, or the PostgreSQL DSN with its password masked (safe to log and show)."""
+        return self.target.location
+
+    @property
+    def file(self) -> Path:
+        """The SQLite file (:class:`DatabaseError` on PostgreSQL, which has none)."""
+        if self.path is None:
+            raise DatabaseError(f"{self.location}: a PostgreSQL database has no file (back it up with pg_dump)")
+        return self.path
+
     # -- connections -------------------------------------------------------------------------------------
-    def _raw_connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
+    def _sqlite_connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.file, timeout=self.busy_timeout_ms / 1000, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute(f"PRAGMA busy_timeout = {self.busy_timeout_ms}")
@@ -105,28 +129,44 @@ class DatabaseManager:
             conn.close()
             if not is_unavailable(exc):
                 raise
-            raise unavailable(self.path, exc, self.busy_timeout_ms, "opening") from exc
+            raise unavailable(self.file, exc, self.busy_timeout_ms, "opening") from exc
         return conn
 
-    def connect(self) -> sqlite3.Connection:
-        """A new autocommit connection (use :meth:`transaction` for atomic writes); checks the file once."""
+    def _postgresql_connect(self) -> PgConnection:
+        assert self.target.dsn is not None
+        try:
+            return connect_postgresql(self.target.dsn)
+        except Exception as exc:
+            if not is_postgresql_unavailable(exc):
+                raise
+            raise unavailable(self.location, exc, self.busy_timeout_ms, "opening") from None
+
+    def _raw_connect(self) -> Connection:
+        return self._postgresql_connect() if self.backend == POSTGRESQL else self._sqlite_connect()
+
+    def connect(self) -> Connection:
+        """A new autocommit connection (use :meth:`transaction` for atomic writes); checks the database once."""
         self.ensure_ready()
         return self._raw_connect()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A connection inside ``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on exception), then closed."""
+    def transaction(self) -> Iterator[Connection]:
+        """A connection inside a write transaction (rolled back on exception), then closed.
+
+        SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: ``BEGIN`` plus the database-wide advisory write lock, so writers
+        are serialized on both and the read-check-write sequences of the broker and trader stay atomic.
+        """
         conn = self.connect()
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            self._begin_write(conn)
             yield conn
             conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
+        except Exception as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
-            if not is_unavailable(exc):
+            if not self._is_unavailable(exc):
                 raise
-            raise unavailable(self.path, exc, self.busy_timeout_ms, "a write") from exc
+            raise unavailable(self.location, exc, self.busy_timeout_ms, "a write") from exc
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
@@ -134,29 +174,43 @@ class DatabaseManager:
         finally:
             conn.close()
 
+    def _begin_write(self, conn: Connection) -> None:
+        if isinstance(conn, PgConnection):
+            conn.begin_write(self.busy_timeout_ms)
+        else:
+            conn.execute("BEGIN IMMEDIATE")
+
+    @staticmethod
+    def _is_unavailable(exc: BaseException) -> bool:
+        if isinstance(exc, sqlite3.OperationalError):
+            return is_unavailable(exc)
+        return is_postgresql_unavailable(exc)
+
     # -- health ------------------------------------------------------------------------------------------
     def ensure_ready(self) -> None:
-        """Once per process and path: recover a corrupt file, then apply pending migrations."""
-        key = str(self.path.resolve())
+        """Once per process and database: (SQLite) recover a corrupt file, then apply pending migrations."""
+        key = self.target.key
         if key in _ready:
             return
         with _ready_lock:
             if key in _ready:
                 return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            if self.path.exists() and self.path.stat().st_size > 0:
-                problems = integrity_problems(self.path, self.busy_timeout_ms)
-                if problems:
-                    self.recover(problems)
+            if self.backend == SQLITE:
+                self.file.parent.mkdir(parents=True, exist_ok=True)
+                if self.file.exists() and self.file.stat().st_size > 0:
+                    problems = integrity_problems(self.file, self.busy_timeout_ms)
+                    if problems:
+                        self.recover(problems)
             self.migrate()
             _ready.add(key)
 
     def migrate(self) -> int:
-        """Apply migrations beyond ``PRAGMA user_version``; return the resulting version."""
-        with closing(self._raw_connect()) as conn:
+        """Apply the migrations beyond the database's schema version; return the resulting version."""
+        if self.backend == POSTGRESQL:
+            return self._migrate_postgresql()
+        with closing(self._sqlite_connect()) as conn:
             version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise DatabaseError(f"{self.path}: schema version {version} is newer than this code ({SCHEMA_VERSION})")
+            self._check_version(version)
             for number in range(version + 1, SCHEMA_VERSION + 1):
                 try:
                     conn.executescript(
@@ -166,29 +220,81 @@ class DatabaseManager:
                         conn.execute("ROLLBACK")
                     if not is_unavailable(exc):
                         raise
-                    raise unavailable(self.path, exc, self.busy_timeout_ms, f"migration {number}") from exc
-                self.log.log_event("db_migrated", db_path=str(self.path), schema_version=number)
+                    raise unavailable(self.file, exc, self.busy_timeout_ms, f"migration {number}") from exc
+                self.log.log_event("db_migrated", db_path=self.location, schema_version=number)
             return max(version, SCHEMA_VERSION)
 
+    def _check_version(self, version: int) -> None:
+        if version > SCHEMA_VERSION:
+            raise DatabaseError(f"{self.location}: schema version {version} is newer than this code "
+                                f"({SCHEMA_VERSION})")
+
+    def _migrate_postgresql(self) -> int:
+        """All pending migrations in one transaction under the write lock (concurrent first opens wait)."""
+        conn = self._postgresql_connect()
+        applied: list[int] = []
+        try:
+            conn.begin_write(self.busy_timeout_ms)
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (version INTEGER NOT NULL)")
+            row = conn.execute(f"SELECT version FROM {VERSION_TABLE}").fetchone()
+            if row is None:
+                conn.execute(f"INSERT INTO {VERSION_TABLE} (version) VALUES (0)")
+            version = int(row[0]) if row else 0
+            self._check_version(version)
+            for number in range(version + 1, SCHEMA_VERSION + 1):
+                conn.executescript(migration_script(number, POSTGRESQL))
+                conn.execute(f"UPDATE {VERSION_TABLE} SET version = ?", (number,))
+                applied.append(number)
+            conn.execute("COMMIT")
+        except Exception as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if not is_postgresql_unavailable(exc):
+                raise
+            raise unavailable(self.location, exc, self.busy_timeout_ms, "a migration") from None
+        finally:
+            conn.close()
+        for number in applied:
+            self.log.log_event("db_migrated", db_path=self.location, schema_version=number)
+        return max(version, SCHEMA_VERSION)
+
+    def schema_version(self) -> int:
+        """The schema version the database is at (after :meth:`ensure_ready`: :data:`SCHEMA_VERSION`)."""
+        conn = self.connect()
+        try:
+            sql = f"SELECT version FROM {VERSION_TABLE}" if self.backend == POSTGRESQL else "PRAGMA user_version"
+            return int(conn.execute(sql).fetchone()[0])
+        finally:
+            conn.close()
+
     def integrity_check(self) -> list[str]:
-        """Problems reported by ``PRAGMA integrity_check`` (empty list = healthy)."""
-        return integrity_problems(self.path, self.busy_timeout_ms)
+        """Problems reported by ``PRAGMA integrity_check`` (empty list = healthy); none on PostgreSQL."""
+        if self.backend == POSTGRESQL:
+            return []
+        return integrity_problems(self.file, self.busy_timeout_ms)
 
     # -- backup and recovery -----------------------------------------------------------------------------
-    def backup(self) -> Path:
-        """Write an online, consistent copy to the backups directory and prune old ones; return its path."""
+    def backup(self) -> Path | None:
+        """Write an online, consistent copy to the backups directory and prune old ones; return its path.
+
+        ``None`` on PostgreSQL: the server's database is backed up with ``pg_dump`` (docs/operations.md).
+        """
         self.ensure_ready()
+        if self.backend == POSTGRESQL:
+            return None
         self.backups_dir.mkdir(parents=True, exist_ok=True)
-        target = self.backups_dir / f"{self.path.stem}-{_stamp()}.db"
-        with closing(self._raw_connect()) as src, closing(sqlite3.connect(target)) as dst:
+        target = self.backups_dir / f"{self.file.stem}-{_stamp()}.db"
+        with closing(self._sqlite_connect()) as src, closing(sqlite3.connect(target)) as dst:
             src.backup(dst)
         for old in self.backups()[self.backups_keep:]:
             old.unlink(missing_ok=True)
-        self.log.log_event("db_backup", db_path=str(self.path), backup_path=str(target))
+        self.log.log_event("db_backup", db_path=self.location, backup_path=str(target))
         return target
 
     def backups(self) -> list[Path]:
-        """Backups of this database, newest first."""
+        """Backups of this database, newest first (none on PostgreSQL)."""
+        if self.path is None:
+            return []
         return sorted(self.backups_dir.glob(f"{self.path.stem}-*.db"), reverse=True)
 
     def recover(self, problems: list[str]) -> Path | None:
@@ -197,10 +303,10 @@ class DatabaseManager:
         Loud on purpose: one line on stderr, ``pmx.db.recovery`` (+ ``pmx.db.recovery_backup_age``), an
         error event, and a :class:`Recovery` queued for :func:`take_recoveries` (the incident).
         """
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{_stamp()}")
-        os.replace(self.path, aside)
+        aside = self.file.with_name(f"{self.file.name}.corrupt-{_stamp()}")
+        os.replace(self.file, aside)
         for suffix in ("-wal", "-shm"):
-            sidecar = Path(str(self.path) + suffix)
+            sidecar = Path(str(self.file) + suffix)
             if sidecar.exists():
                 os.replace(sidecar, Path(str(aside) + suffix))
         used = self._restore_newest_backup()
@@ -209,7 +315,7 @@ class DatabaseManager:
             mtime = used.stat().st_mtime
             taken_at = datetime.fromtimestamp(mtime, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
             age = round(max(0.0, time.time() - mtime), 1)
-        recovery = Recovery(db_path=str(self.path), corrupt_copy=str(aside), problems=[p[:300] for p in problems[:5]],
+        recovery = Recovery(db_path=str(self.file), corrupt_copy=str(aside), problems=[p[:300] for p in problems[:5]],
                             backup_path=str(used) if used else None, backup_taken_at=taken_at,
                             backup_age_seconds=age, at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
         self._announce(recovery)
@@ -222,7 +328,7 @@ class DatabaseManager:
                     continue
             except DatabaseUnavailable:
                 continue
-            shutil.copy2(candidate, self.path)
+            shutil.copy2(candidate, self.file)
             return candidate
         return None
 
@@ -236,10 +342,10 @@ class DatabaseManager:
         try:
             from foundation.metrics import get_client
 
-            client, tags = get_client(), {"db": self.path.stem, "outcome": recovery.outcome}
+            client, tags = get_client(), {"db": self.file.stem, "outcome": recovery.outcome}
             client.incr("db.recovery", tags=tags)
             if recovery.backup_age_seconds is not None:
-                client.gauge("db.recovery_backup_age", recovery.backup_age_seconds, tags={"db": self.path.stem})
+                client.gauge("db.recovery_backup_age", recovery.backup_age_seconds, tags={"db": self.file.stem})
         except Exception:  # the metric client counts its own failures
             pass
 

@@ -3,6 +3,9 @@
 A lock, a busy timeout, a permission problem, a read-only file, a full disk or an I/O error leaves a healthy file
 that cannot be used right now: :class:`DatabaseUnavailable`, and nothing may be moved or recreated. Only
 ``SQLITE_CORRUPT`` / ``SQLITE_NOTADB`` (or a failing ``PRAGMA integrity_check``) is corruption.
+
+On PostgreSQL nothing is ever "corrupt" from here (the server owns its files): a server that cannot be reached,
+a dropped connection, a lock wait beyond the timeout or a deadlock is :class:`DatabaseUnavailable`.
 """
 
 from __future__ import annotations
@@ -57,8 +60,17 @@ def is_unavailable(exc: sqlite3.Error) -> bool:
     return name.startswith(UNAVAILABLE_CODES) or (not name and "locked" in str(exc).lower())
 
 
-def unavailable(path: Path, exc: sqlite3.Error, timeout_ms: int, doing: str) -> DatabaseUnavailable:
-    """A :class:`DatabaseUnavailable` that names the file, what failed, why, and that nothing was changed."""
+def is_postgresql_unavailable(exc: BaseException) -> bool:
+    """Whether a psycopg2 error is an operating condition: no server, a lost connection, a lock timeout."""
+    try:
+        import psycopg2
+    except ImportError:  # pragma: no cover - psycopg2 is a locked dependency
+        return False
+    return isinstance(exc, (psycopg2.OperationalError, psycopg2.InterfaceError))
+
+
+def unavailable(path: Path | str, exc: BaseException, timeout_ms: int, doing: str) -> DatabaseUnavailable:
+    """A :class:`DatabaseUnavailable` that names the database, what failed, why, and that nothing was changed."""
     name = getattr(exc, "sqlite_errorname", None) or type(exc).__name__
     hints = {"SQLITE_BUSY": f"another process holds a lock on it (waited {timeout_ms / 1000:g} s, "
                             f"{BUSY_TIMEOUT_ENV} sets the wait)",
@@ -66,5 +78,14 @@ def unavailable(path: Path, exc: sqlite3.Error, timeout_ms: int, doing: str) -> 
              "SQLITE_CANTOPEN": "the file cannot be opened (permissions, missing directory?)",
              "SQLITE_PERM": "permission denied", "SQLITE_READONLY": "the file or its directory is read-only",
              "SQLITE_FULL": "the disk is full", "SQLITE_IOERR": "an I/O error from the operating system"}
+    if is_postgresql_unavailable(exc):  # the most specific psycopg2 class first
+        bases = [cls.__name__ for cls in type(exc).__mro__]
+        hints = {"LockNotAvailable": f"another process holds the write lock (waited {timeout_ms / 1000:g} s, "
+                                     f"{BUSY_TIMEOUT_ENV} sets the wait)",
+                 "TransactionRollbackError": "a deadlock or serialization failure: retry",
+                 "InterfaceError": "the connection to the PostgreSQL server is closed",
+                 "OperationalError": "the PostgreSQL server cannot be reached or closed the connection"}
+        name = next((b for b in bases if b in hints), name)
     hint = next((text for code, text in hints.items() if name.startswith(code)), "not a sign of corruption")
-    return DatabaseUnavailable(f"{path}: {doing} failed: {name}: {exc} ({hint}); the database was not changed")
+    text = str(exc).strip().replace("\n", " ")
+    return DatabaseUnavailable(f"{path}: {doing} failed: {name}: {text} ({hint}); the database was not changed")

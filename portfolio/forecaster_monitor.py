@@ -7,7 +7,6 @@ averaged per model, and signals are counted per source and action with their val
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -20,6 +19,7 @@ from portfolio.signal_validation import hit_rates
 
 if TYPE_CHECKING:
     from portfolio.database_manager import DatabaseManager
+    from portfolio.db_backend import Connection
     from portfolio.settings import Forecasting
 
 SYNTHETIC_SEED = 7
@@ -59,12 +59,13 @@ def model_latency(closes: Sequence[float], cfg: Forecasting) -> dict[str, Any]:
     return out
 
 
-def model_quality(conn: sqlite3.Connection, runs: int) -> dict[str, Any]:
+def model_quality(conn: Connection, runs: int) -> dict[str, Any]:
     """Mean holdout scores per model over its last ``runs`` forecast_metrics rows."""
     rows = conn.execute(
-        "SELECT model, COUNT(*), AVG(mape), AVG(rmse), AVG(directional_accuracy), SUM(converged = 0), "
+        "SELECT model, COUNT(*), AVG(mape), AVG(rmse), AVG(directional_accuracy), "
+        "SUM(CASE WHEN converged = 0 THEN 1 ELSE 0 END), "
         "AVG(fit_seconds) FROM (SELECT *, "
-        "ROW_NUMBER() OVER (PARTITION BY model ORDER BY created_at DESC) AS rn FROM forecast_metrics) "
+        "ROW_NUMBER() OVER (PARTITION BY model ORDER BY created_at DESC) AS rn FROM forecast_metrics) AS ranked "
         "WHERE rn <= ? GROUP BY model ORDER BY model", (runs,)).fetchall()
 
     def r(x: Any) -> Any:
@@ -74,7 +75,7 @@ def model_quality(conn: sqlite3.Connection, runs: int) -> dict[str, Any]:
                 "non_converged": int(nc or 0), "fit_seconds": r(fs)} for m, n, mape, rmse, da, nc, fs in rows}
 
 
-def signal_summary(conn: sqlite3.Connection) -> dict[str, Any]:
+def signal_summary(conn: Connection) -> dict[str, Any]:
     """Signal counts per source and action, and validated hit rates."""
     counts: dict[str, dict[str, int]] = {}
     rows = conn.execute("SELECT source, action, COUNT(*) FROM signals GROUP BY source, action")

@@ -81,7 +81,7 @@ def compute_metrics(db: DatabaseManager, periods_per_year: int = 252) -> dict[st
         curve = [float(r[0]) for r in conn.execute(
             "SELECT equity FROM (SELECT COALESCE(bar, substr(ts, 1, 10)) AS b, equity, "
             "ROW_NUMBER() OVER (PARTITION BY COALESCE(bar, substr(ts, 1, 10)) ORDER BY ts DESC) AS rn "
-            "FROM equity_snapshots) WHERE rn = 1 ORDER BY b").fetchall()]
+            "FROM equity_snapshots) AS last_per_bar WHERE rn = 1 ORDER BY b").fetchall()]
         pnls = [float(r[0]) for r in conn.execute(
             "SELECT realized_pnl FROM trades WHERE side = 'SELL' AND realized_pnl IS NOT NULL ORDER BY id")]
         trade_count = int(conn.execute("SELECT COUNT(*) FROM trades").fetchone()[0])

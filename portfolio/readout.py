@@ -13,11 +13,15 @@ from portfolio.calendar import sessions_between
 from portfolio.checkpoint_manager import CheckpointManager
 from portfolio.data_sources.manager import DataSourceManager
 from portfolio.database_manager import DatabaseManager
+from portfolio.db_backend import Connection
 from portfolio.quant_health import json_safe
 from portfolio.settings import PipelineSettings, load_settings
+from portfolio.signal_validation import HIT as SIGNAL_HIT
 
 __all__ = [
+    "SIGNAL_HIT",
     "CheckpointManager",
+    "Connection",
     "DataSourceManager",
     "DatabaseManager",
     "PipelineSettings",

@@ -15,7 +15,8 @@ def pipeline_summary(run_id: str, db: DatabaseManager | None = None) -> dict[str
     db = db or DatabaseManager()
     with db.connect() as conn:
         etl = conn.execute("SELECT COUNT(*), COALESCE(SUM(rows_loaded), 0), "
-                           "SUM(status != 'success') FROM etl_runs WHERE run_id = ?", (run_id,)).fetchone()
+                           "SUM(CASE WHEN status <> 'success' THEN 1 ELSE 0 END) FROM etl_runs WHERE run_id = ?",
+                           (run_id,)).fetchone()
         forecasts = conn.execute("SELECT COUNT(DISTINCT ticker), COUNT(DISTINCT ticker || '/' || model) "
                                  "FROM forecasts WHERE run_id = ?", (run_id,)).fetchone()
         signals = conn.execute("SELECT action, COUNT(*) FROM signals WHERE run_id = ? GROUP BY action",
@@ -35,7 +36,7 @@ def pipeline_summary(run_id: str, db: DatabaseManager | None = None) -> dict[str
         "trades": f"{trades[0]} (costs ${trades[1]:,.2f})",
         "equity": f"${equity[0]:,.2f} (PnL ${equity[1]:,.2f})" if equity else "no snapshot yet",
         "health": f"{health['colour']}" + (f" ({'; '.join(health['reasons'][:2])})" if health.get("reasons") else ""),
-        "database": str(db.path),
+        "database": db.location,
         "events": str(get_logger().log_dir),
     }
     return summary

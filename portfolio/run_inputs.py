@@ -2,9 +2,10 @@
 
 Each parameter is taken from the first source that has it: the explicit ``values`` (the command line, or under
 Airflow ``dag_run.conf`` over the ``portfolio.*`` Variables), then the ``environ`` fallback given by the caller
-(``CRON_TICKERS``, ``PIPELINE_DEVICE``, ``PORTFOLIO_DB_PATH``...), then ``config/pipeline.yml``. Nothing here
-writes to ``os.environ``: callers pass the :class:`RunInputs` on, and the domain reads the values that are not
-run parameters (database path, synthetic dataset, data-source secrets) from :mod:`portfolio.run_scope`.
+(``CRON_TICKERS``, ``PIPELINE_DEVICE``, ``PORTFOLIO_DB_PATH``, ``PORTFOLIO_DB_DSN``...), then
+``config/pipeline.yml``. Nothing here writes to ``os.environ``: callers pass the :class:`RunInputs` on, and the
+domain reads the values that are not run parameters (database path or DSN, synthetic dataset, data-source
+secrets) from :mod:`portfolio.run_scope`.
 """
 
 from __future__ import annotations
@@ -28,15 +29,18 @@ ENV_FALLBACKS: dict[str, str] = {
     "enable_parallel_forecasts": "ENABLE_PARALLEL_FORECASTS",
     "synthetic_dataset_id": "SYNTHETIC_DATASET_ID",
     "database_path": "PORTFOLIO_DB_PATH",
+    "database_dsn": "PORTFOLIO_DB_DSN",
 }
-LOCATION_KEYS = frozenset({"synthetic_dataset_id", "database_path"})  # where data is, not how a run behaves
+# where data is, not how a run behaves
+LOCATION_KEYS = frozenset({"synthetic_dataset_id", "database_path", "database_dsn"})
 
 
 @dataclass(frozen=True)
 class RunInputs:
     """Everything a run takes from outside its code: parameters, data locations and data-source secrets.
 
-    ``secrets`` maps a secret's name (``ALPHA_VANTAGE_API_KEY``) to its value; it is never part of the repr.
+    ``secrets`` maps a secret's name (``ALPHA_VANTAGE_API_KEY``) to its value; it is never part of the repr,
+    and neither is ``database_dsn`` (a PostgreSQL connection string may carry a password).
     ``tickers_given`` says whether the universe was named (argument, conf, Variable or ``CRON_TICKERS``)
     rather than taken from the config default.
     """
@@ -44,6 +48,7 @@ class RunInputs:
     params: RunParams
     synthetic_dataset_id: str | None = None
     database_path: str | None = None
+    database_dsn: str | None = field(default=None, repr=False)
     tickers_given: bool = False
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -83,7 +88,8 @@ def resolve_run_inputs(values: Mapping[str, Any] | None = None, *, environ: Mapp
     if tickers_given is None:
         tickers_given = pick("tickers") is not None
     return RunInputs(params=params, synthetic_dataset_id=pick("synthetic_dataset_id"),
-                     database_path=pick("database_path"), tickers_given=tickers_given,
+                     database_path=pick("database_path"), database_dsn=pick("database_dsn"),
+                     tickers_given=tickers_given,
                      secrets=dict(secrets or {}))
 
 

@@ -55,9 +55,17 @@ class Runtime(Strict):
 
 
 class Database(Strict):
-    path: str = "data/portfolio_maximizer.db"
+    backend: Literal["sqlite", "postgresql"] = "sqlite"  # a PORTFOLIO_DB_DSN selects postgresql whatever this says
+    path: str = "data/portfolio_maximizer.db"  # sqlite: the database file
+    dsn: str | None = None  # postgresql: libpq connection string; keep the password in PGPASSWORD or ~/.pgpass
     backups_dir: str = "data/backups"
     backups_keep: int = Field(default=7, ge=1)
+
+    @model_validator(mode="after")
+    def _dsn_for_postgresql(self) -> Database:
+        if self.backend == "postgresql" and self.dsn is not None and not self.dsn.strip():
+            raise ValueError("database.dsn is empty: give a PostgreSQL connection string or leave it out")
+        return self
 
 
 class Checkpoints(Strict):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import bisect
 import math
-import sqlite3
 from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
@@ -18,14 +17,17 @@ from portfolio.forecasting.store import load_closes
 
 if TYPE_CHECKING:
     from portfolio.database_manager import DatabaseManager
+    from portfolio.db_backend import Connection
 
 ALL_BARS = 10_000_000
+# 1 for a validated signal that was right (BUY before a rise, SELL before a fall), else 0: summed for hit counts
+HIT = ("CASE WHEN (action = 'BUY' AND realized_return > 0) OR (action = 'SELL' AND realized_return < 0) "
+       "THEN 1 ELSE 0 END")
 
 
-def hit_rates(conn: sqlite3.Connection) -> dict[str, Any]:
+def hit_rates(conn: Connection) -> dict[str, Any]:
     """Hit rate of validated BUY/SELL signals, overall and per source."""
-    rows = conn.execute("SELECT source, COUNT(*), SUM((action = 'BUY' AND realized_return > 0) OR "
-                        "(action = 'SELL' AND realized_return < 0)) FROM signals "
+    rows = conn.execute(f"SELECT source, COUNT(*), SUM({HIT}) FROM signals "
                         "WHERE validated_at IS NOT NULL AND action IN ('BUY', 'SELL') "
                         "GROUP BY source ORDER BY source").fetchall()
     by_source: dict[str, dict[str, Any]] = {

@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import itertools
 import math
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from foundation.pipeline_logger import utc_now_iso
+from portfolio.db_backend import Connection
 
 BUY, SELL, HOLD = "BUY", "SELL", "HOLD"
 TIME_SERIES, FALLBACK = "time_series", "fallback"
@@ -113,11 +113,11 @@ def route_signal(ticker: str, bar: str, forecast: Mapping[str, Any] | None, clos
     return fallback_signal(ticker, bar, closes, horizon=horizon, min_expected_return=min_expected_return)
 
 
-def save_signal(conn: sqlite3.Connection, signal: Signal, run_id: str) -> int:
+def save_signal(conn: Connection, signal: Signal, run_id: str) -> int:
     """Insert ``signal`` into ``signals`` (inside the caller's transaction); return its id."""
     cur = conn.execute(
         "INSERT INTO signals (run_id, ticker, bar, created_at, action, confidence, expected_return, source) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (run_id, signal.ticker, signal.bar, utc_now_iso(), signal.action, float(signal.confidence),
          float(signal.expected_return), signal.source))
-    return int(cur.lastrowid or 0)
+    return int(cur.fetchone()[0])

@@ -10,7 +10,6 @@ holdout MAPE. **Core** candidates have Sharpe >= ``min_sharpe`` and drawdown <= 
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -19,17 +18,18 @@ from portfolio.quant_health import equity_returns, max_drawdown, sharpe
 
 if TYPE_CHECKING:
     from portfolio.database_manager import DatabaseManager
+    from portfolio.db_backend import Connection
 
 
-def ticker_stats(conn: sqlite3.Connection, ticker: str, lookback: int,
+def ticker_stats(conn: Connection, ticker: str, lookback: int,
                  periods_per_year: int) -> dict[str, Any]:
     """Return, volatility, Sharpe and drawdown of the last ``lookback`` closes plus paper-trading results."""
     closes = [c for _, c in load_closes(conn, ticker, lookback)]
     rets = equity_returns(closes)
     mean = sum(rets) / len(rets) if rets else 0.0
     vol = math.sqrt(sum((r - mean) ** 2 for r in rets) / (len(rets) - 1)) if len(rets) > 1 else 0.0
-    trades = conn.execute("SELECT COUNT(*), SUM(realized_pnl), SUM(realized_pnl > 0) FROM trades "
-                          "WHERE ticker = ? AND side = 'SELL' AND realized_pnl IS NOT NULL",
+    trades = conn.execute("SELECT COUNT(*), SUM(realized_pnl), SUM(CASE WHEN realized_pnl > 0 THEN 1 ELSE 0 END) "
+                          "FROM trades WHERE ticker = ? AND side = 'SELL' AND realized_pnl IS NOT NULL",
                           (ticker,)).fetchone()
     mape = conn.execute("SELECT mape FROM forecast_metrics WHERE ticker = ? AND model = 'ensemble' "
                         "ORDER BY created_at DESC LIMIT 1", (ticker,)).fetchone()

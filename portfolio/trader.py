@@ -9,13 +9,13 @@ bar-state and core-limit checks are repeated inside it, so concurrent cycles can
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from foundation.pipeline_logger import get_logger, utc_now_iso
 from portfolio.broker import PaperBroker
+from portfolio.db_backend import Connection
 from portfolio.forecasting import ForecastError, forecast_ticker, latest_forecast
 from portfolio.signals import FALLBACK_LOOKBACK, route_signal, save_signal
 
@@ -32,26 +32,26 @@ class TradingError(RuntimeError):
     """A trading cycle failed for one or more tickers; the message names them and why."""
 
 
-def _latest_bar(conn: sqlite3.Connection, ticker: str) -> tuple[str, float] | None:
+def _latest_bar(conn: Connection, ticker: str) -> tuple[str, float] | None:
     row = conn.execute("SELECT date, close FROM ohlcv WHERE ticker = ? ORDER BY date DESC LIMIT 1",
                        (ticker,)).fetchone()
     return None if row is None else (str(row[0]), float(row[1]))
 
 
-def _last_bar(conn: sqlite3.Connection, mode: str, ticker: str) -> str | None:
+def _last_bar(conn: Connection, mode: str, ticker: str) -> str | None:
     row = conn.execute("SELECT last_bar FROM bar_state WHERE mode = ? AND ticker = ?",
                        (mode, ticker)).fetchone()
     return None if row is None else str(row[0])
 
 
-def core_trades_on(conn: sqlite3.Connection, bar: str) -> int:
+def core_trades_on(conn: Connection, bar: str) -> int:
     """Core-mode trades recorded for the day of ``bar``."""
     row = conn.execute("SELECT COUNT(*) FROM trades WHERE mode = 'core' AND substr(bar, 1, 10) = ?",
                        (bar[:10],)).fetchone()
     return int(row[0])
 
 
-def _gate(conn: sqlite3.Connection, ticker: str, bar: str, mode: str, limit: int) -> str | None:
+def _gate(conn: Connection, ticker: str, bar: str, mode: str, limit: int) -> str | None:
     if _last_bar(conn, mode, ticker) == bar:
         return "same bar"
     if mode == "core":

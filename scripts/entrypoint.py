@@ -22,6 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
 from foundation.config_loader import ConfigError
+from foundation.dsn import redact_dsn
 from foundation.pipeline_logger import get_logger
 from foundation.redaction import _SENSITIVE_KEY, MASK, bounded
 from portfolio.params import ParameterError
@@ -69,11 +70,13 @@ def takes_inputs(run: Callable[..., Any]) -> bool:
 
 
 def _logged_args(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """The arguments as logged: a :class:`RunInputs` as its parameters and locations, never its secrets."""
+    """The arguments as logged: a :class:`RunInputs` as its parameters and locations (a database DSN with its
+    password masked), never its secrets."""
     out: dict[str, Any] = {}
     for key, value in kwargs.items():
         if isinstance(value, RunInputs):
-            out.update({k: v for k, v in (("database_path", value.database_path),
+            dsn = redact_dsn(value.database_dsn) if value.database_dsn else None
+            out.update({k: v for k, v in (("database_path", value.database_path), ("database_dsn", dsn),
                                           ("synthetic_dataset_id", value.synthetic_dataset_id)) if v})
             out.update(value.params.as_dict())
         elif value is not None:

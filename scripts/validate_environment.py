@@ -88,13 +88,13 @@ def check_run_params(load: Callable[[], RunInputs] = cli_run_inputs) -> tuple[bo
 
 
 def check_database() -> tuple[bool, str]:
-    """The portfolio database opens, migrates and passes ``PRAGMA integrity_check``."""
+    """The portfolio database opens, migrates and (SQLite) passes ``PRAGMA integrity_check``."""
     from portfolio.database_manager import DatabaseManager
 
     db = DatabaseManager()
     db.connect().close()
     problems = db.integrity_check()
-    return (not problems), (f"{db.path} ok" if not problems else f"{db.path}: {'; '.join(problems[:3])}")
+    return (not problems), (f"{db.location} ok" if not problems else f"{db.location}: {'; '.join(problems[:3])}")
 
 
 def check_secrets() -> tuple[bool, str]:

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from foundation.paths import REPO_ROOT
-from tests.support import reset_caches
+from tests.support import postgres_database, postgres_schema, reset_caches
 
 _SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="pmx-test-airflow-"))
 
@@ -70,11 +70,35 @@ def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in ("CRON_TICKERS", "CRON_START_DATE", "CRON_END_DATE", "CRON_EXEC_MODE", "PIPELINE_DEVICE",
                  "ENABLE_GPU_PARALLEL", "ENABLE_PARALLEL_TICKER_PROCESSING", "ENABLE_PARALLEL_FORECASTS",
                  "PMX_ENV", "PMX_CONFIG_DIR", "SYNTHETIC_DATASET_ID", "ALPHA_VANTAGE_API_KEY", "FINNHUB_API_KEY",
-                 "PMX_ENV_FILE"):
+                 "PMX_ENV_FILE", "PORTFOLIO_DB_DSN"):
         monkeypatch.delenv(name, raising=False)
     reset_caches()
     yield home
     reset_caches()
+
+
+@pytest.fixture(scope="session")
+def postgres_session_database() -> Iterator[str]:
+    """DSN of a throw-away database ``pmx_test_<random>`` on the machine's PostgreSQL for the test session (per
+    xdist worker), dropped at its end; skipped locally and failing in CI without a server."""
+    with postgres_database("pmx_test") as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def postgres_dsn(postgres_session_database: str) -> Iterator[str]:
+    """DSN of an empty PostgreSQL schema of its own for one test (dropped after it)."""
+    with postgres_schema(postgres_session_database) as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_backend(request: pytest.FixtureRequest, pmx_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the test once on each backend of the portfolio database: SQLite under ``pmx_home``, then an empty
+    PostgreSQL schema (``PORTFOLIO_DB_DSN``). Name it before the fixtures that write to the database."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("PORTFOLIO_DB_DSN", request.getfixturevalue("postgres_dsn"))
+    return str(request.param)
 
 
 @pytest.fixture

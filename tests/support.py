@@ -6,6 +6,7 @@ import contextlib
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres connect_timeout=5"  # the machine's server, trust auth
 
 
 def require(condition: bool, reason: str) -> None:
@@ -93,3 +95,68 @@ def received_lines(sock: socket.socket, quiet: float = 0.5) -> list[str]:
             lines += sock.recv(65535).decode().splitlines()
     except TimeoutError:
         return lines
+
+
+def _postgres_admin() -> Any:
+    """An autocommit connection to the server's ``postgres`` database (CREATE/DROP DATABASE refuse a transaction);
+    skips locally and fails in CI when the server is not reachable."""
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(f"{POSTGRES_DSN} dbname=postgres")
+    except psycopg2.OperationalError as exc:
+        require(False, f"PostgreSQL on 127.0.0.1:5432 not reachable: {exc}")
+        raise
+    conn.autocommit = True
+    return conn
+
+
+def create_postgres_database(prefix: str = "pmx_test") -> str:
+    """Create an empty database ``<prefix>_<random>`` on the machine's PostgreSQL; return its name."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    conn = _postgres_admin()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    return name
+
+
+def drop_postgres_database(name: str) -> None:
+    """Drop database ``name`` (and end the connections still open to it)."""
+    conn = _postgres_admin()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str = "pmx_test") -> Iterator[str]:
+    """A throw-away PostgreSQL database for the block; yields its DSN and drops it afterwards."""
+    name = create_postgres_database(prefix)
+    try:
+        yield f"{POSTGRES_DSN} dbname={name}"
+    finally:
+        drop_postgres_database(name)
+
+
+@contextlib.contextmanager
+def postgres_schema(database_dsn: str) -> Iterator[str]:
+    """A fresh schema in the database of ``database_dsn`` for the block; yields a DSN whose ``search_path`` is it
+    (an empty database for one test, without the cost of creating one)."""
+    import psycopg2
+
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    conn = psycopg2.connect(database_dsn)
+    conn.autocommit = True
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE SCHEMA "{schema}"')
+        yield f"{database_dsn} options='-csearch_path={schema}'"
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        conn.close()

@@ -36,8 +36,11 @@ def seed_ohlcv(db: DatabaseManager, ticker: str, closes: Sequence[float],
     rows = [(ticker, d, float(c), float(c), float(c), float(c), 1e6, "test", STAMP)
             for d, c in zip(dates, closes, strict=True)]
     with db.transaction() as conn:
-        conn.executemany("INSERT OR REPLACE INTO ohlcv (ticker, date, open, high, low, close, volume, "
-                         "source, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+        conn.executemany("INSERT INTO ohlcv (ticker, date, open, high, low, close, volume, source, ingested_at) "
+                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticker, date) DO UPDATE SET "
+                         "open = excluded.open, high = excluded.high, low = excluded.low, close = excluded.close, "
+                         "volume = excluded.volume, source = excluded.source, ingested_at = excluded.ingested_at",
+                         rows)
     return dates
 
 
@@ -47,9 +50,12 @@ def seed_ensemble_forecast(db: DatabaseManager, ticker: str, as_of: str, run_id:
     rows = [(run_id, ticker, created_at, as_of, k, as_of, expected_return / horizon, confidence)
             for k in range(1, horizon + 1)]
     with db.transaction() as conn:
-        conn.executemany("INSERT OR REPLACE INTO forecasts (run_id, ticker, model, created_at, as_of, step, "
-                         "target_date, expected_return, volatility, confidence) "
-                         "VALUES (?, ?, 'ensemble', ?, ?, ?, ?, ?, 0.01, ?)", rows)
+        conn.executemany("INSERT INTO forecasts (run_id, ticker, model, created_at, as_of, step, target_date, "
+                         "expected_return, volatility, confidence) VALUES (?, ?, 'ensemble', ?, ?, ?, ?, ?, 0.01, ?) "
+                         "ON CONFLICT (run_id, ticker, model, step) DO UPDATE SET created_at = excluded.created_at, "
+                         "as_of = excluded.as_of, target_date = excluded.target_date, "
+                         "expected_return = excluded.expected_return, volatility = excluded.volatility, "
+                         "confidence = excluded.confidence", rows)
 
 
 def count_rows(db: DatabaseManager, *tables: str) -> dict[str, int]:

@@ -7,7 +7,6 @@ retried task never duplicates rows.
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 from collections.abc import Sequence
 from datetime import date
@@ -19,6 +18,7 @@ from foundation.pipeline_logger import utc_now_iso
 
 if TYPE_CHECKING:
     from portfolio.database_manager import DatabaseManager
+    from portfolio.db_backend import Connection
     from portfolio.forecasting.runner import SeriesForecast
 
 Z95 = 1.959964
@@ -46,7 +46,7 @@ def next_sessions(as_of: str, count: int, calendar: str = "XNYS") -> list[str]:
         return [str(d) for d in days]
 
 
-def load_closes(conn: sqlite3.Connection, ticker: str, lookback: int,
+def load_closes(conn: Connection, ticker: str, lookback: int,
                 as_of: str | None = None) -> list[tuple[str, float]]:
     """The last ``lookback`` (date, close) rows of ``ticker`` up to ``as_of``, oldest first."""
     if as_of is None:
@@ -93,7 +93,7 @@ def save_forecast(db: DatabaseManager, ticker: str, run_id: str, result: SeriesF
     return len(rows)
 
 
-def latest_forecast(conn: sqlite3.Connection, ticker: str, as_of: str | None = None) -> dict[str, Any] | None:
+def latest_forecast(conn: Connection, ticker: str, as_of: str | None = None) -> dict[str, Any] | None:
     """The newest ensemble forecast of ``ticker`` (for bar ``as_of`` if given), summarised; None if absent."""
     sql = "SELECT run_id, as_of, created_at FROM forecasts WHERE ticker = ? AND model = 'ensemble'"
     args: list[Any] = [ticker]

@@ -164,6 +164,14 @@ def seeded(pmx_home: Path) -> Path:
     return pmx_home
 
 
+@pytest.fixture
+def seeded_on_both(db_backend: str, pmx_home: Path) -> Path:
+    """The seeded database and events, once on SQLite and once on PostgreSQL."""
+    _seed_db()
+    _seed_events()
+    return pmx_home
+
+
 def _report(out: Path) -> dict[str, Any]:
     return json.loads((out / "performance_report.json").read_text())
 
@@ -172,7 +180,7 @@ def _expected_curve() -> list[float]:
     return [e for ago, e in EQUITY if ago <= 30]
 
 
-def test_equity_and_drawdown_match_the_snapshots(seeded: Path, tmp_path: Path) -> None:
+def test_equity_and_drawdown_match_the_snapshots(seeded_on_both: Path, tmp_path: Path) -> None:
     build_report(tmp_path, include_airflow=False)
     eq = _report(tmp_path)["trading"]["equity"]
     curve = _expected_curve()
@@ -187,7 +195,7 @@ def test_equity_and_drawdown_match_the_snapshots(seeded: Path, tmp_path: Path) -
     assert eq["period_return"] == pytest.approx(curve[-1] / curve[0] - 1)
 
 
-def test_trade_statistics_match_the_rows(seeded: Path, tmp_path: Path) -> None:
+def test_trade_statistics_match_the_rows(seeded_on_both: Path, tmp_path: Path) -> None:
     build_report(tmp_path, include_airflow=False)
     trades = _report(tmp_path)["trading"]["trades"]
     in_period = [t for t in TRADES if t[0] <= 30]
@@ -205,7 +213,7 @@ def test_trade_statistics_match_the_rows(seeded: Path, tmp_path: Path) -> None:
     assert trades["by_ticker"]["AAPL"]["profit_factor"] is None  # no losing AAPL trade in the period
 
 
-def test_forecast_errors_and_signal_hit_rate(seeded: Path, tmp_path: Path) -> None:
+def test_forecast_errors_and_signal_hit_rate(seeded_on_both: Path, tmp_path: Path) -> None:
     build_report(tmp_path, include_airflow=False)
     trading = _report(tmp_path)["trading"]
     for model in ("sarimax", "garch"):
@@ -225,7 +233,7 @@ def test_forecast_errors_and_signal_hit_rate(seeded: Path, tmp_path: Path) -> No
     assert trading["quant_health"]["reasons"]
 
 
-def test_pipeline_section_counts_events(seeded: Path, tmp_path: Path) -> None:
+def test_pipeline_section_counts_events(seeded_on_both: Path, tmp_path: Path) -> None:
     build_report(tmp_path, include_airflow=False)
     pipeline = _report(tmp_path)["pipeline"]
     failed_runs = sum(1 for runs in RUNS.values() for state, _ in runs if state == "failed")
@@ -490,7 +498,7 @@ def test_monitoring_health_check_builds_the_report(seeded: Path) -> None:
     assert result["dag_source"] == "events"
 
 
-def test_report_of_a_run_says_its_state_trades_and_equity(seeded: Path, tmp_path: Path) -> None:
+def test_report_of_a_run_says_its_state_trades_and_equity(seeded_on_both: Path, tmp_path: Path) -> None:
     # The run is still "running" in the event log while its report task builds the report.
     get_logger("listener").log_event("dag_run_running", dag_id="portfolio_master", run_id="r2", state="running")
     run = {"dag_id": "portfolio_master", "run_id": "r2", "state": "success", "run_type": "manual"}

@@ -62,6 +62,7 @@ def test_random_search_is_reproducible() -> None:
     assert first["best"]["objective"] == max(t["objective"] for t in first["top"])
 
 
+@pytest.mark.usefixtures("db_backend")  # on SQLite and on PostgreSQL
 def test_build_panel_joins_stored_forecasts_with_realised_returns(pmx_home: Path) -> None:
     db = DatabaseManager()
     closes = random_walk(30, seed=1)

@@ -12,6 +12,8 @@ from portfolio.database_manager import DatabaseManager
 from portfolio.settings import PipelineSettings, load_settings
 from tests.trading_support import StatsdSink, count_rows, seed_ohlcv
 
+pytestmark = pytest.mark.usefixtures("db_backend")  # each test on SQLite and on PostgreSQL
+
 # commission 0.005/share (min 1.0); half of a 2 bps spread + 1 bps slippage = 2 bps of notional per fill
 COSTS = CostModel(commission_per_share=0.005, min_commission=1.0, spread_bps=2.0, slippage_bps=1.0)
 

@@ -48,6 +48,7 @@ def test_asset_class(ticker: str, cls: str) -> None:
     assert asset_class(ticker) == cls
 
 
+@pytest.mark.usefixtures("db_backend")  # on SQLite and on PostgreSQL
 def test_estimate_costs_from_trades(pmx_home: Path) -> None:
     db = DatabaseManager()
     rows = [("AAPL", 100, 100.0, 3.0), ("AAPL", 100, 110.0, 3.2), ("SPY", 10, 400.0, 1.8)]
@@ -62,6 +63,7 @@ def test_estimate_costs_from_trades(pmx_home: Path) -> None:
     assert est["overall"] == {"trades": 3, "notional": 25_000, "cost": 8.0, "cost_bps": pytest.approx(3.2)}
 
 
+@pytest.mark.usefixtures("db_backend")  # on SQLite and on PostgreSQL
 def test_estimate_costs_without_trades(pmx_home: Path) -> None:
     est = estimate_costs_from_trades(DatabaseManager())
     assert est["by_ticker"] == {} and est["overall"]["cost_bps"] is None and est["overall"]["trades"] == 0

@@ -93,6 +93,7 @@ def _seed_account(db: DatabaseManager, equity_by_bar: list[tuple[str, str, float
                      "VALUES ('r', 'AAPL', 'b', 't', 'BUY', 1, 1, 0)")
 
 
+@pytest.mark.usefixtures("db_backend")  # on SQLite and on PostgreSQL
 def test_metrics_from_the_database_keep_the_last_snapshot_per_bar(pmx_home: Path) -> None:
     db = DatabaseManager()
     _seed_account(db, [("2024-01-02T15:00Z", "2024-01-02", 100.0), ("2024-01-03T15:00Z", "2024-01-03", 105.0),
@@ -109,6 +110,7 @@ def test_metrics_from_the_database_keep_the_last_snapshot_per_bar(pmx_home: Path
     ([100, 90, 80, 70, 60, 50], [-1.0] * 5, RED, 2),
     ([100, 101], [1.0], YELLOW, 1),
 ], ids=["steady-gains", "steady-losses", "too-few-trades"])
+@pytest.mark.usefixtures("db_backend")  # on SQLite and on PostgreSQL
 def test_check_health_emits_the_gauge(pmx_home: Path, monkeypatch: pytest.MonkeyPatch, curve: list[float],
                                       pnls: list[float], colour: str, level: int) -> None:
     db = DatabaseManager()

@@ -11,6 +11,8 @@ from portfolio.database_manager import DatabaseManager
 from portfolio.signal_validation import backfill, hit_rates
 from tests.trading_support import seed_ohlcv
 
+pytestmark = pytest.mark.usefixtures("db_backend")  # each test on SQLite and on PostgreSQL
+
 
 def test_intraday_bar_uses_its_session_close(pmx_home: Path) -> None:
     db = DatabaseManager()

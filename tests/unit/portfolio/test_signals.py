@@ -92,6 +92,7 @@ def test_thresholds_are_arguments_so_a_sweep_can_vary_them() -> None:
     assert (strict.action, loose.action) == (HOLD, BUY)
 
 
+@pytest.mark.usefixtures("db_backend")  # on SQLite and on PostgreSQL
 def test_save_signal_persists_with_source(pmx_home: Path) -> None:
     db = DatabaseManager()
     sig = fallback_signal("MSFT", "2024-01-05", _trend(30, 0.004), horizon=5, min_expected_return=0.002)

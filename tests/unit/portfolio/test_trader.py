@@ -19,6 +19,8 @@ from tests.trading_support import (
     seed_ohlcv,
 )
 
+pytestmark = pytest.mark.usefixtures("db_backend")  # each test on SQLite and on PostgreSQL
+
 TABLES = ("signals", "trades", "positions", "account", "equity_snapshots", "bar_state", "forecasts",
           "forecast_metrics")
 
