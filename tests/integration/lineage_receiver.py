@@ -1,8 +1,7 @@
 """A local HTTP receiver speaking Marquez's lineage endpoint: ``POST /api/v1/lineage`` with one OpenLineage run
 event as JSON, answered ``201 Created``; a body that is not a run event gets ``422``, any other path ``404``.
 
-It can be stopped (the port then refuses connections, as a Marquez that went down) and started again on the same
-port.
+It can go down (the port then refuses connections, as a Marquez that went down) and serve again on the same port.
 """
 
 from __future__ import annotations
@@ -31,7 +30,7 @@ class LineageReceiver:
         self._lock = threading.Lock()
         self._server: _Server | None = None
 
-    def start(self) -> None:
+    def serve(self) -> None:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -60,7 +59,7 @@ class LineageReceiver:
         self._server = _Server(("127.0.0.1", self.port), Handler)
         threading.Thread(target=self._server.serve_forever, name="lineage-receiver", daemon=True).start()
 
-    def stop(self) -> None:
+    def go_down(self) -> None:
         """Stop answering: from now on a connection to the port is refused."""
         if self._server is not None:
             self._server.shutdown()
