@@ -31,6 +31,9 @@ COMPONENTS: dict[str, list[str]] = {
     "triggerer": ["triggerer"],
     "celery-worker": ["celery", "worker"],  # only with CeleryExecutor (the production scale path)
 }
+# ``<component>@<instance>`` starts one more process of a component (``celery-worker@a``, ``celery-worker@b``): its
+# own log, and its own environment and arguments through ``component_env`` / ``component_args``.
+INSTANCE = "@"
 # Project processes started with the venv's Python next to the Airflow components (not ``airflow <args>``).
 # alerts-worker delivers SLA/incident alerts from the durable outbox (docs/slas.md#delivery-worker).
 PYTHON_COMPONENTS: dict[str, list[str]] = {
@@ -82,11 +85,15 @@ class AirflowStack:
     """One local Airflow deployment made of separately started components."""
 
     def __init__(self, layout: StackLayout, components: tuple[str, ...] = DEFAULT_COMPONENTS,
-                 extra_env: dict[str, str] | None = None, say: Callable[[str], None] | None = None) -> None:
+                 extra_env: dict[str, str] | None = None, say: Callable[[str], None] | None = None, *,
+                 component_env: dict[str, dict[str, str]] | None = None,
+                 component_args: dict[str, list[str]] | None = None) -> None:
         self.layout = layout
         self.components = components
         self.env = stack_environment(layout)
         self.env.update(extra_env or {})
+        self.component_env = component_env or {}    # per component: overrides of ``env`` (its own home...)
+        self.component_args = component_args or {}  # per component: extra command-line arguments
         self.procs: dict[str, subprocess.Popen[bytes]] = {}
         self.say = say or (lambda _msg: None)
         self.log_dir = layout.home / "components"
@@ -137,13 +144,20 @@ class AirflowStack:
         """Start one component in its own process group, logging to ``components/<name>.log``."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
-        if name in PYTHON_COMPONENTS:
-            cmd = [sys.executable, *PYTHON_COMPONENTS[name]]
+        base = name.split(INSTANCE, 1)[0]
+        if base in PYTHON_COMPONENTS:
+            cmd = [sys.executable, *PYTHON_COMPONENTS[base]]
         else:
-            cmd = [str(Path(sys.executable).parent / "airflow"), *COMPONENTS[name]]
-        self.procs[name] = subprocess.Popen(cmd, env=self.env, stdout=log, stderr=subprocess.STDOUT,
-                                            stdin=subprocess.DEVNULL, start_new_session=True)
+            cmd = [str(Path(sys.executable).parent / "airflow"), *COMPONENTS[base]]
+        cmd += self.component_args.get(name, [])
+        self.procs[name] = subprocess.Popen(cmd, env=self.component_environment(name), stdout=log,
+                                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                            start_new_session=True)
         log.close()
+
+    def component_environment(self, name: str) -> dict[str, str]:
+        """The environment ``name`` runs with: the stack's, plus its own overrides."""
+        return {**self.env, **self.component_env.get(name, {})}
 
     def check_ports(self) -> None:
         """Raise, naming each taken port and the setting that moves it, before anything is started."""

@@ -18,6 +18,7 @@ TASK_TYPES = ("etl_batch", "etl_retry", "trading", "monitoring", "maintenance", 
 class PoolSpec(Strict):
     slots: int = Field(ge=0)
     description: str = ""
+    queue: str = Field(default="default", pattern=r"^[A-Za-z0-9_.-]+$")  # the Celery queue of the pool's tasks
 
 
 class RetrySpec(Strict):

@@ -26,6 +26,11 @@ def retry_args(task_type: str) -> dict[str, Any]:
     return args
 
 
+def pool_args(pool: str) -> dict[str, Any]:
+    """``pool`` and the Celery ``queue`` its tasks go to (``pools.<pool>.queue``)."""
+    return {"pool": pool, "queue": load_orchestration().pools[pool].queue}
+
+
 def schedules_enabled() -> bool:
     """False when ``PMX_SCHEDULES=off``: every DAG is parsed without a schedule, so manual runs are the only runs.
 

@@ -9,7 +9,7 @@ from airflow.sdk import Asset, TaskGroup
 
 from orchestration import tasks
 from orchestration.config import load_orchestration
-from orchestration.dag_defaults import mapped_limits, retry_args
+from orchestration.dag_defaults import mapped_limits, pool_args, retry_args
 from orchestration.operators import (
     AutoTraderBatchOperator,
     AutoTraderOperator,
@@ -45,13 +45,13 @@ def etl_group() -> EtlGroup:
     with TaskGroup(group_id="etl") as group:
         plan: Any = tasks.plan_etl_batches()
         batch = PortfolioETLBatchOperator.partial(
-            task_id="batch", pool="api_pool", threads=batching.threads, outlets=[OHLCV_ASSET, FORECASTS_ASSET],
+            task_id="batch", **pool_args("api_pool"), threads=batching.threads, outlets=[OHLCV_ASSET, FORECASTS_ASSET],
             **retry_args("etl_batch"), **mapped_limits(),
         ).expand(tickers=plan)
         outcomes: Any = batch.output  # one small dict per batch
         failed: Any = tasks.failed_tickers(plan, outcomes)
         retry = PortfolioETLRetryOperator.partial(
-            task_id="retry_failed", pool="api_pool", outlets=[OHLCV_ASSET, FORECASTS_ASSET],
+            task_id="retry_failed", **pool_args("api_pool"), outlets=[OHLCV_ASSET, FORECASTS_ASSET],
             **retry_args("etl_retry"), **mapped_limits(),
         ).expand(ticker=failed)
     return EtlGroup(group, [failed, retry])
@@ -72,12 +72,12 @@ def trading_group(*, core: bool = False, trigger_rule: str = "all_success") -> T
             max_wait_seconds=hours.max_wait_seconds, bypass_in_synthetic_mode=hours.bypass_in_synthetic_mode,
         )
         batch_operator = CoreAutoTraderBatchOperator if core else AutoTraderBatchOperator
-        trade = batch_operator.partial(task_id="trade", pool="trading_pool", **retry_args("trading"),
+        trade = batch_operator.partial(task_id="trade", **pool_args("trading_pool"), **retry_args("trading"),
                                        **mapped_limits()).expand(tickers=batches)
         outcomes: Any = trade.output  # one small dict per batch
         failed: Any = tasks.failed_tickers(batches, outcomes)
         retry_operator = CoreAutoTraderOperator if core else AutoTraderOperator
-        retry = retry_operator.partial(task_id="retry_failed", pool="trading_pool", **retry_args("trading"),
+        retry = retry_operator.partial(task_id="retry_failed", **pool_args("trading_pool"), **retry_args("trading"),
                                        **mapped_limits()).expand(ticker=failed)
         snapshot = tasks.trading_snapshot.override(trigger_rule="none_failed_min_one_success")()
         if core:
@@ -96,7 +96,7 @@ def monitoring_group(trigger_rule: str = "all_success", *, report: bool = True) 
         checks = [
             MonitoringOperator(task_id="forecaster_monitor", **retry),
             tasks.pipeline_health.override(**retry)(),
-            tasks.database_integrity.override(pool="database_pool", **retry)(),
+            tasks.database_integrity.override(**pool_args("database_pool"), **retry)(),
             tasks.data_source_availability.override(**retry)(),
             QuantValidationOperator(task_id="quant_health", **retry),
         ]
