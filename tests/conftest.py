@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from foundation.paths import REPO_ROOT
-from tests.support import reset_caches
+from tests.support import postgres_database, reset_caches
 
 _SESSION_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="pmx-test-airflow-"))
 
@@ -70,11 +70,29 @@ def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in ("CRON_TICKERS", "CRON_START_DATE", "CRON_END_DATE", "CRON_EXEC_MODE", "PIPELINE_DEVICE",
                  "ENABLE_GPU_PARALLEL", "ENABLE_PARALLEL_TICKER_PROCESSING", "ENABLE_PARALLEL_FORECASTS",
                  "PMX_ENV", "PMX_CONFIG_DIR", "SYNTHETIC_DATASET_ID", "ALPHA_VANTAGE_API_KEY", "FINNHUB_API_KEY",
-                 "PMX_ENV_FILE"):
+                 "PMX_ENV_FILE", "PMX_ALERTS_OUTBOX", "PMX_ALERTS_OUTBOX_DSN", "PMX_ERROR_MONITOR_DSN"):
         monkeypatch.delenv(name, raising=False)
     reset_caches()
     yield home
     reset_caches()
+
+
+@pytest.fixture
+def postgres_dsn() -> Iterator[str]:
+    """A throw-away database ``pmx_test_<id>`` on the machine's PostgreSQL, dropped after the test."""
+    with postgres_database() as dsn:
+        yield dsn
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def state_backend(request: pytest.FixtureRequest, pmx_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test on each backend of the add-on's stores: SQLite files under ``pmx_home`` (the default), then
+    PostgreSQL (``PMX_ALERTS_OUTBOX_DSN`` and ``PMX_ERROR_MONITOR_DSN`` name one throw-away database)."""
+    if request.param == "postgresql":
+        dsn = request.getfixturevalue("postgres_dsn")
+        monkeypatch.setenv("PMX_ALERTS_OUTBOX_DSN", dsn)
+        monkeypatch.setenv("PMX_ERROR_MONITOR_DSN", dsn)
+    return str(request.param)
 
 
 @pytest.fixture

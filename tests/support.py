@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +15,9 @@ from typing import Any
 import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+PG_HOST, PG_PORT, PG_USER = "127.0.0.1", 5432, "postgres"
+PG_ADMIN_DSN = f"host={PG_HOST} port={PG_PORT} user={PG_USER} dbname=postgres connect_timeout=5"
+SPAWN = multiprocessing.get_context("spawn")  # fresh interpreters: no state inherited from the test process
 
 
 def require(condition: bool, reason: str) -> None:
@@ -84,6 +89,18 @@ def isolated_run_home(home: Path) -> Iterator[Path]:
     reset_caches()
 
 
+def run_in_processes(target: Callable[..., None], args: list[tuple[Any, ...]], timeout: float = 120) -> list[Any]:
+    """Run ``target(*a, out)`` in a spawned process for each ``a``; return what each put on the queue ``out``."""
+    out: multiprocessing.Queue[Any] = SPAWN.Queue()
+    procs = [SPAWN.Process(target=target, args=(*a, out)) for a in args]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout)
+    assert [p.exitcode for p in procs] == [0] * len(procs), "a process failed (its traceback is on stderr)"
+    return [out.get(timeout=5) for _ in procs]
+
+
 def received_lines(sock: socket.socket, quiet: float = 0.5) -> list[str]:
     """Every line datagrams brought to ``sock`` until it has been quiet for ``quiet`` seconds."""
     lines: list[str] = []
@@ -93,3 +110,52 @@ def received_lines(sock: socket.socket, quiet: float = 0.5) -> list[str]:
             lines += sock.recv(65535).decode().splitlines()
     except TimeoutError:
         return lines
+
+
+def _postgres_admin() -> Any:
+    import psycopg2
+
+    conn = psycopg2.connect(PG_ADMIN_DSN)
+    conn.autocommit = True  # CREATE / DROP DATABASE refuse to run inside a transaction
+    return conn
+
+
+def create_postgres_database(prefix: str = "pmx_test") -> str:
+    """A new empty database ``<prefix>_<id>`` on the machine's PostgreSQL; skips (fails in CI) when unreachable."""
+    try:
+        conn = _postgres_admin()
+    except Exception as exc:
+        require(False, f"PostgreSQL on {PG_HOST}:{PG_PORT} not reachable: {exc}")
+        raise
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        conn.close()
+    return name
+
+
+def drop_postgres_database(name: str) -> None:
+    """Drop a database made by :func:`create_postgres_database`, ending its sessions."""
+    conn = _postgres_admin()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        conn.close()
+
+
+def postgres_url(name: str) -> str:
+    """The DSN of database ``name`` on the machine's PostgreSQL."""
+    return f"postgresql://{PG_USER}@{PG_HOST}:{PG_PORT}/{name}"
+
+
+@contextlib.contextmanager
+def postgres_database(prefix: str = "pmx_test") -> Iterator[str]:
+    """A throw-away database for the block: yields its DSN, drops it after."""
+    name = create_postgres_database(prefix)
+    try:
+        yield postgres_url(name)
+    finally:
+        drop_postgres_database(name)

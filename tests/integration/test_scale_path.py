@@ -7,7 +7,6 @@ empty Redis database index, both removed afterwards.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,41 +16,12 @@ from foundation.pipeline_logger import read_events
 from local_stack.airflow_env import StackLayout
 from local_stack.stack import AirflowStack
 from tests.integration.stack_support import copy_test_config, dag_bundles
-from tests.support import free_port, require
+from tests.support import create_postgres_database, drop_postgres_database, free_port, require
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # see tests/wait_budget.py
 
-PG_ADMIN_DSN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres connect_timeout=5"
 REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 CONF = {"execution_mode": "synthetic", "tickers": "AAPL,MSFT", "start_date": "2024-01-02"}
-
-
-def _admin():  # type: ignore[no-untyped-def]
-    import psycopg2
-
-    conn = psycopg2.connect(PG_ADMIN_DSN)
-    conn.autocommit = True
-    return conn
-
-
-def _postgres_database() -> str:
-    try:
-        conn = _admin()
-    except Exception as exc:
-        require(False, f"PostgreSQL on 127.0.0.1:5432 not reachable: {exc}")
-        raise
-    name = f"pmx_scale_{uuid.uuid4().hex[:10]}"
-    with conn.cursor() as cur:  # no ``with conn``: it would open a transaction, and CREATE DATABASE refuses one
-        cur.execute(f'CREATE DATABASE "{name}"')
-    conn.close()
-    return name
-
-
-def _drop_database(name: str) -> None:
-    conn = _admin()
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
 
 
 def _empty_redis_db() -> tuple[object, int]:
@@ -72,7 +42,7 @@ def _empty_redis_db() -> tuple[object, int]:
 @pytest.fixture(scope="module")
 def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[AirflowStack, str, object]]:
     """A second, private stack on PostgreSQL + CeleryExecutor (its own ports, home and databases)."""
-    database = _postgres_database()
+    database = create_postgres_database("pmx_scale")
     broker, broker_db = _empty_redis_db()
     root = tmp_path_factory.mktemp("scale")
     config_dir = copy_test_config(root / "config")
@@ -101,7 +71,7 @@ def celery_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Air
     finally:
         stack.stop()
         broker.flushdb()  # type: ignore[attr-defined]
-        _drop_database(database)
+        drop_postgres_database(database)
 
 
 def _run(stack: AirflowStack, dag_id: str, conf: dict[str, str] | None = None) -> tuple[str, dict[str, object]]:
