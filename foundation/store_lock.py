@@ -63,8 +63,10 @@ class PgSessionLock:
         return bool(self._conn.execute("SELECT pg_try_advisory_lock(?)", (lock_key(self.name),)).fetchone()[0])
 
     def release(self) -> None:
-        """End the session (and with it the lock)."""
+        """Unlock now (the server ends a closed session a moment later), then end the session."""
         if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.execute("SELECT pg_advisory_unlock(?)", (lock_key(self.name),))
             with contextlib.suppress(Exception):
                 self._conn.close()
             self._conn = None
