@@ -12,6 +12,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from foundation.config_loader import CachedConfig, ConfigError, Strict
+from foundation.sql_store import Dsn
 
 
 class ChannelConfig(Strict):
@@ -90,9 +91,11 @@ class WorkerConfig(Strict):
 
 
 class OutboxConfig(Strict):
-    """Where the outbox lives."""
+    """Where the outbox lives: a SQLite file (one machine) or a PostgreSQL database (several hosts)."""
 
-    path: str = "data/alerts/outbox.sqlite"
+    backend: Literal["sqlite", "postgresql"] = "sqlite"
+    path: str = "data/alerts/outbox.sqlite"  # sqlite: under PMX_HOME (PMX_ALERTS_OUTBOX overrides)
+    dsn: Dsn = None  # postgresql: libpq URL or key=value pairs (PMX_ALERTS_OUTBOX_DSN overrides, any backend)
 
 
 class AlertingConfig(Strict):

@@ -1,9 +1,12 @@
-"""The durable alert outbox: incidents and their per-channel deliveries in one SQLite file (WAL).
+"""The durable alert outbox: incidents and their per-channel deliveries in one SQLite file (WAL) or one
+PostgreSQL database.
 
 :func:`alerts.router.submit` writes an incident here before anything is sent; the outbox worker plans one
 delivery per channel, claims it with a lease, sends it and records the outcome. ``UNIQUE(kind, dedup_key)``
 makes submission idempotent and ``UNIQUE(incident_id, channel)`` makes a channel receive an incident once.
-The file lives at ``PMX_ALERTS_OUTBOX`` or ``outbox.path`` of ``config/alerting.yml`` (under ``PMX_HOME``).
+The file lives at ``PMX_ALERTS_OUTBOX`` or ``outbox.path`` of ``config/alerting.yml`` (under ``PMX_HOME``);
+with ``outbox.backend: postgresql`` (or ``PMX_ALERTS_OUTBOX_DSN``) the tables live in the database of the DSN.
+Both backends run the same statements (:mod:`foundation.sql_store` holds what differs).
 
 :class:`Outbox` is the one repository of the outbox: every SQL statement on it is one of its named methods
 (the schema and the connection settings are in :mod:`alerts.outbox_schema`).
@@ -11,7 +14,6 @@ The file lives at ``PMX_ALERTS_OUTBOX`` or ``outbox.path`` of ``config/alerting.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from alerts.incident import RESOLVES, Incident
-from alerts.outbox_schema import ensure_schema, open_connection, outbox_path
+from alerts.outbox_schema import STORE_NAME, outbox_location, store_connection
+from foundation.sql_store import SqlConnection, StoreLocation, dialect_of, write_transaction
+from foundation.store_lock import OwnerLock, owner_lock
 
 PENDING, SENDING, DELIVERED, DEAD_LETTER = "pending", "sending", "delivered", "dead_letter"
 NOT_CONFIGURED = "not_configured"  # the channel has no credentials here: nothing was sent, nothing failed
@@ -53,39 +57,42 @@ class Claim:
 class Outbox:
     """The outbox repository: every method opens a short connection or transaction of its own."""
 
-    def __init__(self, path: Path | str | None = None) -> None:
-        self.path = Path(path) if path else outbox_path()
+    def __init__(self, path: Path | str | StoreLocation | None = None) -> None:
+        if isinstance(path, StoreLocation):
+            self.location = path
+        else:
+            self.location = StoreLocation.sqlite(path) if path else outbox_location()
+        self.path = self.location.path  # the SQLite file; None on PostgreSQL
+        self.dialect = dialect_of(self.location)
+
+    def describe(self) -> str:
+        """Where this outbox is (a file path, or the DSN without its password): safe to log."""
+        return self.location.describe()
+
+    def owner_lock(self) -> OwnerLock:
+        """The lock that makes one worker the owner of this outbox (standbys wait for it)."""
+        return owner_lock(self.location, f"{STORE_NAME}/worker")
 
     # -- raw access (tests and maintenance only; the add-on uses the named methods below) --------------------
     @contextmanager
-    def connect(self) -> Iterator[sqlite3.Connection]:
+    def connect(self) -> Iterator[SqlConnection]:
         """A connection in autocommit mode (use :meth:`transaction` for atomic writes)."""
-        ensure_schema(self.path)
-        conn = open_connection(self.path)
-        try:
+        with store_connection(self.location) as conn:
             yield conn
-        finally:
-            conn.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rollback on error)."""
-        with self.connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+    def transaction(self) -> Iterator[SqlConnection]:
+        """``BEGIN IMMEDIATE`` (SQLite) or ``BEGIN`` (PostgreSQL) ... ``COMMIT`` (rollback on error)."""
+        with self.connect() as conn, write_transaction(conn, self.dialect):
+            yield conn
 
     # -- incidents -----------------------------------------------------------------------------------------
     @staticmethod
-    def _insert_incident(conn: sqlite3.Connection, incident: Incident, late_seconds: float | None = None) -> int:
-        """``INSERT OR IGNORE`` one incident (idempotent on kind + dedup key); 1 when it was new."""
+    def _insert_incident(conn: SqlConnection, incident: Incident, late_seconds: float | None = None) -> int:
+        """Insert one incident unless stored (idempotent on kind + dedup key); 1 when it was new."""
         cur = conn.execute(
-            "INSERT OR IGNORE INTO incidents (kind, dedup_key, severity, summary, dag_id, run_id, sla,"
-            " deadline_at, payload, created_at, submitted_at, late_seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            "INSERT INTO incidents (kind, dedup_key, severity, summary, dag_id, run_id, sla, deadline_at, payload,"
+            " created_at, submitted_at, late_seconds) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
             (incident.kind, incident.dedup_key, incident.severity, incident.summary, incident.dag_id,
              incident.run_id, incident.sla, incident.deadline, incident.to_json(),
              incident.created_at.isoformat(), time.time(), late_seconds),
@@ -93,7 +100,7 @@ class Outbox:
         return cur.rowcount
 
     @staticmethod
-    def _incident_id(conn: sqlite3.Connection, kind: str, dedup_key: str) -> int | None:
+    def _incident_id(conn: SqlConnection, kind: str, dedup_key: str) -> int | None:
         row = conn.execute("SELECT id FROM incidents WHERE kind = ? AND dedup_key = ?", (kind, dedup_key)).fetchone()
         return int(row["id"]) if row else None
 
@@ -183,7 +190,7 @@ class Outbox:
             clauses.append("m.dag_id = ?")
             args.append(dag_id)
         if dag_ids is not None:
-            clauses.append(f"m.dag_id IN ({', '.join('?' for _ in dag_ids)})" if dag_ids else "0")
+            clauses.append(f"m.dag_id IN ({', '.join('?' for _ in dag_ids)})" if dag_ids else "1 = 0")
             args.extend(dag_ids)
         if since is not None:
             clauses.append("m.submitted_at >= ?")
@@ -205,7 +212,7 @@ class Outbox:
         return out
 
     @staticmethod
-    def _miss_deliveries(conn: sqlite3.Connection, incident_id: int | None) -> list[dict[str, Any]]:
+    def _miss_deliveries(conn: SqlConnection, incident_id: int | None) -> list[dict[str, Any]]:
         if incident_id is None:
             return []
         rows = conn.execute(
@@ -242,14 +249,14 @@ class Outbox:
             targets = choose(self._closed_deliveries(conn, incident))
             for channel, action, depends_on in targets:
                 conn.execute(
-                    "INSERT OR IGNORE INTO deliveries (incident_id, channel, action, status, "
-                    "next_attempt_at, depends_on, created_at) VALUES (?,?,?,?,?,?,?)",
+                    "INSERT INTO deliveries (incident_id, channel, action, status, next_attempt_at, depends_on, "
+                    "created_at) VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                     (incident_id, channel, action, PENDING, now, depends_on, now),
                 )
             conn.execute("UPDATE incidents SET routed_at = ? WHERE id = ?", (now, incident_id))
         return targets
 
-    def _closed_deliveries(self, conn: sqlite3.Connection, incident: Incident) -> list[tuple[int, str]]:
+    def _closed_deliveries(self, conn: SqlConnection, incident: Incident) -> list[tuple[int, str]]:
         if incident.kind not in RESOLVES:
             return []
         original = self._incident_id(conn, RESOLVES[incident.kind], incident.dedup_key)
@@ -281,7 +288,12 @@ class Outbox:
             )
 
     def claim_due(self, owner: str, limit: int, lease_seconds: float, exclude: set[int] | None = None) -> list[Claim]:
-        """Lease up to ``limit`` due pending deliveries whose dependency is finished, in one transaction."""
+        """Lease up to ``limit`` due pending deliveries whose dependency is finished, in one transaction.
+
+        Two workers never lease the same row: SQLite runs one write transaction at a time, PostgreSQL locks the
+        selected rows (``FOR UPDATE SKIP LOCKED``: another worker takes the next ones) and each lease is a
+        conditional UPDATE that only counts when it changed the row.
+        """
         if limit <= 0:
             return []
         now = time.time()
@@ -291,7 +303,8 @@ class Outbox:
                 "SELECT d.*, i.payload, i.submitted_at FROM deliveries d "
                 "JOIN incidents i ON i.id = d.incident_id LEFT JOIN deliveries dep ON dep.id = d.depends_on "
                 "WHERE d.status = ? AND d.next_attempt_at <= ? "
-                "AND (d.depends_on IS NULL OR dep.status IN (?, ?, ?)) ORDER BY d.next_attempt_at, d.id LIMIT ?",
+                "AND (d.depends_on IS NULL OR dep.status IN (?, ?, ?)) ORDER BY d.next_attempt_at, d.id LIMIT ?"
+                + self.dialect.for_update("d", skip_locked=True),
                 (PENDING, now, DELIVERED, DEAD_LETTER, NOT_CONFIGURED, limit + len(exclude or ())),
             ).fetchall()
             for row in rows:
@@ -299,11 +312,13 @@ class Outbox:
                     continue
                 if len(claims) >= limit:
                     break
-                conn.execute(
+                leased = conn.execute(
                     "UPDATE deliveries SET status = ?, lease_owner = ?, lease_until = ?, sending_since = ?, "
                     "attempts = attempts + 1 WHERE id = ? AND status = ?",
                     (SENDING, owner, now + lease_seconds, now, row["id"], PENDING),
                 )
+                if leased.rowcount != 1:
+                    continue
                 claims.append(Claim(row["id"], row["incident_id"], Incident.from_json(row["payload"]), row["channel"],
                                     row["action"], row["attempts"] + 1, bool(row["in_doubt"]), row["created_at"],
                                     row["submitted_at"], row["sending_since"]))
@@ -361,14 +376,17 @@ class Outbox:
         """Record that the stack is alive; return ``(down_from, down_until)`` when this beat ends an outage."""
         now = time.time() if now is None else now
         with self.transaction() as conn:
-            row = conn.execute("SELECT last_seen FROM stack_heartbeat WHERE id = 1").fetchone()
-            if row is None:
-                conn.execute("INSERT INTO stack_heartbeat (id, first_seen, last_seen) VALUES (1, ?, ?)", (now, now))
+            first = conn.execute("INSERT INTO stack_heartbeat (id, first_seen, last_seen) VALUES (1, ?, ?) "
+                                 "ON CONFLICT DO NOTHING", (now, now))
+            if first.rowcount == 1:
                 return None
+            row = conn.execute("SELECT last_seen FROM stack_heartbeat WHERE id = 1"
+                               + self.dialect.for_update()).fetchone()
             outage = (float(row["last_seen"]), now) if now - float(row["last_seen"]) > outage_after else None
             if outage:
                 conn.execute("INSERT INTO stack_outages (down_from, down_until) VALUES (?, ?)", outage)
-            conn.execute("UPDATE stack_heartbeat SET last_seen = MAX(last_seen, ?) WHERE id = 1", (now,))
+            conn.execute("UPDATE stack_heartbeat SET last_seen = CASE WHEN last_seen > ? THEN last_seen ELSE ? END "
+                         "WHERE id = 1", (now, now))
         return outage
 
     def liveness(self) -> dict[str, Any]:
@@ -384,7 +402,8 @@ class Outbox:
         now = now or time.time()
         with self.connect() as conn:
             row = conn.execute(
-                "SELECT SUM(status IN ('pending','sending')) AS depth, SUM(status = 'dead_letter') AS dead,"
+                "SELECT SUM(CASE WHEN status IN ('pending','sending') THEN 1 ELSE 0 END) AS depth,"
+                " SUM(CASE WHEN status = 'dead_letter' THEN 1 ELSE 0 END) AS dead,"
                 " MIN(CASE WHEN status IN ('pending','sending') THEN created_at END) AS oldest"
                 " FROM deliveries"
             ).fetchone()

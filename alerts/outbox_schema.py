@@ -1,19 +1,24 @@
-"""Where the alert outbox lives, its SQLite schema, and how a connection to it is opened.
+"""Where the alert outbox lives (a SQLite file or a PostgreSQL database), its schema, and how a connection to it
+is opened.
 
 Only :class:`alerts.outbox.Outbox` uses this module: every statement on the outbox lives in that repository.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from foundation import paths
+from foundation.pg_session import PgConnection, pooled
+from foundation.sql_store import POSTGRESQL_DIALECT, SqlConnection, StoreLocation, create_schema, resolve_location
 
 DEFAULT_PATH = "data/alerts/outbox.sqlite"
+PATH_ENV, DSN_ENV = "PMX_ALERTS_OUTBOX", "PMX_ALERTS_OUTBOX_DSN"
 BUSY_TIMEOUT_S = 30.0
+STORE_NAME = "pmx-alerts-outbox"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS incidents (
@@ -74,17 +79,17 @@ _ready: set[str] = set()
 _ready_lock = threading.Lock()
 
 
-def outbox_path() -> Path:
-    """``PMX_ALERTS_OUTBOX`` or ``outbox.path`` of ``config/alerting.yml``, resolved under ``PMX_HOME``."""
-    env = os.environ.get("PMX_ALERTS_OUTBOX")
-    if env:
-        return paths.resolve(env)
+def outbox_location() -> StoreLocation:
+    """``PMX_ALERTS_OUTBOX_DSN`` (PostgreSQL), ``PMX_ALERTS_OUTBOX`` (SQLite file) or ``outbox`` of
+    ``config/alerting.yml``; an unreadable config falls back to the default SQLite file."""
     try:
         from alerts.alerting_config import load_alerting
 
-        return paths.resolve(load_alerting().outbox.path)
+        cfg = load_alerting().outbox
+        backend, path, dsn = cfg.backend, cfg.path, cfg.dsn
     except Exception:
-        return paths.resolve(DEFAULT_PATH)
+        backend, path, dsn = "sqlite", DEFAULT_PATH, None
+    return resolve_location(backend, path, dsn, dsn_env=DSN_ENV, path_env=PATH_ENV)
 
 
 def open_connection(path: Path) -> sqlite3.Connection:
@@ -111,3 +116,25 @@ def ensure_schema(path: Path) -> None:
         finally:
             conn.close()
         _ready.add(key)
+
+
+@contextmanager
+def store_connection(location: StoreLocation) -> Iterator[SqlConnection]:
+    """An autocommit connection to the outbox at ``location`` for the block, its tables created on first use
+    (SQLite: a new connection, closed after; PostgreSQL: one of the process's pooled sessions)."""
+    if location.path is not None:
+        ensure_schema(location.path)
+        conn = open_connection(location.path)
+        try:
+            yield conn
+        finally:
+            conn.close()
+        return
+
+    def prepare(conn: PgConnection) -> None:
+        if location.key not in _ready:
+            create_schema(conn, POSTGRESQL_DIALECT, SCHEMA, STORE_NAME)
+            _ready.add(location.key)
+
+    with pooled(location, application=STORE_NAME, lock_timeout_s=BUSY_TIMEOUT_S, prepare=prepare) as pg:
+        yield pg

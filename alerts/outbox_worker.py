@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
-import fcntl
 import logging
 import os
 import signal
@@ -57,29 +56,32 @@ class OutboxWorker:
             max_workers=self.config.worker.concurrency, thread_name_prefix="deliver"
         )
         self.in_flight: dict[int, Future[str]] = {}
-        self._lock_fd: int | None = None
+        self._owner_lock = self.outbox.owner_lock()
         self._next_runs_check = 0.0
         self._next_metrics = 0.0
         self._next_beat = 0.0
 
     # -- ownership -----------------------------------------------------------------------------------------
     def acquire(self, wait: bool = True) -> bool:
-        """Take the outbox's exclusive worker lock (waiting as a standby if another worker holds it)."""
-        path = self.outbox.path.with_name(self.outbox.path.name + ".worker.lock")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the outbox's exclusive worker lock (waiting as a standby if another worker holds it).
+
+        SQLite: a lock file next to the outbox; PostgreSQL: an advisory lock, so one worker owns the outbox
+        across every host. An unreachable database is reported and retried while waiting.
+        """
         announced = False
         while not self.stop_event.is_set():
             try:
-                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                return True
-            except BlockingIOError:
-                if not wait:
-                    return False
-                if not announced:
-                    _log().log_event("alert_worker_standby", outbox=str(self.outbox.path))
-                    announced = True
-                self.stop_event.wait(1.0)
+                if self._owner_lock.try_acquire():
+                    return True
+            except Exception as exc:
+                report_failure("alerts", "owner_lock", exc, level="error", outbox=self.outbox.describe())
+                self._owner_lock.release()
+            if not wait:
+                return False
+            if not announced:
+                _log().log_event("alert_worker_standby", outbox=self.outbox.describe())
+                announced = True
+            self.stop_event.wait(1.0)
         return False
 
     # -- loop ----------------------------------------------------------------------------------------------
@@ -166,7 +168,7 @@ class OutboxWorker:
         self._next_beat = time.time() + self.config.worker.heartbeat_seconds
         taken = self.deliverer.take_over_in_doubt()
         _log().log_event(
-            "alert_worker_started", owner=self.owner, outbox=str(self.outbox.path), in_doubt=taken
+            "alert_worker_started", owner=self.owner, outbox=self.outbox.describe(), in_doubt=taken
         )
         while not self.stop_event.is_set():
             try:

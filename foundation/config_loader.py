@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from foundation import paths
+from foundation.redaction import redact
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 M = TypeVar("M", bound=BaseModel)
@@ -31,8 +32,9 @@ class ConfigError(ValueError):
     """A configuration problem, naming the file, the key path and the offending value."""
 
     def __init__(self, file: Path | str, key: str, value: Any, problem: str) -> None:
+        problem = redact(problem)
         self.file, self.key, self.value, self.problem = str(file), key, value, problem
-        shown = repr(value)
+        shown = redact(repr(value))  # a value may be a DSN or URL with a password in it
         if len(shown) > 120:
             shown = shown[:117] + "..."
         where = f"{self.file}: {key}" if key else self.file

@@ -8,6 +8,7 @@ how the "plugin disabled" comparison runs are made without touching the file.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 
@@ -15,8 +16,10 @@ from foundation import paths
 from foundation.config_loader import CachedConfig, Strict, env_flag, part_enabled
 from foundation.event_log_config import EventLogSettings
 from foundation.severity import Severity
+from foundation.sql_store import Dsn, StoreLocation, resolve_location
 
 ENABLED_ENV = "PMX_LISTENER_ENABLED"
+STATE_DSN_ENV = "PMX_ERROR_MONITOR_DSN"
 RULES = ("dag_failures", "retry_storm", "import_errors", "consecutive_failed_runs")
 
 
@@ -69,7 +72,9 @@ class Rules(Strict):
 
 class ErrorMonitorSettings(Strict):
     enabled: bool = True
-    state_path: str = "data/error_monitor.sqlite"
+    backend: Literal["sqlite", "postgresql"] = "sqlite"  # postgresql: shared by every host (Celery workers)
+    state_path: str = "data/error_monitor.sqlite"  # sqlite: under PMX_HOME
+    dsn: Dsn = None  # postgresql: libpq URL or key=value pairs (PMX_ERROR_MONITOR_DSN overrides, any backend)
     busy_timeout_ms: int = Field(default=5000, ge=100, le=60_000)
     route_alerts: bool = True               # hand crossed thresholds to alerts.router.submit when importable
     rules: Rules = Rules()
@@ -77,6 +82,10 @@ class ErrorMonitorSettings(Strict):
     def state_file(self) -> Path:
         """Absolute path of the SQLite state file."""
         return paths.resolve(self.state_path)
+
+    def location(self) -> StoreLocation:
+        """Where the state lives: ``PMX_ERROR_MONITOR_DSN`` (PostgreSQL), else ``backend`` and its key."""
+        return resolve_location(self.backend, self.state_path, self.dsn, dsn_env=STATE_DSN_ENV)
 
 
 class ObservabilityConfig(Strict):

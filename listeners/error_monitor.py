@@ -1,10 +1,12 @@
-"""Threshold state of the error monitor, shared by every Airflow process through one small SQLite file.
+"""Threshold state of the error monitor, shared by every Airflow process through one small SQLite file, or by
+every host through a PostgreSQL database (``error_monitor.backend: postgresql`` or ``PMX_ERROR_MONITOR_DSN``).
 
 Task hooks fire in short-lived task-runner processes, DAG-run hooks in the scheduler, import-error hooks in
-the dag-processor, so sliding windows cannot live in memory. Each check is one short ``BEGIN IMMEDIATE``
-transaction (WAL, ``synchronous=NORMAL``): insert the occurrence (idempotent on its id), count the window,
-read and update the rule's alert row. Two processes crossing a threshold at the same moment are serialized,
-so exactly one of them fires.
+the dag-processor, so sliding windows cannot live in memory. Each check is one short write transaction
+(SQLite: ``BEGIN IMMEDIATE``, WAL, ``synchronous=NORMAL``; PostgreSQL: ``BEGIN`` plus a transaction-scoped
+advisory lock): insert the occurrence (idempotent on its id), count the window, read and update the rule's
+alert row. Two processes (or hosts) crossing a threshold at the same moment are serialized, so exactly one of
+them fires, and occurrences recorded at the same moment all count.
 
 Hysteresis: a fired alert stays *open* (no new alert) until the window count drops below the rule's
 ``reset_below`` (window rules) or a DAG run succeeds (streak rule); and a rule never fires twice for the
@@ -16,11 +18,16 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from foundation.pg_session import PgConnection, connect_postgresql
+from foundation.sql_store import SqlConnection, StoreLocation, create_schema, dialect_of, write_transaction
 from listeners.config import ErrorMonitorSettings, StreakRule, WindowRule
+
+STORE_NAME = "pmx-error-monitor"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS occurrences (
@@ -79,28 +86,43 @@ def _summary(rule: str, key: str, value: int, threshold: int, window: float | No
 
 
 class ThresholdStore:
-    """The SQLite-backed sliding windows, failure streaks and alert states."""
+    """The sliding windows, failure streaks and alert states (SQLite file or PostgreSQL database)."""
 
-    def __init__(self, settings: ErrorMonitorSettings, path: Path | None = None) -> None:
+    def __init__(self, settings: ErrorMonitorSettings, location: StoreLocation | Path | None = None) -> None:
         self.settings = settings
-        self.path = path or settings.state_file()
-        self._conn: sqlite3.Connection | None = None
+        if isinstance(location, Path):
+            location = StoreLocation.sqlite(location)
+        self.location = location or settings.location()
+        self.dialect = dialect_of(self.location)
+        self._conn: SqlConnection | None = None
         self._lock = threading.Lock()
 
-    def connect(self) -> sqlite3.Connection:
+    def connect(self) -> SqlConnection:
         """The process's connection (created with the schema on first use)."""
         if self._conn is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=self.settings.busy_timeout_ms / 1000,
-                                   isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
+            timeout_s = self.settings.busy_timeout_ms / 1000
+            conn: SqlConnection
+            if self.location.path is None:
+                conn = connect_postgresql(self.location, application=STORE_NAME, lock_timeout_s=timeout_s)
+            else:
+                self.location.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.location.path, timeout=timeout_s, isolation_level=None,
+                                       check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+            try:
+                create_schema(conn, self.dialect, SCHEMA, STORE_NAME)
+            except BaseException:
+                conn.close()
+                raise
             self._conn = conn
         return self._conn
 
     def after_fork(self) -> None:
-        """Drop the inherited connection (SQLite handles must not cross a fork)."""
+        """Drop the inherited connection (SQLite handles must not cross a fork; a PostgreSQL session stays the
+        parent's)."""
+        if isinstance(self._conn, PgConnection):
+            self._conn.disown()
         self._conn = None
         self._lock = threading.Lock()
 
@@ -110,17 +132,17 @@ class ThresholdStore:
             self._conn.close()
             self._conn = None
 
-    def _transaction(self, work: Any) -> list[Alert]:
+    def _transaction(self, work: Callable[[SqlConnection], list[Alert]]) -> list[Alert]:
         with self._lock:
             conn = self.connect()
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                out = work(conn)
-                conn.execute("COMMIT")
+                with write_transaction(conn, self.dialect):
+                    self.dialect.serialize(conn, STORE_NAME)
+                    return work(conn)
             except BaseException:
-                conn.execute("ROLLBACK")
+                if isinstance(conn, PgConnection):  # a broken session is not reused: the next check reconnects
+                    self.close()
                 raise
-            return out
 
     # -- window rules ---------------------------------------------------------------------------------------
     def record(self, rule: str, key: str, uid: str, *, dag_id: str | None = None, task_id: str | None = None,
@@ -131,8 +153,8 @@ class ThresholdStore:
             return []
         ts = time.time() if now is None else now
 
-        def work(conn: sqlite3.Connection) -> list[Alert]:
-            cur = conn.execute("INSERT OR IGNORE INTO occurrences VALUES (?,?,?,?,?,?,?,?)",
+        def work(conn: SqlConnection) -> list[Alert]:
+            cur = conn.execute("INSERT INTO occurrences VALUES (?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING",
                                (f"{rule}/{uid}", rule, key, ts, dag_id, task_id, run_id, detail))
             if cur.rowcount == 0:
                 return []  # the same occurrence reported twice (scheduler and task runner): counted once
@@ -159,18 +181,18 @@ class ThresholdStore:
 
         return self._transaction(work)
 
-    def _prune(self, conn: sqlite3.Connection, now: float) -> None:
+    def _prune(self, conn: SqlConnection, now: float) -> None:
         rules = self.settings.rules
         longest = max(r.window_minutes for r in (rules.dag_failures, rules.retry_storm, rules.import_errors))
         conn.execute("DELETE FROM occurrences WHERE ts < ?", (now - longest * 60,))
 
     @staticmethod
-    def _open_alert(conn: sqlite3.Connection, alert: Alert) -> None:
+    def _open_alert(conn: SqlConnection, alert: Alert) -> None:
         conn.execute(
             "INSERT INTO alerts (rule, key, open, fired_at, value, fired_count, dedup_key) "
             "VALUES (?,?,1,?,?,1,?) "
             "ON CONFLICT (rule, key) DO UPDATE SET open=1, fired_at=excluded.fired_at, closed_at=NULL, "
-            "value=excluded.value, fired_count=fired_count+1, dedup_key=excluded.dedup_key",
+            "value=excluded.value, fired_count=alerts.fired_count+1, dedup_key=excluded.dedup_key",
             (alert.rule, alert.key, alert.fired_at, alert.value, alert.dedup_key))
 
     # -- streak rule ----------------------------------------------------------------------------------------
@@ -183,7 +205,7 @@ class ThresholdStore:
         ts = time.time() if now is None else now
         rule = "consecutive_failed_runs"
 
-        def work(conn: sqlite3.Connection) -> list[Alert]:
+        def work(conn: SqlConnection) -> list[Alert]:
             row = conn.execute("SELECT failed, last_run_id FROM streaks WHERE dag_id=?", (dag_id,)).fetchone()
             streak, last_run = (row[0], row[1]) if row else (0, None)
             if last_run == run_id:
@@ -222,8 +244,9 @@ class ThresholdStore:
     def snapshot(self, now: float | None = None) -> dict[str, Any]:
         """Current window counts per rule and key, failure streaks and alerts (open ones first)."""
         ts = time.time() if now is None else now
-        if not self.path.exists():
-            return {"state_file": str(self.path), "windows": [], "streaks": [], "alerts": []}
+        where = self.location.describe()
+        if self.location.path is not None and not self.location.path.exists():
+            return {"state_file": where, "windows": [], "streaks": [], "alerts": []}
         conn = self.connect()
         windows = []
         for rule in ("dag_failures", "retry_storm", "import_errors"):
@@ -246,4 +269,4 @@ class ThresholdStore:
             alerts.append({"rule": rule, "key": key, "open": still_open, "fired_at": fired_at, "value": value,
                            "fired_count": fired, "suppressed": suppressed, "dedup_key": dkey})
         alerts.sort(key=lambda a: (not a["open"], -(a["fired_at"] or 0)))
-        return {"state_file": str(self.path), "windows": windows, "streaks": streaks, "alerts": alerts}
+        return {"state_file": where, "windows": windows, "streaks": streaks, "alerts": alerts}

@@ -16,7 +16,8 @@ Where each hook fires (Airflow 3.3.2):
 
 A hook only reads the objects it is given into a plain record (no formatting, no I/O but one UDP datagram
 with its own latency) and queues it. The *writer* thread formats, redacts, appends the JSON line under flock
-and sends the event's metrics; the *monitor* thread runs the error_monitor checks (SQLite) and routes alerts.
+and sends the event's metrics; the *monitor* thread runs the error_monitor checks (SQLite or PostgreSQL) and
+routes alerts.
 A task runner drains both in ``before_stopping`` (its last hook: the queued jobs then run in the hook's own
 thread, no hand-off); other processes drain them at interpreter exit.
 Every hook body runs inside :meth:`PortfolioListener._guard`: an exception is counted, reported once and
@@ -145,7 +146,7 @@ class PortfolioListener:
             self._bridge.store.after_fork()
 
     def bridge(self) -> Any:
-        """The error_monitor bridge (SQLite store opened lazily, on the monitor thread)."""
+        """The error_monitor bridge (its state store opened lazily, on the monitor thread)."""
         if self._bridge is None:
             from listeners.alerting import ErrorMonitorBridge
             from listeners.error_monitor import ThresholdStore

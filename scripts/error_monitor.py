@@ -3,7 +3,8 @@
 History (``--hours`` back from now, or ``--since`` a date/time, UTC): task outcomes per DAG and per task,
 failures per error type, import errors per file, listener failures, and the alerts raised in the period.
 State: the error monitor's sliding-window counts, failure streaks and alerts (open ones first), as shared by
-every Airflow process through ``error_monitor.state_path`` of ``config/observability.yml``.
+every Airflow process through ``error_monitor.state_path`` of ``config/observability.yml`` (or, with
+``backend: postgresql``, the database of ``error_monitor.dsn`` / ``PMX_ERROR_MONITOR_DSN``).
 
 Examples:
   python scripts/error_monitor.py                      # last 24 hours

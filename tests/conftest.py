@@ -70,7 +70,8 @@ def pmx_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     for name in ("CRON_TICKERS", "CRON_START_DATE", "CRON_END_DATE", "CRON_EXEC_MODE", "PIPELINE_DEVICE",
                  "ENABLE_GPU_PARALLEL", "ENABLE_PARALLEL_TICKER_PROCESSING", "ENABLE_PARALLEL_FORECASTS",
                  "PMX_ENV", "PMX_CONFIG_DIR", "SYNTHETIC_DATASET_ID", "ALPHA_VANTAGE_API_KEY", "FINNHUB_API_KEY",
-                 "PMX_ENV_FILE", "PORTFOLIO_DB_DSN"):
+                 "PMX_ENV_FILE", "PORTFOLIO_DB_DSN", "PMX_ALERTS_OUTBOX", "PMX_ALERTS_OUTBOX_DSN",
+                 "PMX_ERROR_MONITOR_DSN"):
         monkeypatch.delenv(name, raising=False)
     reset_caches()
     yield home
@@ -98,6 +99,17 @@ def db_backend(request: pytest.FixtureRequest, pmx_home: Path, monkeypatch: pyte
     PostgreSQL schema (``PORTFOLIO_DB_DSN``). Name it before the fixtures that write to the database."""
     if request.param == "postgresql":
         monkeypatch.setenv("PORTFOLIO_DB_DSN", request.getfixturevalue("postgres_dsn"))
+    return str(request.param)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def state_backend(request: pytest.FixtureRequest, pmx_home: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test on each backend of the add-on's stores: SQLite files under ``pmx_home`` (the default), then
+    PostgreSQL (``PMX_ALERTS_OUTBOX_DSN`` and ``PMX_ERROR_MONITOR_DSN`` name one empty schema of its own)."""
+    if request.param == "postgresql":
+        dsn = request.getfixturevalue("postgres_dsn")
+        monkeypatch.setenv("PMX_ALERTS_OUTBOX_DSN", dsn)
+        monkeypatch.setenv("PMX_ERROR_MONITOR_DSN", dsn)
     return str(request.param)
 
 

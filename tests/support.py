@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import socket
 import time
@@ -15,6 +16,7 @@ import pytest
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres connect_timeout=5"  # the machine's server, trust auth
+SPAWN = multiprocessing.get_context("spawn")  # fresh interpreters: no state inherited from the test process
 
 
 def require(condition: bool, reason: str) -> None:
@@ -84,6 +86,18 @@ def isolated_run_home(home: Path) -> Iterator[Path]:
         reset_caches()
         yield home
     reset_caches()
+
+
+def run_in_processes(target: Callable[..., None], args: list[tuple[Any, ...]], timeout: float = 120) -> list[Any]:
+    """Run ``target(*a, out)`` in a spawned process for each ``a``; return what each put on the queue ``out``."""
+    out: multiprocessing.Queue[Any] = SPAWN.Queue()
+    procs = [SPAWN.Process(target=target, args=(*a, out)) for a in args]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout)
+    assert [p.exitcode for p in procs] == [0] * len(procs), "a process failed (its traceback is on stderr)"
+    return [out.get(timeout=5) for _ in procs]
 
 
 def received_lines(sock: socket.socket, quiet: float = 0.5) -> list[str]:

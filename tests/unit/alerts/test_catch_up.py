@@ -53,7 +53,7 @@ def test_an_outage_window_is_reported() -> None:
     assert (result.down_from, result.down_until, result.paged) == (*down, True)
 
 
-def test_beats_record_first_seen_and_gaps_as_outages(pmx_home: Path) -> None:
+def test_beats_record_first_seen_and_gaps_as_outages(state_backend: str) -> None:
     outbox = Outbox()
     assert outbox.liveness() == {"first_seen": None, "last_seen": None, "outages": []}
     assert outbox.beat(1000.0) is None

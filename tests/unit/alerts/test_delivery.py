@@ -1,4 +1,7 @@
-"""The outbox state machine with scripted channels: once per channel, backoff, dead letters, in doubt."""
+"""The outbox state machine with scripted channels: once per channel, backoff, dead letters, in doubt.
+
+Every test runs on both backends of the outbox (`state_backend`: SQLite, then PostgreSQL).
+"""
 
 from __future__ import annotations
 
@@ -17,6 +20,8 @@ from alerts.incident import Incident
 from alerts.outbox import Outbox
 from alerts.router import submit
 from foundation.pipeline_logger import read_events
+
+pytestmark = pytest.mark.usefixtures("state_backend")
 
 
 class Scripted(Channel):

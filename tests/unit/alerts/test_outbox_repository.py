@@ -1,21 +1,30 @@
-"""The outbox repository: every statement on the outbox is an ``Outbox`` method; alert failures are reported once."""
+"""The outbox repository: every statement on the outbox is an ``Outbox`` method; alert failures are reported once.
+
+Tests taking ``state_backend`` run on both backends: a SQLite file under ``pmx_home``, then a throw-away
+PostgreSQL database named by ``PMX_ALERTS_OUTBOX_DSN``.
+"""
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from alerts import alerting_config
 from alerts.incident import Incident
 from alerts.outbox import DEAD_LETTER, Outbox
 from alerts.outbox_worker import OutboxWorker
 from alerts.router import submit
+from foundation.config_loader import ConfigError
 from foundation.paths import REPO_ROOT
 from foundation.pipeline_logger import read_events
+from foundation.sql_store import StoreLocation
 from scripts import error_monitor
+from tests.support import SPAWN, free_port, run_in_processes
 
 REPOSITORY = {"outbox.py", "outbox_schema.py"}
 SQL = re.compile(r"\b(incidents|deliveries|stack_heartbeat|stack_outages)\b[^\n]*(WHERE|SET|VALUES)|"
@@ -37,7 +46,7 @@ def test_only_the_repository_touches_the_outbox_database() -> None:
     assert offenders == []
 
 
-def test_submission_is_idempotent_and_stores_the_sla_columns(pmx_home: Path) -> None:
+def test_submission_is_idempotent_and_stores_the_sla_columns(state_backend: str) -> None:
     outbox = Outbox()
     first, created = outbox.add_incident(miss())
     again, created_again = outbox.add_incident(miss())
@@ -49,7 +58,7 @@ def test_submission_is_idempotent_and_stores_the_sla_columns(pmx_home: Path) -> 
     assert outbox.open_miss_deadlines() == [("d", "s", "2026-03-02T10:05:00.000000Z")]
 
 
-def test_a_claim_is_leased_once_and_its_outcome_recorded(pmx_home: Path) -> None:
+def test_a_claim_is_leased_once_and_its_outcome_recorded(state_backend: str) -> None:
     outbox = Outbox()
     incident_id, _ = outbox.add_incident(miss())
     ((pending_id, incident),) = outbox.unrouted(10)
@@ -105,7 +114,8 @@ def test_alert_failures_are_observability_failures_the_error_monitor_counts(
     assert summary["observability_failures"] == {"alerts:submit": 1}
 
 
-def test_a_broken_delivery_is_reported_and_released(pmx_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_broken_delivery_is_reported_and_released(pmx_home: Path, state_backend: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     alerting_config.clear_cache()
     worker = OutboxWorker()
     submit(miss())
@@ -120,3 +130,90 @@ def test_a_broken_delivery_is_reported_and_released(pmx_home: Path, monkeypatch:
     (event,) = _alert_failures(pmx_home)
     assert (event["reason"], event["dedup_key"], event["error_type"]) == ("deliver", "pmx-sla/d/s/r1", "RuntimeError")
     worker.pool.shutdown(wait=True)
+
+
+def test_an_unreachable_postgresql_outbox_is_reported_without_its_password(
+    pmx_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = free_port()  # nothing listens there
+    monkeypatch.setenv("PMX_ALERTS_OUTBOX_DSN", f"postgresql://pmx:s3cret-pw-41@127.0.0.1:{port}/pmx_state")
+    assert Outbox().describe() == f"postgresql://pmx:***@127.0.0.1:{port}/pmx_state"
+    submit(miss())  # never raises
+    (event,) = _alert_failures(pmx_home)
+    assert (event["reason"], event["dedup_key"]) == ("submit", "pmx-sla/d/s/r1")
+    assert event["error_type"] == "OperationalError"
+    logs = "\n".join(p.read_text() for p in (pmx_home / "logs" / "pipeline").glob("*.jsonl"))
+    assert "s3cret-pw-41" not in logs
+
+
+def test_a_bad_outbox_dsn_in_the_environment_names_the_variable(
+    pmx_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PMX_ALERTS_OUTBOX_DSN", "mysql://pmx:s3cret-pw-41@db/pmx")
+    with pytest.raises(ValueError, match=r"PMX_ALERTS_OUTBOX_DSN = 'mysql://pmx:\*\*\*@db/pmx': a PostgreSQL DSN"):
+        Outbox()
+    submit(miss())
+    (event,) = _alert_failures(pmx_home)
+    assert event["reason"] == "submit" and event["error_type"] == "ConfigError"
+    assert "s3cret-pw-41" not in str(event)
+
+
+def test_one_worker_owns_the_outbox(state_backend: str) -> None:
+    first, second = Outbox().owner_lock(), Outbox().owner_lock()
+    try:
+        assert first.try_acquire() and not second.try_acquire()
+        first.release()
+        assert second.try_acquire()
+    finally:
+        first.release()
+        second.release()
+
+
+INCIDENTS = 40
+
+
+def _lease_all(location: StoreLocation, owner: str, start: multiprocessing.synchronize.Barrier,
+               out: multiprocessing.Queue) -> None:
+    outbox = Outbox(location)
+    start.wait(60)
+    leased: list[int] = []
+    while claims := outbox.claim_due(owner, 2, 60.0):
+        leased += [c.incident_id for c in claims]
+    out.put(leased)
+
+
+def test_two_processes_never_lease_the_same_incident(state_backend: str) -> None:
+    outbox = Outbox()
+    for n in range(INCIDENTS):
+        outbox.add_incident(miss(run_id=f"r{n}"))
+    for incident_id, incident in outbox.unrouted(INCIDENTS):
+        outbox.plan_deliveries(incident_id, incident, lambda closed: [("slack", "notify", None)])
+    start = SPAWN.Barrier(2)
+    first, second = run_in_processes(_lease_all, [(outbox.location, f"w{n}", start) for n in range(2)])
+    assert not set(first) & set(second) and sorted(first + second) == sorted(r["id"] for r in outbox.sla_misses())
+    assert {r["attempts"] for r in outbox.delivery_listing()} == {1}  # each delivery leased exactly once
+
+
+def _outbox_section(config_copy: Path, **outbox: str) -> None:
+    path = config_copy / "alerting.yml"
+    data = yaml.safe_load(path.read_text())
+    data["outbox"] = {**data["outbox"], **outbox}
+    path.write_text(yaml.safe_dump(data))
+    alerting_config.clear_cache()
+
+
+def test_postgresql_without_a_dsn_names_the_file_and_key(config_copy: Path) -> None:
+    _outbox_section(config_copy, backend="postgresql")
+    with pytest.raises(ConfigError, match=r"alerting.yml: outbox.dsn = '<missing>': .*backend postgresql needs"):
+        alerting_config.load_alerting()
+    alerting_config.clear_cache()
+
+
+@pytest.mark.postgres
+def test_the_config_file_selects_the_postgresql_outbox(config_copy: Path, postgres_dsn: str) -> None:
+    _outbox_section(config_copy, backend="postgresql", dsn=postgres_dsn)
+    outbox = Outbox()
+    assert outbox.location.is_postgresql and outbox.path is None
+    assert outbox.add_incident(miss()) == (1, True) and outbox.find("sla_miss", "pmx-sla/d/s/r1") is not None
+    assert not (config_copy.parent / "pmx_home" / "data" / "alerts").exists()  # no SQLite file on the side
+    alerting_config.clear_cache()

@@ -56,7 +56,13 @@ def test_the_repository_file_matches_the_documented_defaults(config_dir: Path) -
      "error_monitor.rules.import_errors.severity = 'loud'", "'critical', 'error', 'warning' or 'info'"),
     ("listener", "queue_size", -1, "listener.queue_size = -1", "greater than or equal to 1"),
     ("listener", "colour", "blue", "listener.colour = 'blue'", "Extra inputs are not permitted"),
-], ids=["zero-threshold", "reset-above-threshold", "bad-severity", "negative-queue", "unknown-key"])
+    ("error_monitor", "backend", "postgresql", "error_monitor.dsn = '<missing>'",
+     "backend postgresql needs `dsn`"),
+    ("error_monitor", "backend", "mysql", "error_monitor.backend = 'mysql'", "'sqlite' or 'postgresql'"),
+    ("error_monitor", "dsn", "mysql://pmx:s3cret-pw@db/pmx", "error_monitor.dsn = 'mysql://pmx:***@db/pmx'",
+     "a PostgreSQL DSN starts with postgresql://"),
+], ids=["zero-threshold", "reset-above-threshold", "bad-severity", "negative-queue", "unknown-key",
+        "postgresql-without-dsn", "unknown-backend", "not-a-postgresql-dsn"])
 def test_bad_values_name_file_key_and_value(config_dir: Path, section: str, key: str, value: object,
                                             where: str, problem: str) -> None:
     _edit(config_dir, section, key, value)
@@ -93,3 +99,15 @@ def test_env_switch_wins_over_the_file(config_dir: Path, monkeypatch: pytest.Mon
 def test_a_broken_file_keeps_the_listener_registered(config_dir: Path) -> None:
     (config_dir / "observability.yml").write_text("listener: [unclosed\n")
     assert listener_enabled() is True  # the listener reports the error itself instead of going silent
+
+
+def test_the_state_store_follows_backend_and_the_dsn_variable(config_dir: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PMX_ERROR_MONITOR_DSN", raising=False)
+    assert load_observability().error_monitor.location().backend == "sqlite"
+    _edit(config_dir, "error_monitor", "backend", "postgresql")
+    _edit(config_dir, "error_monitor", "dsn", "postgresql://pmx:s3cret-pw@db.example/pmx_state")
+    located = load_observability(fresh=True).error_monitor.location()
+    assert (located.backend, located.describe()) == ("postgresql", "postgresql://pmx:***@db.example/pmx_state")
+    monkeypatch.setenv("PMX_ERROR_MONITOR_DSN", "host=other.example dbname=pmx password=s3cret-pw")
+    assert load_observability().error_monitor.location().describe() == "host=other.example dbname=pmx password=***"

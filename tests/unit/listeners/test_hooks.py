@@ -14,6 +14,7 @@ from foundation import redaction
 from listeners import config as listener_config
 from listeners.hooks import PortfolioListener, component_name
 from listeners.schema import schema_errors
+from tests.support import free_port
 from tests.unit.listeners._support import UdpReceiver, fake_run, fake_ti, listener_events
 
 
@@ -114,8 +115,8 @@ def test_component_names(component: Any, argv: list[str], expected: str,
     assert component_name(component) == expected
 
 
-def test_crossed_threshold_writes_an_alert_and_routes_it(listener: PortfolioListener, pmx_home: Path,
-                                                         udp: UdpReceiver) -> None:
+def test_crossed_threshold_writes_an_alert_and_routes_it(state_backend: str, listener: PortfolioListener,
+                                                         pmx_home: Path, udp: UdpReceiver) -> None:
     for i in range(4):  # default dag_failures: 3 within 60 minutes
         _fail(listener, f"t{i}")
     assert listener.flush(10)
@@ -127,6 +128,22 @@ def test_crossed_threshold_writes_an_alert_and_routes_it(listener: PortfolioList
     incident = Outbox().find("error_threshold", alert["dedup_key"])
     assert incident is not None and incident["dag_id"] == "daily_etl" and incident["severity"] == "error"
     assert "pmx.error_monitor.alert,rule=dag_failures,dag_id=daily_etl:1|c" in udp.lines("pmx.error_monitor")
+
+
+def test_an_unreachable_postgresql_state_store_is_counted_and_the_hooks_go_on(
+    listener: PortfolioListener, pmx_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PMX_ERROR_MONITOR_DSN", f"postgresql://pmx:s3cret-pw-77@127.0.0.1:{free_port()}/pmx")
+    for i in range(3):
+        _fail(listener, f"t{i}")
+    assert listener.flush(10)
+    assert listener.failures.counts == {"error_monitor": 3}
+    events = listener_events(pmx_home)
+    assert len([e for e in events if e["event"] == "task_failed"]) == 3
+    (report,) = [e for e in events if e["event"] == "observability_failure"]
+    assert report["error_type"] == "OperationalError"
+    everything = "\n".join(p.read_text() for p in (pmx_home / "logs" / "pipeline").glob("*.jsonl"))
+    assert "s3cret-pw-77" not in everything
 
 
 def test_without_the_router_the_alert_is_still_written(listener: PortfolioListener, pmx_home: Path) -> None:

@@ -1,14 +1,22 @@
-"""The error monitor's shared state: sliding windows, streaks, hysteresis and cooldown, across processes."""
+"""The error monitor's shared state: sliding windows, streaks, hysteresis and cooldown, across processes.
+
+The store's tests run on both backends (``state_backend``: SQLite under ``pmx_home``, then a throw-away
+PostgreSQL database named by ``PMX_ERROR_MONITOR_DSN``).
+"""
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
+import os
 from pathlib import Path
 
 import pytest
 
+from foundation.sql_store import StoreLocation
 from listeners.config import ErrorMonitorSettings, Rules, StreakRule, WindowRule
 from listeners.error_monitor import ThresholdStore
+from tests.support import SPAWN, run_in_processes
 
 T0 = 1_800_000_000.0
 MIN = 60.0
@@ -21,8 +29,8 @@ def _settings(**rules: object) -> ErrorMonitorSettings:
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ThresholdStore:
-    return ThresholdStore(_settings(), tmp_path / "state.sqlite")
+def store(state_backend: str) -> ThresholdStore:
+    return ThresholdStore(_settings())  # error_monitor.state_path under pmx_home, or PMX_ERROR_MONITOR_DSN
 
 
 def _fail(store: ThresholdStore, n: int, at: float, key: str = "daily_etl") -> list:
@@ -51,9 +59,9 @@ def test_the_alert_rearms_once_the_window_drained_and_the_cooldown_passed(store:
     assert len(fired) == 1 and fired[0].dedup_key != f"pmx-errmon/dag_failures/daily_etl/{int(T0 + 2)}"
 
 
-def test_cooldown_suppresses_a_new_alert_right_after_the_window_drained(tmp_path: Path) -> None:
+def test_cooldown_suppresses_a_new_alert_right_after_the_window_drained(state_backend: str) -> None:
     rule = WindowRule(threshold=2, window_minutes=5, cooldown_minutes=30)
-    store = ThresholdStore(_settings(dag_failures=rule), tmp_path / "s.sqlite")
+    store = ThresholdStore(_settings(dag_failures=rule))
     assert len(_fail(store, 1, T0) + _fail(store, 2, T0 + 1)) == 1
     assert _fail(store, 3, T0 + 10 * MIN) + _fail(store, 4, T0 + 10 * MIN + 1) == []  # drained, in cooldown
     (alert,) = _fail(store, 5, T0 + 31 * MIN) + _fail(store, 6, T0 + 31 * MIN + 1)
@@ -113,24 +121,51 @@ def test_disabled_rules_and_monitor_record_nothing(tmp_path: Path) -> None:
     assert off.dag_run_finished("etl", "r1", failed=True) == [] and not (tmp_path / "off.sqlite").exists()
 
 
-def _hammer(path: str, worker: int, out: multiprocessing.Queue) -> None:
-    store = ThresholdStore(_settings(dag_failures=WindowRule(threshold=10, window_minutes=60)), Path(path))
+def _hammer(location: StoreLocation, worker: int, out: multiprocessing.Queue) -> None:
+    store = ThresholdStore(_settings(dag_failures=WindowRule(threshold=10, window_minutes=60)), location)
     fired = 0
     for i in range(10):
         fired += len(store.record("dag_failures", "etl", f"w{worker}/{i}", dag_id="etl", now=T0 + i))
     out.put(fired)
 
 
-def test_processes_crossing_the_threshold_together_fire_exactly_once(tmp_path: Path) -> None:
-    ctx = multiprocessing.get_context("spawn")
-    out: multiprocessing.Queue = ctx.Queue()
-    path = str(tmp_path / "shared.sqlite")
-    procs = [ctx.Process(target=_hammer, args=(path, w, out)) for w in range(4)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(60)
-    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
-    assert sum(out.get(timeout=5) for _ in procs) == 1  # 40 failures, threshold 10, one alert in total
-    snap = ThresholdStore(_settings(), Path(path)).snapshot(now=T0 + 20)
+def test_processes_crossing_the_threshold_together_fire_exactly_once(state_backend: str) -> None:
+    location = ErrorMonitorSettings().location()
+    fired = run_in_processes(_hammer, [(location, w) for w in range(4)])
+    assert sum(fired) == 1  # type: ignore[arg-type]  # 40 failures, threshold 10, one alert in total
+    snap = ThresholdStore(_settings(), location).snapshot(now=T0 + 20)
     assert snap["windows"][0]["count"] == 40
+
+
+KEYS = 30  # DAGs failing at once: each is one race between the two processes
+
+
+def _fail_dags(location: StoreLocation, failures: int, start: multiprocessing.synchronize.Barrier,
+               out: multiprocessing.Queue) -> None:
+    store = ThresholdStore(_settings(), location)  # dag_failures: threshold 3
+    store.connect()
+    start.wait(60)
+    fired = [a.key for k in range(KEYS) for n in range(failures)
+             for a in _fail(store, n + 10 * failures, T0 + n, key=f"dag{k}")]
+    out.put(fired)
+
+
+def test_two_processes_recording_two_and_one_failures_fire_exactly_once_per_dag(state_backend: str) -> None:
+    location = ErrorMonitorSettings().location()
+    start = SPAWN.Barrier(2)
+    two, one = run_in_processes(_fail_dags, [(location, 2, start), (location, 1, start)])
+    assert sorted(two + one) == sorted(f"dag{k}" for k in range(KEYS))  # type: ignore[operator]
+    counts = {w["key"]: w["count"] for w in ThresholdStore(_settings(), location).snapshot(now=T0 + 5)["windows"]}
+    assert counts == {f"dag{k}": 3 for k in range(KEYS)}  # every failure of both processes counted
+
+
+def test_after_a_fork_the_child_drops_the_connection_and_the_parent_keeps_it(state_backend: str) -> None:
+    store = ThresholdStore(_settings())
+    assert _fail(store, 1, T0) == []
+    child = os.fork()
+    if child == 0:  # what the listener's fork hook runs, then the child's exit
+        store.after_fork()
+        gc.collect()
+        os._exit(0)
+    assert os.waitpid(child, 0)[1] == 0
+    assert _fail(store, 2, T0 + 1) == [] and len(_fail(store, 3, T0 + 2)) == 1  # the parent's session still works

@@ -117,13 +117,13 @@ def test_the_dag_sensor_reads_its_clock_from_the_run_conf(pmx_home: Path) -> Non
 
 
 def test_past_the_calendar_limit_the_cycle_fails_with_an_incident(pmx_home: Path) -> None:
-    from alerts.outbox import outbox_path
+    from alerts.outbox import Outbox
     from orchestration.sensors import MarketCalendarUnavailable
 
     far = datetime.now(UTC) + timedelta(days=365 * 20)
     with pytest.raises(MarketCalendarUnavailable, match="horizon limit"):
         _sensor(far).execute(_context())
-    with sqlite3.connect(outbox_path()) as conn:
+    with sqlite3.connect(Outbox().path) as conn:
         rows = conn.execute("SELECT kind, severity, dag_id, summary FROM incidents").fetchall()
     assert [(kind, sev, dag) for kind, sev, dag, _ in rows] == [("market_calendar", "critical", "auto_trader")]
     assert "horizon limit" in rows[0][3]
