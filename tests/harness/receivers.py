@@ -1,4 +1,5 @@
-"""Local stand-ins for the Slack Web API / incoming webhooks and the PagerDuty Events API v2 (127.0.0.1 only).
+"""Local stand-ins for the Slack Web API / incoming webhooks, the PagerDuty Events API v2 and Marquez's lineage
+endpoint (127.0.0.1 only).
 
 Used by the integration tests, ``bench/sla_latency.py`` and local demos: real HTTP(S) servers that speak the
 subset of each API the project uses, record what they accepted, and can be switched into failure modes
@@ -39,9 +40,10 @@ class Receiver:
     mode: Mode = field(default_factory=Mode)
     lock: threading.Lock = field(default_factory=threading.Lock)
     server: ThreadingHTTPServer | None = None
+    _port: int = 0
 
-    def start(self) -> Receiver:
-        """Listen on 127.0.0.1 on a free port."""
+    def start(self, port: int = 0) -> Receiver:
+        """Listen on 127.0.0.1 on ``port`` (a free one by default)."""
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -54,7 +56,7 @@ class Receiver:
             def do_POST(self) -> None:
                 receiver._handle(self)
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)  # allow_reuse_address: resume() rebinds
         server.daemon_threads = True
         if self.tls is not None:
             server.socket = self.tls.wrap_socket(server.socket, server_side=True)
@@ -74,10 +76,16 @@ class Receiver:
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening: connections to the port are refused until :meth:`resume`."""
         if self.server is not None:
+            self._port = self.port
             self.server.shutdown()
             self.server.server_close()
+            self.server = None
+
+    def resume(self) -> None:
+        """Listen again on the port of before :meth:`stop` (a service that came back)."""
+        self.start(self._port)
 
     def fail(self, status: int = 500) -> None:
         """Answer every request with ``status`` without processing it."""
@@ -205,6 +213,31 @@ class SlackStandIn(Receiver):
             }
             self.accepted.append(msg)
         return msg
+
+
+@dataclass
+class MarquezStandIn(Receiver):
+    """``POST /api/v1/lineage`` with one OpenLineage run event as JSON: ``201``; not a run event: ``422``."""
+
+    REQUIRED = ("eventType", "eventTime", "run", "job", "producer", "schemaURL")
+
+    def events(self) -> list[dict[str, Any]]:
+        """Accepted events, in arrival order."""
+        with self.lock:
+            return list(self.accepted)
+
+    def process(self, h: BaseHTTPRequestHandler, raw: bytes) -> tuple[int, Any]:
+        if urlparse(h.path).path.rstrip("/") != "/api/v1/lineage":
+            return 404, {"error": "not found"}
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            event = None
+        if not isinstance(event, dict) or any(key not in event for key in self.REQUIRED):
+            return 422, {"error": "not an OpenLineage run event"}
+        with self.lock:
+            self.accepted.append(event)
+        return 201, ""
 
 
 @dataclass

@@ -93,7 +93,7 @@ class SlaEnv:
         self.stack.restart_component("alerts-worker", sig or signal.SIGTERM)
 
 
-def _put_connection(
+def put_connection(
     stack: AirflowStack, conn_id: str, conn_type: str, password: str, extra: dict[str, Any]
 ) -> None:
     with contextlib.suppress(ApiError):
@@ -110,8 +110,9 @@ def _put_connection(
     )
 
 
-def _short_retries(stack: AirflowStack) -> None:
-    path = Path(stack.env["PMX_CONFIG_DIR"]) / "alerting.yml"
+def short_retries(config_dir: Path) -> None:
+    """Delivery retries in seconds, not minutes, in a copy of ``config/`` (``alerting.yml``)."""
+    path = config_dir / "alerting.yml"
     cfg = yaml.safe_load(path.read_text())
     cfg["retry"].update(TEST_RETRY)
     cfg["worker"]["run_check_interval_seconds"] = 1
@@ -159,15 +160,15 @@ def sla_env(airflow_stack: AirflowStack, tmp_path_factory: pytest.TempPathFactor
     tls, ca = make_tls(tmp_path_factory.mktemp("sla-tls"))
     slack, pd = SlackStandIn().start(), PagerDutyStandIn(tls=tls).start()
     stack = airflow_stack
-    _put_connection(stack, "slack_alerts", "slack", slack.token, {"base_url": slack.api_url})
-    _put_connection(
+    put_connection(stack, "slack_alerts", "slack", slack.token, {"base_url": slack.api_url})
+    put_connection(
         stack,
         "pagerduty_events",
         "pagerduty_events",
         pd.routing_key,
         {"base_url": pd.url, "ca_bundle": str(ca)},
     )
-    _short_retries(stack)
+    short_retries(Path(stack.env["PMX_CONFIG_DIR"]))
     env = SlaEnv(stack, slack, pd, ca)
     env.restart_worker()
     not_a_fresh_install(env.outbox)
