@@ -37,6 +37,10 @@ SCALE_PATH = {
     "AIRFLOW__API__SECRET_KEY_CMD": SECRET.format("api_secret_key"),
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "0.0.0.0",
     "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(guarded(http_transport("http://marquez:5000"))),
+    # every host writes the same stores (docs/operations.md#scale-out); the password comes from PGPASSWORD
+    "PORTFOLIO_DB_DSN": "host=postgres dbname=portfolio user=pmx",
+    "PMX_ALERTS_OUTBOX_DSN": "host=postgres dbname=pmx_state user=pmx",
+    "PMX_ERROR_MONITOR_DSN": "host=postgres dbname=pmx_state user=pmx",
 }
 DROPPED = ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN",)
 

@@ -35,7 +35,8 @@ def test_env_file_carries_the_scale_path_and_no_secret_values() -> None:
 
 
 def test_services_share_one_image_and_publish_only_on_localhost(stack: dict) -> None:
-    airflow = {"airflow-init", "api-server", "scheduler", "dag-processor", "triggerer", "worker", "alerts-worker"}
+    airflow = {"airflow-init", "api-server", "scheduler", "dag-processor", "triggerer", "worker-a", "worker-b",
+               "alerts-worker"}
     assert airflow <= set(stack["services"])
     for name in airflow:
         service = stack["services"][name]
@@ -87,3 +88,32 @@ def test_marquez_config_is_mounted_and_every_variable_it_reads_is_set(stack: dic
     assert "POSTGRES_PASSWORD" in variables and not unset, unset
     assert "/run/secrets/marquez_db_password" in " ".join(marquez["entrypoint"])
     assert "marquez_db_password" in marquez["secrets"]
+
+
+def test_hosts_share_no_volume_but_airflows_own(stack: dict) -> None:
+    """Each service could run on a host of its own: a named volume is mounted by one service, except Airflow's
+    home of the control services; the stores every host writes are PostgreSQL databases named in the env file."""
+    mounts: dict[str, set[str]] = {}
+    for name, service in stack["services"].items():
+        for volume in service.get("volumes", []):
+            source = str(volume).split(":", 1)[0]
+            if source in stack["volumes"]:
+                mounts.setdefault(source, set()).add(name)
+    shared = {volume: users for volume, users in mounts.items() if len(users) > 1}
+    assert set(shared) <= {"airflow-home"}, shared
+    assert not shared["airflow-home"] & {"worker-a", "worker-b", "alerts-worker"}
+    env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
+    for key in ("PORTFOLIO_DB_DSN", "PMX_ALERTS_OUTBOX_DSN", "PMX_ERROR_MONITOR_DSN"):
+        assert env[key].startswith("host=postgres ") and "password" not in env[key], key
+
+
+def test_every_queue_of_a_pool_has_a_worker(stack: dict) -> None:
+    from orchestration.config import load_orchestration
+
+    queues = {pool.queue for pool in load_orchestration().pools.values()} | {"default"}
+    served: set[str] = set()
+    for service in stack["services"].values():
+        command = service.get("command", [])
+        if command[:3] == ["airflow", "celery", "worker"]:
+            served |= set(command[command.index("--queues") + 1].split(","))
+    assert queues <= served, queues - served
