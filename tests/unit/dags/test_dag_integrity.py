@@ -141,3 +141,18 @@ def test_parsing_imports_no_heavy_modules(airflow_metadata: Path) -> None:
                           check=True)
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"errors": 0, "heavy": []}
+
+
+def test_every_task_goes_to_its_pools_queue(dagbag) -> None:
+    """On CeleryExecutor a pool's tasks go to ``pools.<pool>.queue`` (trading -> ``trading``); the rest to
+    ``default``: every queue has a worker in deploy/ (tests/unit/deploy/test_compose.py)."""
+    from orchestration.config import load_orchestration
+
+    pools = load_orchestration().pools
+    seen = set()
+    for dag in dagbag.dags.values():
+        for task in dag.tasks:
+            expected = pools[task.pool].queue if task.pool in pools else "default"
+            assert task.queue == expected, f"{dag.dag_id}.{task.task_id}: pool {task.pool}, queue {task.queue}"
+            seen.add(task.queue)
+    assert {"trading", "default"} <= seen
