@@ -31,12 +31,14 @@ $(STAMP): requirements.lock pyproject.toml
 	@touch $@
 
 # Debian packages the tests use for real: prometheus (+ promtool), prometheus-alertmanager (+ amtool),
-# chromium (HTML report rendering and PNG export).
+# chromium (HTML report rendering and PNG export), redis-server (a private Celery broker for the scale-path
+# test and benchmarks).
 system-deps:
 	@missing=""; \
 	command -v promtool >/dev/null || missing="$$missing prometheus"; \
 	command -v amtool >/dev/null || missing="$$missing prometheus-alertmanager"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import pytest
 from foundation.pipeline_logger import read_events
 from lineage.transport import guarded, http_transport
 from local_stack.airflow_env import StackLayout
+from local_stack.redis_server import RedisServer
 from local_stack.stack import AirflowStack
 from tests.harness.receivers import MarquezStandIn, PagerDutyStandIn, SlackStandIn, make_tls
 from tests.integration.sla_support import dedup, put_connection, short_retries
@@ -41,37 +41,6 @@ PG = "host=127.0.0.1 port=5432 user=postgres"
 HEARTBEAT_TIMEOUT = 20  # [scheduler] task_instance_heartbeat_timeout here (shipped: Airflow's 300 s)
 
 
-class Redis:
-    """A private ``redis-server`` with an append-only file, restartable on its port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.port, self.dir = free_port(), directory
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def up(self) -> None:
-        binary = shutil.which("redis-server")
-        require(binary is not None, "redis-server is not installed")
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.proc = subprocess.Popen([str(binary), "--port", str(self.port), "--bind", "127.0.0.1",
-                                      "--dir", str(self.dir), "--appendonly", "yes", "--save", ""],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self.ping, 30, f"redis-server on {self.port}")
-
-    def ping(self) -> bool:
-        import redis
-
-        try:
-            return bool(redis.Redis("127.0.0.1", self.port, socket_timeout=1).ping())
-        except redis.RedisError:
-            return False
-
-    def down(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()  # SIGTERM: Redis writes its append-only file and exits
-            self.proc.wait(30)
-            self.proc = None
-
-
 @dataclass
 class Scale:
     """The stack and what the tests look at."""
@@ -80,7 +49,7 @@ class Scale:
     metadata_db: str
     state_dsn: str
     domain_dsn: str
-    redis: Redis
+    redis: RedisServer
     marquez: MarquezStandIn
     slack: SlackStandIn
     pd: PagerDutyStandIn
@@ -121,7 +90,8 @@ def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scale]:
     root = tmp_path_factory.mktemp("scale")
     databases = [create_postgres_database(prefix) for prefix in ("pmx_scale", "pmx_state", "pmx_domain")]
     metadata, state, domain = databases
-    redis = Redis(root / "redis")
+    require(shutil.which("redis-server") is not None, "redis-server is not installed")
+    redis = RedisServer(root / "redis")
     tls, ca = make_tls(root / "tls")
     marquez, slack, pd = MarquezStandIn().start(), SlackStandIn().start(), PagerDutyStandIn(tls=tls).start()
     config_dir = copy_test_config(root / "config")
@@ -134,7 +104,7 @@ def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scale]:
         trigger_log_port=free_port(), scheduler_health_port=free_port(), pmx_home=homes["control"],
         extra={"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{metadata}",
                "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
-               "AIRFLOW__CELERY__BROKER_URL": f"redis://127.0.0.1:{redis.port}/0",
+               "AIRFLOW__CELERY__BROKER_URL": redis.url,
                "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql://postgres@127.0.0.1:5432/{metadata}",
                "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
                "AIRFLOW__DAG_PROCESSOR__DAG_BUNDLE_CONFIG_LIST": dag_bundles(),
