@@ -129,7 +129,8 @@ def test_the_api_server_keeps_airflows_authentication(stack: dict) -> None:
     for name, service in stack["services"].items():
         overrides = service.get("environment") or {}
         keys = overrides if isinstance(overrides, dict) else [item.split("=", 1)[0] for item in overrides]
-        assert not [k for k in keys if k.startswith("AIRFLOW__") and "AUTH" in k], f"{name} overrides an auth setting: {keys}"
+        auth = [k for k in keys if k.startswith("AIRFLOW__") and "AUTH" in k]
+        assert not auth, f"{name} overrides the auth settings of airflow.compose.env: {auth}"
     manager = env.get("AIRFLOW__CORE__AUTH_MANAGER") or conf.get_default_value("core", "auth_manager")
     assert manager.rsplit(".", 1)[-1] == "SimpleAuthManager", manager
     all_admins = env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS") or conf.get_default_value(
