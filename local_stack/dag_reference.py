@@ -141,14 +141,13 @@ def _section(name: str) -> re.Pattern[str]:
 def update(document: str, dags: list[DagFacts]) -> str:
     """``document`` with each generated section rewritten from ``dags``; everything else unchanged."""
     for name, render in SECTIONS.items():
-        pattern = _section(name)
-        found = len(pattern.findall(document))
-        if found != 1:
+        found = list(_section(name).finditer(document))
+        if len(found) != 1:
             raise SectionError(
-                f"expected one generated section {name!r} in the document, found {found}: mark it with "
+                f"expected one generated section {name!r} in the document, found {len(found)}: mark it with "
                 f"'<!-- BEGIN GENERATED {name} ({COMMAND}) -->' and '<!-- END GENERATED {name} -->' lines")
-        body = render(dags)
-        document = pattern.sub(lambda m, body=body: f"{m.group(1)}\n{body}\n\n{m.group(3)}", document)
+        begin, end = found[0].end(1), found[0].start(3)
+        document = f"{document[:begin]}\n{render(dags)}\n\n{document[end:]}"
     return document
 
 
