@@ -9,6 +9,7 @@ import yaml
 
 from foundation.paths import REPO_ROOT
 from local_stack import compose
+from tests.unit.deploy._compose import is_pinned
 
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -65,7 +66,7 @@ def test_lineage_goes_over_http_to_the_marquez_service(stack: dict) -> None:
 
     services = stack["services"]
     for name in ("marquez", "marquez-db", "marquez-web"):
-        assert re.fullmatch(r"[\w./-]+:\d+\.\d+(\.\d+)?", services[name]["image"]), services[name]["image"]
+        assert is_pinned(services[name]["image"]), services[name]["image"]
     env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
     transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
     assert transport["type"] == "lineage.transport.GuardedTransport"
