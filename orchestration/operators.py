@@ -72,10 +72,16 @@ class PortfolioEntrypointOperator(BaseOperator):
         self._lineage_result: Any = None
         self._lineage_error: BaseException | None = None
 
+    @classmethod
+    def lineage_job_of_class(cls) -> str:
+        """The row of the lineage table of this operator class: ``<script>.<function>`` (a mapped task has only
+        its class until it runs)."""
+        return f"{cls.entrypoint.rsplit('.', 1)[-1]}.{cls.function}"
+
     @property
     def lineage_job(self) -> str:
         """This operator's row of the lineage table: ``<script>.<function>``."""
-        return f"{self.entrypoint.rsplit('.', 1)[-1]}.{self.function}"
+        return self.lineage_job_of_class()
 
     def lineage_tickers(self) -> list[str]:
         """The tickers this task instance works on, when it names them (else the run's whole universe)."""

@@ -28,8 +28,9 @@ from local_stack.cutover.operations import DagSwitch, Outcome, migrate, parallel
 from local_stack.cutover.parity import ZoneChoice, crontab_parity, unexpected
 from local_stack.cutover.report import parity_json, parity_text, status_rows, status_text
 from local_stack.cutover.state import CutoverState, StateError
-from local_stack.cutover.timetables import DagLoadError, load_schedules
+from local_stack.cutover.timetables import load_schedules
 from local_stack.cutover.zones import machine_zone
+from local_stack.dag_folder import DagLoadError
 
 PASSWORD_VARIABLE = "PMX_AIRFLOW_PASSWORD"
 

@@ -1,29 +1,21 @@
 """The DAGs' own timetables, as the scheduler sees them, and their fire times.
 
-The DAG files are parsed with Airflow's ``DagBag`` and each DAG goes through ``LazyDeserializedDAG`` (what the
-dag-processor stores and the scheduler reads), so the timetable is the scheduler's ``CronTriggerTimetable``
-(inside ``AssetOrTimeSchedule`` for the data-aware DAGs). Fire times come from ``next_dagrun_info``, called the
-way the scheduler calls it once the DAG is running: each call gets the previous run's data interval.
+The DAG files are parsed with Airflow's ``DagBag`` (:mod:`local_stack.dag_folder`) and each DAG goes through
+``LazyDeserializedDAG`` (what the dag-processor stores and the scheduler reads), so the timetable is the
+scheduler's ``CronTriggerTimetable`` (inside ``AssetOrTimeSchedule`` for the data-aware DAGs). Fire times come
+from ``next_dagrun_info``, called the way the scheduler calls it once the DAG is running: each call gets the
+previous run's data interval.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from foundation.paths import REPO_ROOT
-
-DAGS_DIR = REPO_ROOT / "dags"
-
-
-class DagLoadError(RuntimeError):
-    """The DAG folder did not load (import errors), or a DAG has no schedule."""
+from local_stack.dag_folder import DAGS_DIR, DagLoadError, load_dags
 
 
 @dataclass(frozen=True)
@@ -62,21 +54,14 @@ def schedule_of(dag_id: str, timetable: Any, start_date: datetime | None = None)
 
 def load_schedules(dag_ids: list[str], dags_dir: Path = DAGS_DIR) -> dict[str, DagSchedule]:
     """Parse the DAG folder and return the scheduler-side timetable of each of ``dag_ids``."""
-    os.environ.setdefault("AIRFLOW_HOME", str(REPO_ROOT / ".airflow"))  # never the user's ~/airflow
-    if os.environ.get("PMX_SCHEDULES", "on").strip().lower() == "off":
-        raise DagLoadError("PMX_SCHEDULES=off parses every DAG without a schedule; unset it to compare schedules")
-    from airflow.dag_processing.dagbag import DagBag
+    dags = load_dags(dags_dir)
     from airflow.serialization.serialized_objects import LazyDeserializedDAG
 
-    with contextlib.redirect_stdout(sys.stderr):  # Airflow logs the parsing to stdout; keep stdout for the report
-        bag = DagBag(dag_folder=str(dags_dir))
-    if bag.import_errors:
-        raise DagLoadError(f"the DAG folder {dags_dir} has import errors: {bag.import_errors}")
     out: dict[str, DagSchedule] = {}
     for dag_id in dag_ids:
-        dag = bag.dags.get(dag_id)
+        dag = dags.get(dag_id)
         if dag is None:
-            raise DagLoadError(f"DAG {dag_id!r} is not in {dags_dir} (found: {', '.join(sorted(bag.dags))})")
+            raise DagLoadError(f"DAG {dag_id!r} is not in {dags_dir} (found: {', '.join(sorted(dags))})")
         timetable = LazyDeserializedDAG.from_dag(dag).timetable
         out[dag_id] = schedule_of(dag_id, timetable, dag.start_date)
     return out

@@ -9,6 +9,7 @@ import yaml
 
 from foundation.paths import REPO_ROOT
 from local_stack import compose
+from tests.unit.deploy._compose import is_pinned
 
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -65,7 +66,7 @@ def test_lineage_goes_over_http_to_the_marquez_service(stack: dict) -> None:
 
     services = stack["services"]
     for name in ("marquez", "marquez-db", "marquez-web"):
-        assert re.fullmatch(r"[\w./-]+:\d+\.\d+(\.\d+)?", services[name]["image"]), services[name]["image"]
+        assert is_pinned(services[name]["image"]), services[name]["image"]
     env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
     transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
     assert transport["type"] == "lineage.transport.GuardedTransport"
@@ -117,3 +118,26 @@ def test_every_queue_of_a_pool_has_a_worker(stack: dict) -> None:
         if command[:3] == ["airflow", "celery", "worker"]:
             served |= set(command[command.index("--queues") + 1].split(","))
     assert queues <= served, queues - served
+
+
+def test_the_api_server_keeps_airflows_authentication(stack: dict) -> None:
+    """The auth manager is Airflow's SimpleAuthManager (what config/airflow.yml configures: users from
+    ``[core] simple_auth_manager_users``, passwords generated into the shared Airflow home), and no setting, in
+    the env file or a service's environment, turns authentication off."""
+    from airflow.configuration import conf
+
+    env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
+    for name, service in stack["services"].items():
+        overrides = service.get("environment") or {}
+        keys = overrides if isinstance(overrides, dict) else [item.split("=", 1)[0] for item in overrides]
+        auth = [k for k in keys if k.startswith("AIRFLOW__") and "AUTH" in k]
+        assert not auth, f"{name} overrides the auth settings of airflow.compose.env: {auth}"
+    manager = env.get("AIRFLOW__CORE__AUTH_MANAGER") or conf.get_default_value("core", "auth_manager")
+    assert manager.rsplit(".", 1)[-1] == "SimpleAuthManager", manager
+    all_admins = env.get("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS") or conf.get_default_value(
+        "core", "simple_auth_manager_all_admins")
+    assert all_admins.strip().lower() in ("false", "0", ""), "simple_auth_manager_all_admins disables auth"
+    assert env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS"].strip(), "no user can sign in"
+    passwords = env["AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE"]
+    assert passwords.startswith(f"{compose.CONTAINER_HOME}/"), "passwords must live in the shared Airflow home"
+    assert "airflow-home:/opt/airflow" in stack["services"]["api-server"]["volumes"]
