@@ -8,6 +8,7 @@ edit access to the miss's DAG (:mod:`alerts.ui_access`). Mounted at ``/pmx-sla``
 * ``GET  /pmx-sla/api/misses``                 - the same as JSON (``dag_id``, ``since``/``until``: unix s)
 * ``POST /pmx-sla/api/misses/{id}/acknowledge`` - mark a miss acknowledged (JSON request)
 * ``GET  /pmx-sla/runbook``                    - docs/slas.md rendered (runbook links in alerts point here)
+* ``GET  /pmx-sla/runbook/alerts``             - docs/runbook.md rendered (the Prometheus alerts' runbook links)
 
 The FastAPI app is built on first request, so loading the plugin in a task process stays cheap.
 """

@@ -7,6 +7,7 @@ Route parameters use module-level names, which FastAPI needs to resolve the (pos
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from datetime import tzinfo
@@ -109,19 +110,35 @@ def page(user: CurrentUser, dag_id: DagIdParam = None, window: str = "7d") -> HT
     return HTMLResponse(render_page(items, readable, dag_id, window, editable=editable, tz=default))
 
 
-def runbook() -> HTMLResponse:
-    """docs/slas.md as HTML (anchors match the runbook links in alerts)."""
+def _markdown_page(name: str, title: str) -> HTMLResponse:
+    """``docs/<name>`` as HTML; each heading gets the id GitHub would give it, so anchors work as on GitHub."""
     from markdown_it import MarkdownIt
 
+    from alerts.runbook_links import github_anchor
     from foundation.paths import REPO_ROOT
 
-    text = (REPO_ROOT / "docs" / "slas.md").read_text(encoding="utf-8")
-    rendered = MarkdownIt("commonmark", {"html": True}).enable("table").render(text)
+    text = (REPO_ROOT / "docs" / name).read_text(encoding="utf-8")
+    md = MarkdownIt("commonmark", {"html": True}).enable("table")
+    tokens = md.parse(text)
+    for opening, inline in itertools.pairwise(tokens):
+        if opening.type == "heading_open" and inline.type == "inline":
+            opening.attrSet("id", github_anchor(inline.content))
+    rendered = md.renderer.render(tokens, md.options, {})
     return HTMLResponse(
-        "<!doctype html><html><head><meta charset='utf-8'><title>SLA runbook</title></head>"
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{title}</title></head>"
         "<body style='font-family:system-ui,sans-serif;max-width:60rem;margin:1rem auto'>"
         f"{rendered}</body></html>"
     )
+
+
+def runbook() -> HTMLResponse:
+    """docs/slas.md as HTML (anchors match the runbook links of SLA alerts and messages)."""
+    return _markdown_page("slas.md", "SLA runbook")
+
+
+def alerts_runbook() -> HTMLResponse:
+    """docs/runbook.md as HTML (anchors match the runbook links of the Prometheus alerts)."""
+    return _markdown_page("runbook.md", "Alert runbook")
 
 
 def create_app() -> FastAPI:
@@ -137,4 +154,5 @@ def create_app() -> FastAPI:
     app.add_api_route("/api/misses/{incident_id}/acknowledge", acknowledge, methods=["POST"])
     app.add_api_route("/ui", page, methods=["GET"], response_class=HTMLResponse)
     app.add_api_route("/runbook", runbook, methods=["GET"], response_class=HTMLResponse)
+    app.add_api_route("/runbook/alerts", alerts_runbook, methods=["GET"], response_class=HTMLResponse)
     return app

@@ -14,6 +14,8 @@ from foundation import paths
 from foundation.config_loader import ConfigError, read_yaml
 
 SECRET_NAMES = ("AIRFLOW__CORE__FERNET_KEY", "AIRFLOW__API_AUTH__JWT_SECRET", "AIRFLOW__API__SECRET_KEY")
+# many small model fits in parallel tasks: threaded BLAS only oversubscribes (each defaults to 1 in a stack)
+BLAS_THREAD_VARIABLES = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,8 @@ def stack_environment(layout: StackLayout, base: dict[str, str] | None = None) -
     """The complete process environment for the components of one stack."""
     env = {k: v for k, v in (base if base is not None else os.environ).items() if not k.startswith("AIRFLOW__")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # every task process imports the project: let it cache bytecode
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        env.setdefault(name, "1")  # many small model fits in parallel tasks: threaded BLAS only oversubscribes
+    for name in BLAS_THREAD_VARIABLES:
+        env.setdefault(name, "1")
     venv_bin = str(Path(sys.executable).parent)
     env["PATH"] = venv_bin + os.pathsep + env.get("PATH", "")  # components start each other as `airflow ...`
     env["AIRFLOW_HOME"] = str(layout.home)

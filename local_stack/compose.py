@@ -3,7 +3,8 @@
 The compose stack (``deploy/docker-compose.yml``) runs the same settings as the local stack, with the scale-path
 differences applied here: PostgreSQL metadata, CeleryExecutor on Redis, StatsD to the statsd-exporter service,
 OpenLineage over HTTP to the marquez service, the api-server listening inside its container. Secrets are never
-rendered: Airflow reads them from Docker secrets through its ``*_CMD`` variants.
+rendered: Airflow reads them from Docker secrets through its ``*_CMD`` variants, and Connections and Variables
+through its secrets backend (``LocalFilesystemBackend`` on two Docker secrets).
 ``python -m local_stack.compose [--check]``.
 """
 
@@ -23,6 +24,12 @@ CONTAINER_HOME = Path("/opt/airflow")
 CONTAINER_REPO = Path("/opt/portfolio")
 CONTAINER_DATA = Path("/var/lib/portfolio")  # data/, logs/, reports/ on a volume
 SECRET = "cat /run/secrets/{}"
+# Connections (the alert channels' tokens, ...) and Variables of production: Airflow's secrets backend reads them
+# from two Docker secrets (JSON files, formats in deploy/secrets/README.md), before the environment and the
+# metadata database. The kwargs name files, never values.
+SECRETS_BACKEND = "airflow.secrets.local_filesystem.LocalFilesystemBackend"
+SECRETS_BACKEND_KWARGS = {"connections_file_path": "/run/secrets/airflow_connections.json",
+                          "variables_file_path": "/run/secrets/airflow_variables.json"}
 SCALE_PATH = {
     "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
     "AIRFLOW__CORE__PARALLELISM": "32",
@@ -35,6 +42,8 @@ SCALE_PATH = {
     "AIRFLOW__CORE__FERNET_KEY_CMD": SECRET.format("fernet_key"),
     "AIRFLOW__API_AUTH__JWT_SECRET_CMD": SECRET.format("jwt_secret"),
     "AIRFLOW__API__SECRET_KEY_CMD": SECRET.format("api_secret_key"),
+    "AIRFLOW__SECRETS__BACKEND": SECRETS_BACKEND,
+    "AIRFLOW__SECRETS__BACKEND_KWARGS": json.dumps(SECRETS_BACKEND_KWARGS),
     "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_HOST": "0.0.0.0",
     "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(guarded(http_transport("http://marquez:5000"))),
     # every host writes the same stores (docs/operations.md#scale-out); the password comes from PGPASSWORD

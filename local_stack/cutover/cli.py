@@ -6,9 +6,12 @@
     python -m local_stack.cutover migrate  --crontab FILE --jobs a,b [--unpause] [--dry-run]
     python -m local_stack.cutover rollback --crontab FILE [--jobs a,b]      # pauses the DAGs through the API
     python -m local_stack.cutover status   [--crontab FILE] [--json]
+    python -m local_stack.cutover parallel-run --job daily_etl [--tickers A,B] [--start-date D] [--end-date D]
+                                               [--work-dir DIR] [--json]   # cron vs DAG.test(), outputs compared
 
 Only the crontab file given is read or written: install a result with ``crontab FILE``. Exit status: 0 fine,
-1 a parity difference not explained by DST semantics / an unmappable job / a DAG call that failed, 2 bad input.
+1 a parity difference not explained by DST semantics / an unmappable job / a DAG call that failed / outputs that
+differ in a parallel run, 2 bad input.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ import argparse
 import json
 import os
 import sys
-from datetime import UTC, datetime, timedelta
+import tempfile
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -25,6 +29,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from local_stack.cutover.crontab import Crontab, CrontabError, read_crontab
 from local_stack.cutover.mapping import parse_jobs
 from local_stack.cutover.operations import DagSwitch, Outcome, migrate, parallel, rollback
+from local_stack.cutover.parallel_run import ENTRYPOINTS, Inputs, ParallelRunError, parallel_run, report_text
 from local_stack.cutover.parity import ZoneChoice, crontab_parity, unexpected
 from local_stack.cutover.report import parity_json, parity_text, status_rows, status_text
 from local_stack.cutover.state import CutoverState, StateError
@@ -33,6 +38,7 @@ from local_stack.cutover.zones import machine_zone
 from local_stack.dag_folder import DagLoadError
 
 PASSWORD_VARIABLE = "PMX_AIRFLOW_PASSWORD"
+PARALLEL_DEFAULTS = Inputs(tickers="AAPL,MSFT", start_date="2024-01-02", end_date="2024-07-31")
 
 
 def _jobs(value: str) -> list[str]:
@@ -93,6 +99,14 @@ def _parser() -> argparse.ArgumentParser:
     stat = sub.add_parser("status", parents=[state], help="where each job runs")
     stat.add_argument("--crontab", type=Path, help="also show what this crontab says")
     stat.add_argument("--json", action="store_true")
+
+    run = sub.add_parser("parallel-run", help="run a job under cron and as its DAG (DAG.test()), compare outputs")
+    run.add_argument("--job", required=True, help=f"one of: {', '.join(ENTRYPOINTS)}")
+    run.add_argument("--tickers", default=PARALLEL_DEFAULTS.tickers)
+    run.add_argument("--start-date", default=PARALLEL_DEFAULTS.start_date)
+    run.add_argument("--end-date", default=PARALLEL_DEFAULTS.end_date)
+    run.add_argument("--work-dir", type=Path, help="where the two homes go (default: a new temporary directory)")
+    run.add_argument("--json", action="store_true")
     return parser
 
 
@@ -157,6 +171,23 @@ def _parity(args: argparse.Namespace) -> int:
     return 1 if unexpected(results, strict=args.strict) else 0
 
 
+def _parallel_run(args: argparse.Namespace) -> int:
+    for name in ("start_date", "end_date"):
+        try:
+            date.fromisoformat(getattr(args, name))
+        except ValueError:
+            raise StateError(f"--{name.replace('_', '-')} {getattr(args, name)!r} is not a YYYY-MM-DD date") from None
+    work_dir = args.work_dir or Path(tempfile.mkdtemp(prefix="pmx-parallel-run-"))
+    progress = (lambda message: print(message, file=sys.stderr)) if args.json else print
+    try:
+        outcome = parallel_run(args.job, Inputs(args.tickers, args.start_date, args.end_date), work_dir, progress)
+    except ParallelRunError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(outcome.as_dict(), indent=2, default=str) if args.json else report_text(outcome))
+    return 1 if outcome.differences else 0
+
+
 def _print_outcome(outcome: Outcome) -> int:
     for message in outcome.messages:
         print(message)
@@ -170,6 +201,8 @@ def _run(args: argparse.Namespace) -> int:
         return _show(read_crontab(args.crontab), args.json)
     if args.command == "parity":
         return _parity(args)
+    if args.command == "parallel-run":
+        return _parallel_run(args)
     state = CutoverState.load(args.state)
     if args.command == "status":
         crontab = read_crontab(args.crontab) if args.crontab else None

@@ -53,8 +53,9 @@ def test_alertmanager_config_and_templates_validate(tmp_path: Path) -> None:
     assert {r["receiver"] for r in routes if "receiver" in r} <= receivers
     assert list((DEPLOY / "alertmanager" / "templates").glob("*.tmpl"))
     template = (DEPLOY / "alertmanager" / "templates" / "pmx.tmpl").read_text()
-    for name in ("pmx.title", "pmx.text", "pmx.repo_url"):
+    for name in ("pmx.title", "pmx.text"):
         assert f'define "{name}"' in template
+    assert "Runbook: {{ .Annotations.runbook_url }}" in template  # absolute in every rule: linked as is
 
 
 @pytest.mark.parametrize(

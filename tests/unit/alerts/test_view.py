@@ -102,6 +102,7 @@ def test_every_route_depends_on_airflow_dag_read_access() -> None:
         "/api/misses/{incident_id}/acknowledge",
         "/ui",
         "/runbook",
+        "/runbook/alerts",
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -29,6 +30,10 @@ def test_env_file_carries_the_scale_path_and_no_secret_values() -> None:
     assert env["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
     assert env["AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED"] == "True"
     assert "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN" not in env
+    # the secrets backend's kwargs name the Docker secrets' files (paths only, checked below), never values
+    backend_files = json.loads(env.pop("AIRFLOW__SECRETS__BACKEND_KWARGS"))
+    assert set(backend_files) == {"connections_file_path", "variables_file_path"}
+    assert all(re.fullmatch(r"/run/secrets/[\w.]+\.json", path) for path in backend_files.values())
     for key, value in env.items():
         if re.search(r"(?i)secret|fernet|conn|backend|password", key) and not key.endswith(("_CMD", "_FILE")):
             assert "/run/secrets/" not in value and len(value) < 200, key
@@ -55,7 +60,7 @@ def test_every_secret_is_a_documented_file(stack: dict) -> None:
     for name, spec in stack["secrets"].items():
         assert spec["file"] == f"secrets/{name}"
         assert f"`{name}`" in readme, f"{name} is not documented in deploy/secrets/README.md"
-    referenced = set(re.findall(r"/run/secrets/(\w+)", compose.render()))
+    referenced = set(re.findall(r"/run/secrets/(\w+(?:\.json)?)", compose.render()))
     assert referenced <= used, referenced - used
 
 
