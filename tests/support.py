@@ -13,8 +13,10 @@ from typing import Any
 
 import pytest
 
+from local_stack import throwaway
+from local_stack.throwaway import POSTGRES_DSN, drop_postgres_database
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres connect_timeout=5"  # the machine's server, trust auth
 
 
 def require(condition: bool, reason: str) -> None:
@@ -97,40 +99,29 @@ def received_lines(sock: socket.socket, quiet: float = 0.5) -> list[str]:
         return lines
 
 
-def _postgres_admin() -> Any:
-    """An autocommit connection to the server's ``postgres`` database (CREATE/DROP DATABASE refuse a transaction);
-    skips locally and fails in CI when the server is not reachable."""
+def _reachable(action: Callable[[], Any], what: str) -> Any:
+    """``action()``; skips locally and fails in CI when the server it needs is not reachable."""
     import psycopg2
+    import redis
 
     try:
-        conn = psycopg2.connect(f"{POSTGRES_DSN} dbname=postgres")
-    except psycopg2.OperationalError as exc:
-        require(False, f"PostgreSQL on 127.0.0.1:5432 not reachable: {exc}")
+        return action()
+    except (psycopg2.OperationalError, redis.RedisError) as exc:
+        require(False, f"{what} not reachable: {exc}")
         raise
-    conn.autocommit = True
-    return conn
 
 
 def create_postgres_database(prefix: str = "pmx_test") -> str:
     """Create an empty database ``<prefix>_<random>`` on the machine's PostgreSQL; return its name."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    conn = _postgres_admin()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
-    return name
+    return _reachable(lambda: throwaway.create_postgres_database(prefix), "PostgreSQL on 127.0.0.1:5432")
 
 
-def drop_postgres_database(name: str) -> None:
-    """Drop database ``name`` (and end the connections still open to it)."""
-    conn = _postgres_admin()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
+def empty_redis_db() -> tuple[Any, int]:
+    """A client on an empty Redis database index (1-15) of the machine's server, and the index."""
+    found = _reachable(throwaway.empty_redis_db, "Redis on 127.0.0.1:6379")
+    if found is None:
+        pytest.fail("no empty Redis database index (1-15) for the Celery broker")
+    return found
 
 
 @contextlib.contextmanager

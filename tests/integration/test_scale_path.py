@@ -18,29 +18,14 @@ from foundation.pipeline_logger import read_events
 from lineage.transport import guarded, http_transport
 from local_stack.airflow_env import StackLayout
 from local_stack.stack import AirflowStack
+from local_stack.throwaway import REDIS_HOST, REDIS_PORT
 from tests.integration.lineage_receiver import LineageReceiver
 from tests.integration.stack_support import copy_test_config, dag_bundles
-from tests.support import create_postgres_database, drop_postgres_database, free_port, require, wait_for
+from tests.support import create_postgres_database, drop_postgres_database, empty_redis_db, free_port, wait_for
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # see tests/wait_budget.py
 
-REDIS_HOST, REDIS_PORT = "127.0.0.1", 6379
 CONF = {"execution_mode": "synthetic", "tickers": "AAPL,MSFT", "start_date": "2024-01-02"}
-
-
-def _empty_redis_db() -> tuple[object, int]:
-    import redis
-
-    try:
-        redis.Redis(REDIS_HOST, REDIS_PORT, socket_timeout=5).ping()
-    except Exception as exc:
-        require(False, f"Redis on {REDIS_HOST}:{REDIS_PORT} not reachable: {exc}")
-        raise
-    for index in range(15, 0, -1):
-        client = redis.Redis(REDIS_HOST, REDIS_PORT, db=index, socket_timeout=5)
-        if client.dbsize() == 0:
-            return client, index
-    pytest.fail("no empty Redis database index (1-15) for the Celery broker")
 
 
 @pytest.fixture(scope="module")
@@ -57,7 +42,7 @@ def celery_stack(tmp_path_factory: pytest.TempPathFactory,
                  marquez: LineageReceiver) -> Iterator[tuple[AirflowStack, str, object]]:
     """A second, private stack on PostgreSQL + CeleryExecutor (its own ports, home and databases)."""
     database = create_postgres_database("pmx_scale")
-    broker, broker_db = _empty_redis_db()
+    broker, broker_db = empty_redis_db()
     root = tmp_path_factory.mktemp("scale")
     config_dir = copy_test_config(root / "config")
     sql_conn = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{database}"
