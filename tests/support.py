@@ -14,8 +14,10 @@ from typing import Any
 
 import pytest
 
+from local_stack import throwaway
+from local_stack.throwaway import POSTGRES_DSN, drop_postgres_database
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-POSTGRES_DSN = "host=127.0.0.1 port=5432 user=postgres connect_timeout=5"  # the machine's server, trust auth
 SPAWN = multiprocessing.get_context("spawn")  # fresh interpreters: no state inherited from the test process
 
 
@@ -111,40 +113,20 @@ def received_lines(sock: socket.socket, quiet: float = 0.5) -> list[str]:
         return lines
 
 
-def _postgres_admin() -> Any:
-    """An autocommit connection to the server's ``postgres`` database (CREATE/DROP DATABASE refuse a transaction);
-    skips locally and fails in CI when the server is not reachable."""
+def _reachable(action: Callable[[], Any], what: str) -> Any:
+    """``action()``; skips locally and fails in CI when the server it needs is not reachable."""
     import psycopg2
 
     try:
-        conn = psycopg2.connect(f"{POSTGRES_DSN} dbname=postgres")
+        return action()
     except psycopg2.OperationalError as exc:
-        require(False, f"PostgreSQL on 127.0.0.1:5432 not reachable: {exc}")
+        require(False, f"{what} not reachable: {exc}")
         raise
-    conn.autocommit = True
-    return conn
 
 
 def create_postgres_database(prefix: str = "pmx_test") -> str:
     """Create an empty database ``<prefix>_<random>`` on the machine's PostgreSQL; return its name."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    conn = _postgres_admin()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        conn.close()
-    return name
-
-
-def drop_postgres_database(name: str) -> None:
-    """Drop database ``name`` (and end the connections still open to it)."""
-    conn = _postgres_admin()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        conn.close()
+    return _reachable(lambda: throwaway.create_postgres_database(prefix), "PostgreSQL on 127.0.0.1:5432")
 
 
 @contextlib.contextmanager
