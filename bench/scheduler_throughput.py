@@ -5,10 +5,10 @@ so ``--tasks`` + 2 task instances. Every run gets its own private stack (bench/p
 ports, schedules off) with the components of ``make run``, per profile:
 
 - ``embedded``: as shipped, LocalExecutor and SQLite metadata.
-- ``celery``: PostgreSQL metadata in a throw-away database (127.0.0.1:5432) and CeleryExecutor with a Redis
-  broker on an empty database index (127.0.0.1:6379, 1-15), plus one ``celery-worker`` with concurrency =
-  the shipped ``core.parallelism``, on the ``default`` queue (the only queue the DAGs use; isolation is by
-  pools). The index is flushed and the database dropped after each run, also on Ctrl-C.
+- ``celery``: PostgreSQL metadata in a throw-away database (127.0.0.1:5432) and CeleryExecutor with a private
+  ``redis-server`` broker (local_stack/redis_server.py), plus one ``celery-worker`` with concurrency = the
+  shipped ``core.parallelism``, on the ``default`` queue (the bench DAG's). The broker is stopped and the
+  database dropped after each run, also on Ctrl-C.
 
 Plugin on = the shipped settings: the add-on's listener (JSON events, StatsD metrics, error thresholds), its SLA
 part and OpenLineage (through ``lineage.transport``). Plugin off = ``PMX_LISTENER_ENABLED=false`` (no listener

@@ -62,3 +62,17 @@ def test_a_failure_is_counted_and_never_raised(monkeypatch: pytest.MonkeyPatch) 
     sys.modules.pop("addon.warm_start", None)
     importlib.import_module("addon.warm_start")  # does not raise
     assert reported == [("addon", "warm_start")]
+
+
+def test_celery_workers_import_it_before_forking_their_pool() -> None:
+    """The shipped ``[celery] celery_config_options`` is Airflow's Celery configuration plus ``imports`` of this
+    module (Celery imports those in the worker's main process, before the pool forks)."""
+    from airflow.providers.celery.executors.default_celery import DEFAULT_CELERY_CONFIG
+
+    from addon.celery_config import CELERY_CONFIG
+
+    shipped = yaml.safe_load((REPO_ROOT / "config" / "airflow.yml").read_text())["celery"]["celery_config_options"]
+    assert shipped == "addon.celery_config.CELERY_CONFIG"
+    assert "addon.warm_start" in CELERY_CONFIG["imports"]
+    assert {k: v for k, v in CELERY_CONFIG.items() if k != "imports"} == {
+        k: v for k, v in DEFAULT_CELERY_CONFIG.items() if k != "imports"}
