@@ -21,6 +21,16 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 
+def reply(h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+    """Answer ``status`` with ``body``: JSON, or plain text when it is a string."""
+    data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
+    h.send_response(status)
+    h.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
+    h.send_header("Content-Length", str(len(data)))
+    h.end_headers()
+    h.wfile.write(data)
+
+
 @dataclass
 class Mode:
     """Failure mode of a receiver."""
@@ -110,19 +120,10 @@ class Receiver:
             h.close_connection = True
             return
         if mode.kind == "fail":
-            self._reply(h, mode.status, {"error": f"stand-in failure {mode.status}"})
+            reply(h, mode.status, {"error": f"stand-in failure {mode.status}"})
             return
         status, body = self.process(h, raw)
-        self._reply(h, status, body)
-
-    @staticmethod
-    def _reply(h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
-        data = body.encode() if isinstance(body, str) else json.dumps(body).encode()
-        h.send_response(status)
-        h.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
-        h.send_header("Content-Length", str(len(data)))
-        h.end_headers()
-        h.wfile.write(data)
+        reply(h, status, body)
 
     def process(self, h: BaseHTTPRequestHandler, raw: bytes) -> tuple[int, Any]:
         """Handle one request in normal mode."""

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from tests.harness.receivers import reply
+
 
 class AirflowStub(ThreadingHTTPServer):
     """``patches`` holds ``(dag_id, body)`` per PATCH; DAGs in ``failing`` answer 404."""
@@ -34,12 +36,7 @@ class _Handler(BaseHTTPRequestHandler):
         return json.loads(self.rfile.read(length) or b"{}")
 
     def _send(self, status: int, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply(self, status, body)
 
     def do_POST(self) -> None:
         if self.path != "/auth/token":

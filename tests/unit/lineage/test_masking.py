@@ -87,20 +87,14 @@ def test_values_under_secret_looking_keys_are_masked_anywhere(transport: Any, tm
     assert event["job"]["name"] == "d.t" and event["producer"] == "https://example.invalid/producer"
 
 
-def test_a_masking_failure_drops_the_event_and_is_counted(transport: Any, tmp_path: Path,
+def test_a_masking_failure_drops_the_event_and_is_counted(transport: Any, tmp_path: Path, udp_metrics: socket.socket,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     def broken(text: str) -> str:
         raise RuntimeError("masker down")
 
     monkeypatch.setattr(masking, "scrub", broken)
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
-        sink.bind(("127.0.0.1", 0))
-        sink.settimeout(10)
-        monkeypatch.setenv("PMX_STATSD_ENABLED", "true")
-        monkeypatch.setenv("PMX_STATSD_HOST", "127.0.0.1")
-        monkeypatch.setenv("PMX_STATSD_PORT", str(sink.getsockname()[1]))
-        transport.emit(_event({}, error=f"credential used: {CANARY}"))
-        datagram = sink.recv(1024).decode()
+    transport.emit(_event({}, error=f"credential used: {CANARY}"))
+    datagram = udp_metrics.recv(1024).decode()
     assert _written(tmp_path) == []
     assert datagram == "pmx.observability.failure,component=lineage,reason=mask:1|c"
 
@@ -111,7 +105,7 @@ def test_the_original_event_is_left_alone(transport: Any) -> None:
     assert event.run.facets["airflow"].dagRun["conf"] == {"note": CANARY}  # the provider may still use it
 
 
-def test_a_transport_failure_is_counted_and_left_to_the_provider(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_transport_failure_is_counted_and_left_to_the_provider(udp_metrics: socket.socket) -> None:
     """HTTP to an endpoint nothing listens on (the shipped timeout and retries): the error reaches the caller (the
     provider's adapter, which logs it and never lets it reach the task) after one count of reason=transport."""
     from requests.exceptions import ConnectionError as RequestsConnectionError
@@ -120,13 +114,7 @@ def test_a_transport_failure_is_counted_and_left_to_the_provider(monkeypatch: py
     from tests.support import free_port
 
     transport = get_default_factory().create(guarded(http_transport(f"http://127.0.0.1:{free_port()}")))
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
-        sink.bind(("127.0.0.1", 0))
-        sink.settimeout(10)
-        monkeypatch.setenv("PMX_STATSD_ENABLED", "true")
-        monkeypatch.setenv("PMX_STATSD_HOST", "127.0.0.1")
-        monkeypatch.setenv("PMX_STATSD_PORT", str(sink.getsockname()[1]))
-        with pytest.raises(RequestsConnectionError):
-            transport.emit(_event({}))
-        datagram = sink.recv(1024).decode()
+    with pytest.raises(RequestsConnectionError):
+        transport.emit(_event({}))
+    datagram = udp_metrics.recv(1024).decode()
     assert datagram == "pmx.observability.failure,component=lineage,reason=transport:1|c"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -11,6 +10,7 @@ import pytest
 
 from local_stack import api_client
 from local_stack.api_client import AirflowApi, ApiError
+from tests.harness.receivers import reply
 
 
 class _Server(ThreadingHTTPServer):
@@ -39,12 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, {"detail": "database is locked"} if status >= 400 else {"ok": True})
 
     def _send(self, status: int, body: dict[str, object]) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        reply(self, status, body)
 
     def do_GET(self) -> None:
         self._answer("GET")
