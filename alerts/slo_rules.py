@@ -21,6 +21,7 @@ WINDOWS = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 ERROR_RATIO = "pmx:sla_error_ratio:rate{window}"
 BUDGET_LEFT = "pmx:sla_error_budget_remaining:ratio"
 RUNS = "airflow_dagrun_duration_seconds_count"
+SLOW_BURN = 4.5  # promtool tests: over the 3x ticket, under the 6x page
 
 
 @dataclass(frozen=True)
@@ -122,23 +123,30 @@ def slo_group(slas: list[SlaSpec], busy: dict[str, bool], runbook: str) -> list[
     return [{"name": "pmx-slo-generated", "rules": out}]
 
 
-def _test(spec: SlaSpec, case: str, misses: str, alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every run succeeds (one a minute); ``misses``: the miss counter. Checks the alerts and the budget left."""
-    fires = misses != "0x30"
+def _test(spec: SlaSpec, case: str, runs: int, misses: int, alerts: list[dict[str, Any]]) -> dict[str, Any]:
+    """``runs`` finished runs and ``misses`` misses a minute for 30 minutes, so every window has the error ratio
+    misses / runs. Expects the alerts whose pairs burn slower than that to fire, the others to stay silent, and
+    the budget left over ``slo_window``."""
+    burn = misses / runs / _budget(spec)
+    fires = {
+        f"PmxSloBurn{a.kind}_{spec.name}" for a in (PAGE, TICKET) if any(burn > p.factor for p in pairs(spec, a))
+    }
     labels = f'dag_id="{spec.dag_id}",sla="{spec.name}"'
     return {
         "name": f"SLO {spec.name}: {case}",
         "interval": "1m",
         "input_series": [
-            {"series": f'pmx_sla_misses_total{{{labels},severity="{spec.severity}"}}', "values": misses},
-            {"series": f'{RUNS}{{dag_id="{spec.dag_id}",state="success"}}', "values": "0+1x30"},
+            {"series": f'pmx_sla_misses_total{{{labels},severity="{spec.severity}"}}', "values": f"0+{misses}x30"},
+            {"series": f'{RUNS}{{dag_id="{spec.dag_id}",state="success"}}', "values": f"0+{runs}x30"},
         ],
         "alert_rule_test": [
             {
                 "eval_time": "20m",
                 "alertname": rule["alert"],
                 "exp_alerts": (
-                    [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}] if fires else []
+                    [{"exp_labels": rule["labels"], "exp_annotations": rule["annotations"]}]
+                    if rule["alert"] in fires
+                    else []
                 ),
             }
             for rule in alerts
@@ -147,20 +155,21 @@ def _test(spec: SlaSpec, case: str, misses: str, alerts: list[dict[str, Any]]) -
             {
                 "expr": f'{BUDGET_LEFT}{{sla="{spec.name}"}}',
                 "eval_time": "20m",
-                "exp_samples": [
-                    {"labels": f"{BUDGET_LEFT}{{{labels}}}", "value": 1 - 1 / _budget(spec) if fires else 1}
-                ],
+                "exp_samples": [{"labels": f"{BUDGET_LEFT}{{{labels}}}", "value": 1 - burn}],
             }
         ],
     }
 
 
 def promtool_tests(slas: list[SlaSpec], doc: dict[str, Any], rules_file: str) -> dict[str, Any]:
-    """promtool tests of a rules document's burn-rate alerts: for each SLO, every alert fires when every run
-    misses its deadline (error ratio 1 in every window) and none fires when no run misses."""
+    """promtool tests of a rules document's burn-rate alerts, per SLO: every alert fires when every run misses
+    its deadline, none fires when no run misses, and a slow burn (about 4.5x) opens a ticket but does not page."""
     alerts = [r for g in doc["groups"] if g["name"] == "pmx-slo-generated" for r in g["rules"] if "alert" in r]
     tests = []
     for spec in (s for s in slas if s.objective is not None):
         own = [r for r in alerts if r["labels"]["sla"] == spec.name]
-        tests += [_test(spec, "every run misses", "0+1x30", own), _test(spec, "no run misses", "0x30", own)]
+        tests += [_test(spec, "every run misses", 1, 1, own), _test(spec, "no run misses", 1, 0, own)]
+        runs = max(1, round(1 / (SLOW_BURN * _budget(spec))))
+        if TICKET.pairs[0].factor < 1 / (runs * _budget(spec)) < PAGE.pairs[-1].factor:
+            tests.append(_test(spec, f"one miss in {runs} runs: ticket, no page", runs, 1, own))
     return {"rule_files": [rules_file], "evaluation_interval": "1m", "tests": tests}

@@ -156,6 +156,12 @@ def test_promtool_fires_every_burn_rate_alert_and_keeps_each_silent_when_healthy
     fired = {t["alertname"] for test in doc["tests"] for t in test["alert_rule_test"] if t["exp_alerts"]}
     silent = {t["alertname"] for test in doc["tests"] for t in test["alert_rule_test"] if not t["exp_alerts"]}
     assert fired == silent == {name for name in _slo_rules() if name.startswith("PmxSloBurn")}
+    slow = [test for test in doc["tests"] if "ticket, no page" in test["name"]]
+    assert len(slow) == len([s for s in load_slas() if s.objective is not None])
+    for test in slow:  # a slow burn opens a ticket and does not page
+        expected = {t["alertname"]: bool(t["exp_alerts"]) for t in test["alert_rule_test"]}
+        assert {name.split("_")[0] for name, fires in expected.items() if fires} == {"PmxSloBurnTicket"}
+        assert not any(fires for name, fires in expected.items() if name.startswith("PmxSloBurnPage"))
     proc = _run_promtool_tests(tmp_path, doc)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
