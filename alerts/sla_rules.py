@@ -4,6 +4,7 @@ Per SLA: ``PmxSlaMissed_<sla>`` fires on any miss in the last hour with the SLA'
 and runbook. SLAs of DAGs that run at least three times a day also get ``PmxSlaMissedRepeatedly_<sla>``
 (three misses in 24 h: the budget or the DAG needs attention). Every rule carries ``routed_by="pmx-outbox"``:
 the project's own router already delivers each miss, so Alertmanager should not page for these again.
+SLAs with an ``objective`` add the SLO group of :mod:`alerts.slo_rules` (SLI, error budget, burn-rate alerts).
 ``python -m alerts.sla_rules`` rewrites the file; a unit test fails when the committed file differs from what
 the config produces.
 """
@@ -27,7 +28,8 @@ from foundation.paths import REPO_ROOT
 RULES_FILE = REPO_ROOT / "alerts" / "prometheus" / "sla_rules.yml"
 HEADER = (
     "# GENERATED from config/slas.yml by `python -m alerts.sla_rules`; do not edit by hand.\n"
-    "# One alert per SLA with its own severity and runbook (generic SLA rules live in pmx.alerts.yml).\n"
+    "# One alert per SLA with its own severity and runbook (generic SLA rules live in pmx.alerts.yml);\n"
+    "# SLAs with an objective add SLI, error-budget and burn-rate rules (group pmx-slo-generated).\n"
 )
 REPEAT_MISSES, MIN_RUNS_PER_DAY = 3, 3
 # The outbox router already pages for every miss: Alertmanager can match this label to avoid a second page.
