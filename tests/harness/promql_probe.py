@@ -113,14 +113,24 @@ def rule_files(rules_dir: Path = RULES_DIR) -> list[Path]:
 
 
 def recording_rules(rules_dir: Path = RULES_DIR, by_expression: bool = False) -> list[ProbeQuery]:
-    """Every recording rule, queried by its recorded name (or by its expression)."""
-    out = []
+    """Every recorded series name once, queried by name; or every recording rule, queried by its expression.
+
+    Several rules may record one name with different labels (the SLO rules record one series per objective
+    window): by name they are one query, by expression each is its own (``<name> #<n>``)."""
+    out: list[ProbeQuery] = []
+    seen: dict[str, int] = {}
     for path in rule_files(rules_dir):
         for group in yaml.safe_load(path.read_text(encoding="utf-8"))["groups"]:
             for rule in group["rules"]:
-                if "record" in rule:
-                    expr = rule["expr"].strip() if by_expression else rule["record"]
-                    out.append(ProbeQuery(path.name, rule["record"], expr))
+                if "record" not in rule:
+                    continue
+                name = rule["record"]
+                seen[name] = seen.get(name, 0) + 1
+                if by_expression:
+                    title = name if seen[name] == 1 else f"{name} #{seen[name]}"
+                    out.append(ProbeQuery(path.name, title, rule["expr"].strip()))
+                elif seen[name] == 1:
+                    out.append(ProbeQuery(path.name, name, name))
     return out
 
 

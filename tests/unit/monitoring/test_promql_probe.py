@@ -61,7 +61,10 @@ def test_panel_queries_walk_rows(tmp_path: Path) -> None:
 
 
 def test_recording_rules_listed() -> None:
-    """Every recording rule of alerts/prometheus is listed once."""
+    """Every recorded name of alerts/prometheus is listed once; by expression, every rule is, each its own label."""
     names = [q.title for q in recording_rules()]
     assert len(names) == len(set(names)) >= 10
     assert "statsd_bridge:lost_events:rate5m" in names
+    rules = recording_rules(by_expression=True)
+    assert len({q.label() for q in rules}) == len(rules) >= len(names)
+    assert {q.title.split(" #")[0] for q in rules} == set(names)
