@@ -7,10 +7,11 @@ picking the same database index of a shared server would consume each other's ta
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from pathlib import Path
+
+from local_stack.stack import free_port
 
 
 class RedisServer:
@@ -19,7 +20,7 @@ class RedisServer:
 
     def __init__(self, directory: Path, port: int | None = None) -> None:
         self.dir = directory
-        self.port = port or _free_port()
+        self.port = port or free_port()
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -54,8 +55,3 @@ class RedisServer:
             self.proc.wait(30)
             self.proc = None
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])

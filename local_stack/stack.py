@@ -66,6 +66,13 @@ def airflow_cli(env: dict[str, str], *args: str, timeout: float = 300) -> subpro
     return proc
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
     """True when something already listens on ``host:port`` (connections in TIME_WAIT do not count).
 

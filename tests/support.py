@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from local_stack import throwaway
+from local_stack.stack import free_port as free_port  # re-exported: the tests take it from here
 from local_stack.throwaway import POSTGRES_DSN, drop_postgres_database
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -41,13 +42,6 @@ def wait_for(condition: Callable[[], Any], timeout: float, what: str, poll: floa
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(poll)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def reset_caches() -> None:

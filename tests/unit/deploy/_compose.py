@@ -129,3 +129,10 @@ def base_images(dockerfile: Path) -> list[str]:
 def is_pinned(image: str) -> bool:
     """Whether an image reference carries a full version tag (``major.minor[.patch]``)."""
     return _PINNED.fullmatch(image) is not None
+
+
+def rendered_env() -> dict[str, str]:
+    """``deploy/airflow.compose.env`` as rendered now (``python -m local_stack.compose``), as a mapping."""
+    from local_stack import compose
+
+    return dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))

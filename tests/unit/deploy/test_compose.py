@@ -10,7 +10,7 @@ import yaml
 
 from foundation.paths import REPO_ROOT
 from local_stack import compose
-from tests.unit.deploy._compose import is_pinned
+from tests.unit.deploy._compose import is_pinned, rendered_env
 
 DEPLOY = REPO_ROOT / "deploy"
 
@@ -25,7 +25,7 @@ def test_rendered_env_file_is_up_to_date() -> None:
 
 
 def test_env_file_carries_the_scale_path_and_no_secret_values() -> None:
-    env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
+    env = rendered_env()
     assert env["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
     assert env["AIRFLOW__METRICS__STATSD_HOST"] == "statsd-exporter"
     assert env["AIRFLOW__METRICS__STATSD_INFLUXDB_ENABLED"] == "True"
@@ -72,7 +72,7 @@ def test_lineage_goes_over_http_to_the_marquez_service(stack: dict) -> None:
     services = stack["services"]
     for name in ("marquez", "marquez-db", "marquez-web"):
         assert is_pinned(services[name]["image"]), services[name]["image"]
-    env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
+    env = rendered_env()
     transport = json.loads(env["AIRFLOW__OPENLINEAGE__TRANSPORT"])
     assert transport["type"] == "lineage.transport.GuardedTransport"
     http = transport["transport"]
@@ -108,7 +108,7 @@ def test_hosts_share_no_volume_but_airflows_own(stack: dict) -> None:
     shared = {volume: users for volume, users in mounts.items() if len(users) > 1}
     assert set(shared) <= {"airflow-home"}, shared
     assert not shared["airflow-home"] & {"worker-a", "worker-b", "alerts-worker"}
-    env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
+    env = rendered_env()
     for key in ("PORTFOLIO_DB_DSN", "PMX_ALERTS_OUTBOX_DSN", "PMX_ERROR_MONITOR_DSN"):
         assert env[key].startswith("host=postgres ") and "password" not in env[key], key
 
@@ -131,7 +131,7 @@ def test_the_api_server_keeps_airflows_authentication(stack: dict) -> None:
     the env file or a service's environment, turns authentication off."""
     from airflow.configuration import conf
 
-    env = dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
+    env = rendered_env()
     for name, service in stack["services"].items():
         overrides = service.get("environment") or {}
         keys = overrides if isinstance(overrides, dict) else [item.split("=", 1)[0] for item in overrides]

@@ -9,11 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from local_stack import compose
-
-
-def rendered_env() -> dict[str, str]:
-    return dict(line.split("=", 1) for line in compose.render().splitlines() if line and not line.startswith("#"))
+from tests.unit.deploy._compose import load, rendered_env
 
 
 def backend_from_env(tmp_path: Path):
@@ -43,9 +39,7 @@ def test_a_connection_and_a_variable_load_through_the_configured_backend(tmp_pat
 
 
 def test_the_files_are_docker_secrets_of_every_airflow_service() -> None:
-    import yaml
-
-    stack = yaml.safe_load((compose.paths.REPO_ROOT / "deploy" / "docker-compose.yml").read_text())
+    stack = load("docker-compose.yml")
     files = {Path(p).name for p in json.loads(rendered_env()["AIRFLOW__SECRETS__BACKEND_KWARGS"]).values()}
     assert files == {"airflow_connections.json", "airflow_variables.json"}
     for name in ("api-server", "scheduler", "dag-processor", "triggerer", "worker-a", "worker-b", "alerts-worker"):
