@@ -22,19 +22,20 @@ from foundation.config_loader import ConfigError, Strict, read_yaml, validate
 from foundation.severity import Severity
 
 Reference = Literal["scheduled", "queued", "time_of_day", "average_runtime"]
-_DURATION = re.compile(r"^\s*(?:(\d+(?:\.\d+)?)h)?\s*(?:(\d+(?:\.\d+)?)m)?\s*(?:(\d+(?:\.\d+)?)s)?\s*$")
+_DURATION = re.compile(r"^\s*" + "".join(rf"(?:(\d+(?:\.\d+)?){unit})?\s*" for unit in "dhms") + "$")
+DEFAULT_SLO_WINDOW = timedelta(days=28)
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def parse_duration(value: Any) -> timedelta:
-    """``"45m"``, ``"1h30m"``, ``"90s"`` (or a timedelta) -> timedelta; zero, negative or no unit: error."""
+    """``"45m"``, ``"1h30m"``, ``"90s"``, ``"28d"`` (or a timedelta) -> timedelta; zero, negative or no unit: error."""
     if isinstance(value, timedelta):
         delta = value
     elif isinstance(value, str) and value.strip().startswith("-"):
         raise ValueError(f"must be positive, got {value!r}")
     elif isinstance(value, str) and (m := _DURATION.match(value)) and any(m.groups()):
-        h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-        delta = timedelta(hours=h, minutes=mi, seconds=s)
+        d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
+        delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
     else:
         raise ValueError(f"expected a duration with units such as '45m', '1h30m' or '90s', got {value!r}")
     if delta <= timedelta(0):
@@ -63,6 +64,8 @@ class SlaSpec(Strict):
     runbook: str = Field(min_length=1)  # anchor in docs/slas.md or an absolute URL
     description: str = ""
     offset: timedelta | None = None  # time_of_day: derived at load (at - scheduled time)
+    objective: float | None = Field(default=None, gt=0, lt=1)  # SLO: share of runs on time, e.g. 0.99
+    slo_window: Duration | None = None  # the error budget's window; default DEFAULT_SLO_WINDOW (with objective)
 
     @field_validator("schedule")
     @classmethod
@@ -81,6 +84,8 @@ class SlaSpec(Strict):
                 raise ValueError("reference 'time_of_day' takes `at`, not `interval`")
         elif self.at is not None or self.timezone is not None:
             raise ValueError(f"`at`/`timezone` only apply to reference 'time_of_day', not {self.reference!r}")
+        if self.slo_window is not None and self.objective is None:
+            raise ValueError("`slo_window` needs an `objective`")
         if self.min_runs > self.max_runs:
             raise ValueError(f"min_runs ({self.min_runs}) must not exceed max_runs ({self.max_runs})")
         return self
@@ -94,6 +99,11 @@ class SlaSpec(Strict):
             return self.offset
         assert self.interval is not None
         return self.interval
+
+    @property
+    def error_window(self) -> timedelta:
+        """The SLO's error-budget window (``slo_window``, default 28 days)."""
+        return self.slo_window or DEFAULT_SLO_WINDOW
 
     @property
     def manual_budget(self) -> timedelta:

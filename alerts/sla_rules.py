@@ -4,6 +4,7 @@ Per SLA: ``PmxSlaMissed_<sla>`` fires on any miss in the last hour with the SLA'
 and runbook. SLAs of DAGs that run at least three times a day also get ``PmxSlaMissedRepeatedly_<sla>``
 (three misses in 24 h: the budget or the DAG needs attention). Every rule carries ``routed_by="pmx-outbox"``:
 the project's own router already delivers each miss, so Alertmanager should not page for these again.
+SLAs with an ``objective`` add the SLO group of :mod:`alerts.slo_rules` (SLI, error budget, burn-rate alerts).
 ``python -m alerts.sla_rules`` rewrites the file; a unit test fails when the committed file differs from what
 the config produces.
 """
@@ -18,14 +19,17 @@ from typing import Any
 
 import yaml
 
+from alerts.promql import counter_increase
 from alerts.sla_config import ConfigError, SlaSpec, load_sla_config, runbook_base
+from alerts.slo_rules import slo_group
 from alerts.times import format_duration
 from foundation.paths import REPO_ROOT
 
 RULES_FILE = REPO_ROOT / "alerts" / "prometheus" / "sla_rules.yml"
 HEADER = (
     "# GENERATED from config/slas.yml by `python -m alerts.sla_rules`; do not edit by hand.\n"
-    "# One alert per SLA with its own severity and runbook (generic SLA rules live in pmx.alerts.yml).\n"
+    "# One alert per SLA with its own severity and runbook (generic SLA rules live in pmx.alerts.yml);\n"
+    "# SLAs with an objective add SLI, error-budget and burn-rate rules (group pmx-slo-generated).\n"
 )
 REPEAT_MISSES, MIN_RUNS_PER_DAY = 3, 3
 # The outbox router already pages for every miss: Alertmanager can match this label to avoid a second page.
@@ -33,11 +37,7 @@ ROUTED_BY = "pmx-outbox"
 
 
 def _misses(sla: str, window: str) -> str:
-    series = f'pmx_sla_misses_total{{sla="{sla}"}}'
-    return (
-        f"sum by (dag_id, sla) (\n  ({series} unless {series} offset {window})\n"
-        f"  or increase({series}[{window}])\n)"
-    )
+    return counter_increase(f'pmx_sla_misses_total{{sla="{sla}"}}', window, "dag_id, sla")
 
 
 def rule_text(spec: SlaSpec) -> str:
@@ -69,8 +69,10 @@ def runs_per_day(schedule: str, timezone: str) -> int:
 
 
 def rules(slas: list[SlaSpec], runbook: str, timezone: str) -> dict[str, Any]:
-    """The rules document (an SLA whose DAG schedule is unknown gets no repeated-miss rule)."""
+    """The rules document (an SLA whose DAG schedule is unknown gets no repeated-miss rule, and is low-traffic
+    for its SLO alerts); SLAs with an ``objective`` add the ``pmx-slo-generated`` group (:mod:`alerts.slo_rules`)."""
     out: list[dict[str, Any]] = []
+    busy = {s.name: s.schedule is not None and runs_per_day(s.schedule, timezone) >= MIN_RUNS_PER_DAY for s in slas}
     for spec in slas:
         url = spec.runbook_url(runbook)
         labels = {"severity": spec.severity, "sla": spec.name, "dag_id": spec.dag_id, "routed_by": ROUTED_BY}
@@ -89,7 +91,7 @@ def rules(slas: list[SlaSpec], runbook: str, timezone: str) -> dict[str, Any]:
                 },
             }
         )
-        if spec.schedule is not None and runs_per_day(spec.schedule, timezone) >= MIN_RUNS_PER_DAY:
+        if busy[spec.name]:
             out.append(
                 {
                     "alert": f"PmxSlaMissedRepeatedly_{spec.name}",
@@ -108,7 +110,7 @@ def rules(slas: list[SlaSpec], runbook: str, timezone: str) -> dict[str, Any]:
                     },
                 }
             )
-    return {"groups": [{"name": "pmx-sla-generated", "rules": out}]}
+    return {"groups": [{"name": "pmx-sla-generated", "rules": out}, *slo_group(slas, busy, runbook)]}
 
 
 def render(config_dir: Path | None = None) -> str:

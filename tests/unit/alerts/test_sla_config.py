@@ -63,8 +63,9 @@ def test_every_reference_type_is_used(pmx_home: Path) -> None:
         ("90s", timedelta(seconds=90)),
         ("2h", timedelta(hours=2)),
         ("0.5s", timedelta(seconds=0.5)),
+        ("28d", timedelta(days=28)),
     ],
-    ids=["minutes", "hours-minutes", "seconds", "hours", "fraction"],
+    ids=["minutes", "hours-minutes", "seconds", "hours", "fraction", "days"],
 )
 def test_durations(text: str, expected: timedelta) -> None:
     assert parse_duration(text) == expected
@@ -150,6 +151,41 @@ BAD_ENTRIES = [
         "slas.auto_trader_cycle.intervall",
         "'5m'",
         "Extra inputs are not permitted",
+    ),
+    (
+        "objective-of-one",
+        lambda d: d["slas"]["auto_trader_cycle"].update(objective=1),
+        "slas.auto_trader_cycle.objective",
+        "1",
+        "less than 1",
+    ),
+    (
+        "objective-as-percent",
+        lambda d: d["slas"]["auto_trader_cycle"].update(objective=99),
+        "slas.auto_trader_cycle.objective",
+        "99",
+        "less than 1",
+    ),
+    (
+        "zero-objective",
+        lambda d: d["slas"]["auto_trader_cycle"].update(objective=0),
+        "slas.auto_trader_cycle.objective",
+        "0",
+        "greater than 0",
+    ),
+    (
+        "bad-slo-window",
+        lambda d: d["slas"]["auto_trader_cycle"].update(slo_window="4 weeks"),
+        "slas.auto_trader_cycle.slo_window",
+        "'4 weeks'",
+        "expected a duration",
+    ),
+    (
+        "slo-window-without-objective",
+        lambda d: d["slas"]["sanitize_caches_done"].update(slo_window="7d"),
+        "slas.sanitize_caches_done",
+        "",
+        "`slo_window` needs an `objective`",
     ),
     (
         "budget-unknown-dag",
