@@ -52,6 +52,7 @@ def deadline_alerts(spec: SlaSpec) -> list[DeadlineAlert]:
             "channels": list(spec.channels or []),
             "runbook": spec.runbook,
             "description": spec.description,
+            "warning_margin_seconds": _seconds(spec.warning_margin_for(budget)),
         }
         return DeadlineAlert(
             reference=reference,
@@ -69,6 +70,10 @@ def deadline_alerts(spec: SlaSpec) -> list[DeadlineAlert]:
         return [alert(RunQueuedAt(), spec.budget, "all", "every run")]
     reference = DeadlineReference.AVERAGE_RUNTIME(max_runs=spec.max_runs, min_runs=spec.min_runs)
     return [alert(reference, spec.budget, "all", "every run")]
+
+
+def _seconds(value: Any) -> float | None:
+    return value.total_seconds() if value is not None else None
 
 
 def deadlines_for_dag(dag_id: str) -> list[DeadlineAlert] | None:

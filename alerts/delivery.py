@@ -8,6 +8,7 @@ dead worker becomes ``in_doubt`` and is reconciled with the channel before anyth
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -38,15 +39,18 @@ class Deliverer:
     """Plans, claims and finishes deliveries for one outbox."""
 
     def __init__(
-        self, outbox: Outbox, config: AlertingConfig, channels: dict[str, Channel], owner: str
+        self, outbox: Outbox, config: AlertingConfig, channels: dict[str, Channel], owner: str,
+        enrich: Callable[[Incident], Incident] | None = None,
     ) -> None:
         self.outbox, self.config, self.channels, self.owner = outbox, config, channels, owner
+        self.enrich = enrich  # adds what the submitter could not know (an SLA miss's diagnosis) before routing
 
     # -- planning ------------------------------------------------------------------------------------------
     def plan(self, limit: int = 200) -> int:
         """Create the deliveries of newly submitted incidents; return how many incidents were routed."""
         pending = self.outbox.unrouted(limit)
         for incident_id, incident in pending:
+            incident = self._enriched(incident_id, incident)
             targets = self.outbox.plan_deliveries(incident_id, incident, partial(self._targets, incident))
             _log().log_event(
                 "alert_routed",
@@ -57,6 +61,22 @@ class Deliverer:
                 channels=[f"{c}:{a}" for c, a, _ in targets],
             )
         return len(pending)
+
+    def _enriched(self, incident_id: int, incident: Incident) -> Incident:
+        """``incident`` as :attr:`enrich` makes it (stored before routing); unchanged when that fails (counted)."""
+        if self.enrich is None:
+            return incident
+        try:
+            enriched = self.enrich(incident)
+            if enriched is not incident:
+                self.outbox.replace_payload(incident_id, enriched)
+            return enriched
+        except Exception as exc:
+            from foundation.failures import report_failure
+
+            report_failure("alerts", "diagnosis", exc, level="error", kind=incident.kind,
+                           dedup_key=incident.dedup_key, dag_id=incident.dag_id)
+            return incident
 
     def _targets(self, incident: Incident, closed: list[tuple[int, str]]) -> list[Target]:
         if incident.kind in RESOLVES:

@@ -13,11 +13,17 @@ from foundation.severity import Severity
 SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
 # the kinds the router knows; other kinds are accepted and routed by severity like "error_threshold"
 KINDS: tuple[str, ...] = (
-    "sla_miss", "sla_recovered", "task_budget", "error_threshold", "error_threshold_resolved", "test",
+    "sla_miss", "sla_recovered", "sla_warning", "sla_warning_cleared", "task_budget", "error_threshold",
+    "error_threshold_resolved", "test",
 )
 # A resolution closes the incident of the kind it maps to, with the same dedup key, on the channels that
 # incident reached (PagerDuty: a ``resolve`` event; chat and email: a resolved message).
-RESOLVES: dict[str, str] = {"sla_recovered": "sla_miss", "error_threshold_resolved": "error_threshold"}
+RESOLVES: dict[str, str] = {
+    "sla_recovered": "sla_miss", "sla_warning_cleared": "sla_warning", "error_threshold_resolved": "error_threshold",
+}
+# Storing an incident of the key kind closes the open incident of the value kind with the same dedup key without
+# a message of its own: the SLA miss continues the thread its early warning opened (docs/slas.md#early-warning).
+SUPERSEDES: dict[str, str] = {"sla_miss": "sla_warning"}
 
 
 def utc_now() -> datetime:

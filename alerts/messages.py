@@ -21,6 +21,7 @@ SLACK_EMOJI = {
     "warning": ":warning:",
     "info": ":information_source:",
 }
+RESOLVED_TAGS = {"sla_recovered": "RECOVERED", "sla_warning_cleared": "CLEARED"}
 LINK_TEXT = {"run": "DAG run", "runbook": "Runbook", "sla_misses": "SLA misses"}
 
 
@@ -36,7 +37,9 @@ def masked(incident: Incident) -> Incident:
 def headline(incident: Incident) -> str:
     """One-line title: ``[CRITICAL] summary``, ``[RECOVERED] summary`` (SLA) or ``[RESOLVED] summary``."""
     if incident.kind in RESOLVES:
-        tag = "RECOVERED" if incident.kind == "sla_recovered" else "RESOLVED"
+        tag = RESOLVED_TAGS.get(incident.kind, "RESOLVED")
+    elif incident.kind == "sla_warning":
+        tag = "EARLY WARNING"
     else:
         tag = incident.severity.upper()
     return f"[{tag}] {incident.summary}"
@@ -58,13 +61,20 @@ def slack_message(incident: Incident, delivery_key: str) -> dict[str, Any]:
     ]
     if incident.details.get("deadline"):
         fields.append(f"*Deadline*\n{incident.details['deadline']}")
+    if incident.details.get("projected_finish"):
+        fields.append(f"*Projected finish*\n{incident.details['projected_finish']}")
     if incident.details.get("late_seconds") is not None:
         fields.append(f"*Late by*\n{incident.details.get('late_text')}")
+    if incident.details.get("warned_at"):
+        fields.append(f"*Early warning*\n{incident.details['warned_at']}")
     links = " | ".join(f"<{url}|{label}>" for label, url in _link_list(incident))
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f[:1900]} for f in fields]},
     ]
+    if incident.details.get("diagnosis"):
+        why = f"*Why*\n{incident.details['diagnosis']}"
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": why[:2900]}})
     if links:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": links[:2900]}})
     blocks.append(

@@ -93,6 +93,9 @@ def list_misses(
             "acknowledged_by": row["acknowledged_by"],
             "resolved_at": _iso(row["resolved_at"]),
             "links": payload.get("links") or {},
+            "diagnosis": (payload.get("details") or {}).get("diagnosis"),
+            "warned_at": (payload.get("details") or {}).get("warned_at"),
+            "warned_seconds_before_deadline": (payload.get("details") or {}).get("warned_seconds_before_deadline"),
         }
         out.append(_with_local_times(item, (timezones or {}).get(row["sla"] or "", default_tz)))
     return out

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from alerts.incident import RESOLVES, Incident
+from alerts.incident import RESOLVES, SUPERSEDES, Incident
 from alerts.outbox_schema import STORE_NAME, outbox_location, store_connection
 from foundation.sql_store import SqlConnection, StoreLocation, dialect_of, write_transaction
 from foundation.store_lock import OwnerLock, owner_lock
@@ -109,7 +109,38 @@ class Outbox:
         with self.transaction() as conn:
             created = self._insert_incident(conn, incident) == 1
             incident_id = self._incident_id(conn, incident.kind, incident.dedup_key)
+            if created and incident.kind in SUPERSEDES:
+                conn.execute("UPDATE incidents SET resolved_at = ? WHERE kind = ? AND dedup_key = ? "
+                             "AND resolved_at IS NULL", (time.time(), SUPERSEDES[incident.kind], incident.dedup_key))
         return int(incident_id or 0), created
+
+    def replace_payload(self, incident_id: int, incident: Incident) -> None:
+        """Store an enriched copy of a not yet routed incident (same kind and dedup key: e.g. its diagnosis)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE incidents SET summary = ?, payload = ? WHERE id = ? AND routed_at IS NULL",
+                         (incident.summary, incident.to_json(), incident_id))
+
+    def open_incidents(self, kind: str, submitted_after: float) -> list[dict[str, Any]]:
+        """Unresolved incidents of ``kind`` submitted after ``submitted_after``: id, payload, dag_id, run_id."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT id, payload, dag_id, run_id FROM incidents WHERE kind = ? AND resolved_at IS NULL "
+                "AND submitted_at > ?", (kind, submitted_after),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def close(self, incident_id: int, resolution: Incident | None = None) -> int | None:
+        """Mark an incident resolved and store its ``resolution`` (if any) atomically; the resolution's id.
+
+        None when the incident was already resolved (or when there is no resolution to store).
+        """
+        with self.transaction() as conn:
+            cur = conn.execute("UPDATE incidents SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
+                               (time.time(), incident_id))
+            if cur.rowcount != 1 or resolution is None:
+                return None
+            self._insert_incident(conn, resolution)
+            return self._incident_id(conn, resolution.kind, resolution.dedup_key)
 
     def incident(self, incident_id: int) -> dict[str, Any] | None:
         """One incident row as a dict."""

@@ -31,7 +31,10 @@ from alerts.outbox import Outbox
 from foundation.failures import report_failure
 
 if TYPE_CHECKING:
+    from alerts.early_warning import EarlyWarning
+    from alerts.incident import Incident
     from alerts.recovery import RunSource
+    from alerts.run_facts import RunFactSource
 
 
 def _log() -> Any:
@@ -43,13 +46,17 @@ def _log() -> Any:
 class OutboxWorker:
     """Delivers one outbox until stopped."""
 
-    def __init__(self, outbox: Outbox | None = None, runs: RunSource | None = None) -> None:
+    def __init__(self, outbox: Outbox | None = None, runs: RunSource | None = None,
+                 facts: RunFactSource | None = None) -> None:
         self.config = load_alerting()
         preload(self.config)
         self.outbox = outbox or Outbox()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
-        self.deliverer = Deliverer(self.outbox, self.config, build_channels(self.config), self.owner)
         self.runs = runs
+        self.facts = facts
+        self._early_warning: EarlyWarning | None = None
+        self.deliverer = Deliverer(self.outbox, self.config, build_channels(self.config), self.owner,
+                                   enrich=self._diagnosed)
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self.pool = ThreadPoolExecutor(
@@ -146,6 +153,31 @@ class OutboxWorker:
             check_task_budgets(load_sla_config().task_budgets, runs, self.config.link_base(), runbook_base())
         except Exception as exc:
             report_failure("alerts", "run_check", exc, level="error")
+        try:
+            self.early_warning().clear()
+            self.early_warning().check()
+        except Exception as exc:
+            report_failure("alerts", "early_warning", exc, level="error")
+
+    def early_warning(self) -> EarlyWarning:
+        """The early-warning check of this worker (built on first use: it reads the SLA config's runbook base)."""
+        if self._early_warning is None:
+            from alerts.early_warning import EarlyWarning
+            from alerts.run_facts import AirflowRunFacts
+            from alerts.sla_config import runbook_base
+
+            routing = {str(severity): names for severity, names in self.config.routing.items()}
+            self._early_warning = EarlyWarning(self.facts or AirflowRunFacts(), self.outbox, routing,
+                                               self.config.link_base(), runbook_base())
+        return self._early_warning
+
+    def _diagnosed(self, incident: Incident) -> Incident:
+        """An SLA miss with its diagnosis (the deliverer's ``enrich``: failures are counted there)."""
+        from alerts.early_warning import DIAGNOSED_KINDS
+
+        if incident.kind not in DIAGNOSED_KINDS:
+            return incident
+        return self.early_warning().diagnosed(incident)
 
     def publish_gauges(self) -> dict[str, float]:
         """Outbox depth, oldest undelivered age and per-SLA lateness of open misses as StatsD gauges."""

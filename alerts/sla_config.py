@@ -24,6 +24,7 @@ from foundation.severity import Severity
 Reference = Literal["scheduled", "queued", "time_of_day", "average_runtime"]
 _DURATION = re.compile(r"^\s*" + "".join(rf"(?:(\d+(?:\.\d+)?){unit})?\s*" for unit in "dhms") + "$")
 DEFAULT_SLO_WINDOW = timedelta(days=28)
+MIN_WARNED_BUDGET = timedelta(minutes=5)  # shorter budgets get no early warning unless warning_margin says so
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
@@ -66,6 +67,9 @@ class SlaSpec(Strict):
     offset: timedelta | None = None  # time_of_day: derived at load (at - scheduled time)
     objective: float | None = Field(default=None, gt=0, lt=1)  # SLO: share of runs on time, e.g. 0.99
     slo_window: Duration | None = None  # the error budget's window; default DEFAULT_SLO_WINDOW (with objective)
+    # early warning when the projected finish passes deadline - margin; default: warning_margin_for(budget);
+    # "off": no early warning (docs/slas.md#early-warning)
+    warning_margin: Duration | Literal["off"] | None = None
 
     @field_validator("schedule")
     @classmethod
@@ -104,6 +108,20 @@ class SlaSpec(Strict):
     def error_window(self) -> timedelta:
         """The SLO's error-budget window (``slo_window``, default 28 days)."""
         return self.slo_window or DEFAULT_SLO_WINDOW
+
+    def warning_margin_for(self, budget: timedelta) -> timedelta | None:
+        """The early-warning margin of a deadline ``budget`` after its reference (None: no early warning).
+
+        ``warning_margin`` when set; otherwise a fifth of the budget within [1 min, 15 min], for budgets of at
+        least :data:`MIN_WARNED_BUDGET` (a shorter one leaves no time to act on a warning).
+        """
+        if self.warning_margin == "off":
+            return None
+        if isinstance(self.warning_margin, timedelta):
+            return self.warning_margin
+        if budget < MIN_WARNED_BUDGET:
+            return None
+        return min(max(budget / 5, timedelta(minutes=1)), timedelta(minutes=15))
 
     @property
     def manual_budget(self) -> timedelta:

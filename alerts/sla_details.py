@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, NotRequired, TypedDict
 
 SLA_MISS, SLA_RECOVERED = "sla_miss", "sla_recovered"
+SLA_WARNING, SLA_WARNING_CLEARED = "sla_warning", "sla_warning_cleared"
 
 Downtime = TypedDict("Downtime", {"from": str | None, "until": str | None})
 
@@ -36,6 +37,11 @@ class SlaMissDetails(TypedDict):
     detection_delay_seconds: float | None
     channels: NotRequired[list[str]]  # the SLA's own channels (else the severity's route)
     downtime: NotRequired[Downtime]  # the stack was down at the deadline (catch-up run)
+    # added by the outbox worker before routing (alerts.early_warning.EarlyWarning.diagnosed)
+    diagnosis: NotRequired[str]
+    diagnosis_facts: NotRequired[dict[str, Any]]
+    warned_at: NotRequired[str]
+    warned_seconds_before_deadline: NotRequired[float]
 
 
 class SlaRecoveryDetails(TypedDict):
@@ -49,7 +55,10 @@ class SlaRecoveryDetails(TypedDict):
     missed_at: str | None
 
 
-REQUIRED: dict[str, tuple[str, ...]] = {SLA_MISS: ("sla",), SLA_RECOVERED: ()}
+REQUIRED: dict[str, tuple[str, ...]] = {
+    SLA_MISS: ("sla",), SLA_RECOVERED: (),
+    SLA_WARNING: ("sla", "deadline", "projected_finish"), SLA_WARNING_CLEARED: (),
+}
 
 
 def _fail(kind: str, key: str, why: str) -> ValueError:
@@ -69,7 +78,7 @@ def check_details(kind: str, details: Mapping[str, Any]) -> None:
         if key not in details:
             raise _fail(kind, key, "is required")
     sla = details.get("sla")
-    if (sla is None and kind == SLA_MISS) or (sla is not None and not (isinstance(sla, str) and sla)):
+    if (sla is None and kind in (SLA_MISS, SLA_WARNING)) or (sla is not None and not (isinstance(sla, str) and sla)):
         raise _fail(kind, "sla", f"= {sla!r}: must be the SLA name")
     _check_time(kind, "deadline", details.get("deadline"))
     channels = details.get("channels")

@@ -11,6 +11,15 @@ URL_PREFIX = "/pmx-sla"
 WINDOWS = {"24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400, "all": None}
 
 
+def _why(miss: dict[str, Any]) -> str:
+    """The diagnosis, and how long before the deadline the early warning came (if one did)."""
+    text = html.escape(miss.get("diagnosis") or "no diagnosis")
+    lead = miss.get("warned_seconds_before_deadline")
+    if lead is not None:
+        text += f'<br><span class="tz">early warning {format_duration(float(lead))} before the deadline</span>'
+    return text
+
+
 def _fmt_late(seconds: float | None, ongoing: bool) -> str:
     if seconds is None:
         return "-"
@@ -75,12 +84,13 @@ def render_page(
             esc(m["severity"]),
             _when(m, "deadline", "-"),
             esc(_fmt_late(m["late_seconds"], m["still_late"])),
+            _why(m),
             delivered,
             ack,
             _when(m, "resolved_at", "run " + (m["run_state"] or "running")),
         ]
         rows.append(f'<tr class="{esc(m["severity"])}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-    body = "".join(rows) or '<tr><td colspan="10">No SLA misses in this window.</td></tr>'
+    body = "".join(rows) or '<tr><td colspan="11">No SLA misses in this window.</td></tr>'
     zone = f'<p class="tz">Times in UTC and in the SLA\'s timezone ({esc(str(tz))}).</p>' if tz else ""
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>SLA misses</title><style>
 body{{font-family:system-ui,sans-serif;margin:1rem;font-size:14px}}table{{border-collapse:collapse;width:100%}}
@@ -93,7 +103,7 @@ tr.critical td:nth-child(5){{color:#b00;font-weight:bold}}tr.error td:nth-child(
 <form method="get">DAG <select name="dag_id"><option value="">all</option>{options}</select>
  window <select name="window">{windows}</select> <button>Filter</button></form>
 <table id="misses"><thead><tr><th>Detected</th><th>DAG</th><th>Run</th><th>SLA</th><th>Severity</th>
-<th>Deadline</th><th>Late by</th><th>Delivered</th><th>Acknowledged</th><th>Resolved</th></tr></thead>
+<th>Deadline</th><th>Late by</th><th>Why</th><th>Delivered</th><th>Acknowledged</th><th>Resolved</th></tr></thead>
 <tbody>{body}</tbody></table>
 <script>function ack(id){{fetch("{URL_PREFIX}/api/misses/"+id+"/acknowledge",{{method:"POST",
 headers:{{"Content-Type":"application/json"}},body:"{{}}",credentials:"same-origin"}}).then(()=>location.reload());}}

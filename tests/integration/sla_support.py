@@ -25,7 +25,7 @@ from local_stack.api_client import ApiError
 from local_stack.stack import AirflowStack
 from tests.harness.receivers import PagerDutyStandIn, SlackStandIn, make_tls
 
-SLA_DAGS = ("sla_cron", "sla_gated", "sla_starved", "sla_quick")
+SLA_DAGS = ("sla_cron", "sla_gated", "sla_starved", "sla_quick", "sla_slowed")
 ZERO_POOL = "sla_zero_pool"
 TEST_RETRY = {
     "initial_delay_seconds": 0.5,
@@ -174,7 +174,7 @@ def sla_env(airflow_stack: AirflowStack, tmp_path_factory: pytest.TempPathFactor
     not_a_fresh_install(env.outbox)
     _pool(stack, 0)
     stack.api.wait_for_dags(list(SLA_DAGS))
-    for dag_id in ("sla_gated", "sla_starved", "sla_quick"):
+    for dag_id in ("sla_gated", "sla_starved", "sla_quick", "sla_slowed"):
         stack.api.set_paused(dag_id, False)
     try:
         yield env

@@ -22,6 +22,7 @@ from listeners.alerting import ErrorMonitorBridge
 from listeners.config import load_observability
 from listeners.error_monitor import ThresholdStore
 from tests.unit.alerts.conftest import StandIns
+from tests.unit.alerts.fake_facts import FakeFacts
 from tests.unit.alerts.test_delivery import Scripted, deliverer, drain
 from tests.unit.alerts.test_worker import FakeRuns, run_until
 
@@ -104,7 +105,7 @@ def test_a_paged_streak_is_resolved_at_pagerduty_and_slack(
     monkeypatch.setenv("PMX_STATSD_ENABLED", "false")
     bridge, written = _bridge(tmp_path)
     threshold = bridge.store.settings.rules.consecutive_failed_runs.threshold
-    worker = OutboxWorker(runs=FakeRuns())
+    worker = OutboxWorker(runs=FakeRuns(), facts=FakeFacts())
     try:
         _runs(bridge, "auto_trader", ["failed"] * threshold)
         key = written[-1]["dedup_key"]

@@ -25,6 +25,7 @@ from foundation.pipeline_logger import read_events
 from foundation.sql_store import StoreLocation
 from scripts import error_monitor
 from tests.support import SPAWN, free_port, run_in_processes
+from tests.unit.alerts.fake_facts import FakeFacts
 
 REPOSITORY = {"outbox.py", "outbox_schema.py"}
 SQL = re.compile(r"\b(incidents|deliveries|stack_heartbeat|stack_outages)\b[^\n]*(WHERE|SET|VALUES)|"
@@ -117,7 +118,7 @@ def test_alert_failures_are_observability_failures_the_error_monitor_counts(
 def test_a_broken_delivery_is_reported_and_released(pmx_home: Path, state_backend: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     alerting_config.clear_cache()
-    worker = OutboxWorker()
+    worker = OutboxWorker(facts=FakeFacts())
     submit(miss())
     worker.deliverer.plan()
     (claim,) = worker.deliverer.claim_due(1)

@@ -17,6 +17,7 @@ from alerts.recovery import check_recoveries, check_task_budgets, lateness_of_op
 from alerts.router import submit
 from alerts.sla_config import TaskBudget
 from tests.unit.alerts.conftest import StandIns
+from tests.unit.alerts.fake_facts import FakeFacts
 
 DEADLINE = datetime(2026, 3, 2, 10, 5, tzinfo=UTC)
 
@@ -65,7 +66,7 @@ def worker(receivers: StandIns, monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setenv("PMX_STATSD_ENABLED", "false")
     alerting_config.clear_cache()
     runs = FakeRuns()
-    w = OutboxWorker(runs=runs)
+    w = OutboxWorker(runs=runs, facts=FakeFacts())
     w.config = w.config.model_copy(
         update={"worker": w.config.worker.model_copy(update={"run_check_interval_seconds": 0.05})}
     )
@@ -171,7 +172,7 @@ def test_gauges_report_depth_oldest_age_and_lateness(worker: Any, monkeypatch: p
 def test_a_second_worker_waits_as_a_standby(worker: Any) -> None:
     w, _ = worker
     assert w.acquire(wait=False) is True
-    other = OutboxWorker(runs=FakeRuns())
+    other = OutboxWorker(runs=FakeRuns(), facts=FakeFacts())
     try:
         assert other.acquire(wait=False) is False
     finally:
