@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -10,7 +11,8 @@ from monitoring.report_figures import equity_figure, pnl_by_ticker_figure
 from monitoring.report_figures_dags import gantt_figure
 from monitoring.report_plot import MARKER_POINTS, to_datetime
 
-ONE_POINT = [{"ts": "2026-12-07T15:30:00.000000Z", "equity": 99_996.4, "drawdown": 0.0}]
+EQUITY = 99_996.4
+ONE_POINT: list[dict[str, Any]] = [{"ts": "2026-12-07T15:30:00.000000Z", "equity": EQUITY, "drawdown": 0.0}]
 
 
 def _range(axis: object) -> tuple[datetime, datetime]:
@@ -27,7 +29,7 @@ def test_a_single_equity_snapshot_is_a_marker_on_a_dated_axis() -> None:
     assert hi - lo >= timedelta(days=1) and lo < to_datetime(ONE_POINT[0]["ts"]) < hi  # type: ignore[operator]
     assert fig.layout.xaxis.tickformat == "%b %d %H:%M"  # hours and a date, not milliseconds
     low, high = fig.layout.yaxis.range
-    assert low < ONE_POINT[0]["equity"] < high and high - low >= 0.01 * ONE_POINT[0]["equity"]
+    assert low < EQUITY < high and high - low >= 0.01 * EQUITY
 
 
 def test_a_long_curve_is_drawn_as_lines_with_plotlys_own_range() -> None:

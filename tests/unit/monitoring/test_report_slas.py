@@ -17,9 +17,10 @@ from monitoring.performance_dashboard import build_report
 from monitoring.report_slas import error_budgets, sla_section
 
 OBJECTIVE = 0.9
-SPECS = [SlaSpec(name="etl_ready", dag_id="daily_etl", reference="queued", interval="45m", runbook="#etl",
-                 objective=OBJECTIVE, slo_window="7d"),
-         SlaSpec(name="trader_cycle", dag_id="auto_trader", reference="queued", interval="5m", runbook="#t")]
+SPECS = [SlaSpec(name="etl_ready", dag_id="daily_etl", reference="queued", interval=timedelta(minutes=45),
+                 runbook="#etl", objective=OBJECTIVE, slo_window=timedelta(days=7)),
+         SlaSpec(name="trader_cycle", dag_id="auto_trader", reference="queued", interval=timedelta(minutes=5),
+                 runbook="#t")]
 # (run id, dag, sla, deadline minutes ago, late seconds once recovered (None: still open), submitted days ago)
 MISSES = [("r1", "daily_etl", "etl_ready", 120, 600.0, 0),
           ("r2", "daily_etl", "etl_ready", 5, None, 0),
