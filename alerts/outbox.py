@@ -443,3 +443,32 @@ class Outbox:
         oldest = min([t for t in (row["oldest"], unrouted[1]) if t is not None], default=None)
         return {"depth": float((row["depth"] or 0) + unrouted[0]), "dead_letters": float(row["dead"] or 0),
                 "oldest_age": max(0.0, now - oldest) if oldest is not None else 0.0}
+
+    # -- reports -------------------------------------------------------------------------------------------
+    def incidents_since(self, kind: str, since: float, *, until: float | None = None,
+                        limit: int = 10_000) -> list[dict[str, Any]]:
+        """Incidents of ``kind`` submitted at or after ``since`` (unix seconds; up to ``until``), oldest first.
+
+        Each row: ``id``, ``dedup_key``, ``dag_id``, ``run_id``, ``sla``, ``severity``, ``summary``, ``deadline_at``,
+        ``created_at``, ``submitted_at``, ``late_seconds``, ``resolved_at`` and ``details`` (the payload's, a dict).
+        """
+        import json
+
+        sql = ("SELECT id, dedup_key, dag_id, run_id, sla, severity, summary, deadline_at, created_at, submitted_at,"
+               " late_seconds, resolved_at, payload FROM incidents WHERE kind = ? AND submitted_at >= ?")
+        args: list[Any] = [kind, since]
+        if until is not None:
+            sql += " AND submitted_at <= ?"
+            args.append(until)
+        with self.connect() as conn:
+            rows = conn.execute(sql + " ORDER BY submitted_at, id LIMIT ?", [*args, limit]).fetchall()
+        out = []
+        for row in rows:
+            item = dict(row)
+            try:
+                details = json.loads(item.pop("payload")).get("details")
+            except (TypeError, ValueError, AttributeError):
+                details = None
+            item["details"] = details if isinstance(details, dict) else {}
+            out.append(item)
+        return out

@@ -34,11 +34,20 @@ from typing import TYPE_CHECKING, Any
 
 from foundation.atomic_io import write_atomic
 from foundation.clock import utc_iso
-from monitoring import report_dags, report_lineage, report_pipeline, report_trading
+from monitoring import (
+    report_alerts,
+    report_backtest,
+    report_dag_costs,
+    report_dags,
+    report_lineage,
+    report_pipeline,
+    report_slas,
+    report_trading,
+)
 from portfolio.readout import json_safe
 
 if TYPE_CHECKING:
-    from portfolio.readout import PipelineSettings
+    from alerts.outbox import Outbox
 
 HTML_NAME, JSON_NAME = "performance_report.html", "performance_report.json"
 PNG_NAME = "performance_report.png"
@@ -72,7 +81,8 @@ def _dag_records(events: Records, include_airflow: bool, airflow_api: object | N
                 api = api_factory(api_url)
                 api.timeout = API_TIMEOUT_S
             runs, tasks = report_dags.from_api(api, since)
-            return runs, tasks, {"kind": "api", "note": str(getattr(api, "base_url", "") or "")}
+            source = {"kind": "api", "note": str(getattr(api, "base_url", "") or "")}
+            return runs, report_dag_costs.join_cpu(tasks, events), source
         except Exception as exc:
             note = f"Airflow API unavailable ({type(exc).__name__}: {str(exc)[:200]}); using listener events"
     runs, tasks = report_dags.from_events(events)
@@ -89,47 +99,6 @@ def with_run_state(runs: Records, run: dict[str, Any]) -> Records:
     return out
 
 
-def _alert(name: str, severity: str, subject: str, value: Any, threshold: Any,
-           message: str) -> dict[str, Any]:
-    return {"alert": name, "severity": severity, "subject": subject, "value": value, "threshold": threshold,
-            "message": message}
-
-
-def find_alerts(report: dict[str, Any], settings: PipelineSettings) -> list[dict[str, Any]]:
-    """Threshold findings of a built report (severity ``warning`` or ``critical``)."""
-    out: list[dict[str, Any]] = []
-    qh_cfg, cfg = settings.quant_health, settings.performance_report
-    trading = report["trading"]
-    drawdown = trading["equity"].get("max_drawdown")
-    if drawdown is not None:
-        for tier, severity in ((qh_cfg.yellow, "critical"), (qh_cfg.green, "warning")):
-            if drawdown > tier.max_drawdown:
-                name = "yellow" if severity == "critical" else "green"
-                out.append(_alert("drawdown", severity, "portfolio", drawdown, tier.max_drawdown,
-                                  f"max drawdown {drawdown:.2%} in the last {report['period']['days']} days "
-                                  f"exceeds "
-                                  f"quant_health.{name}.max_drawdown {tier.max_drawdown:.2%}"))
-                break
-    qh = trading["quant_health"]
-    if qh.get("colour") == "RED":
-        out.append(_alert("quant_health", "critical", "portfolio", "RED", "GREEN/YELLOW",
-                          "quant health RED: " + "; ".join(qh.get("reasons", []))))
-    for dag_id, stats in report["dags"]["dags"].items():
-        rate = stats["success_rate"]
-        if rate is not None and rate < cfg.min_dag_success_rate:
-            out.append(_alert("dag_success_rate", "warning", dag_id, rate, cfg.min_dag_success_rate,
-                              f"{dag_id}: success rate {rate:.1%} over {stats['finished']} finished runs is "
-                              f"below "
-                              f"performance_report.min_dag_success_rate {cfg.min_dag_success_rate:.0%}"))
-    for ticker, md in trading["market_data"].items():
-        behind = md.get("sessions_behind")
-        if behind is not None and behind > cfg.stale_after_sessions:
-            out.append(_alert("stale_market_data", "warning", ticker, behind, cfg.stale_after_sessions,
-                              f"{ticker}: last bar {md['last_bar']} is {behind} sessions behind (more than "
-                              f"performance_report.stale_after_sessions {cfg.stale_after_sessions})"))
-    return out
-
-
 def _png(points: list[dict[str, Any]], target: Path) -> tuple[str | None, str | None]:
     """Export the equity/drawdown figure; return (path, None) or (None, why not)."""
     if not points:
@@ -143,11 +112,24 @@ def _png(points: list[dict[str, Any]], target: Path) -> tuple[str | None, str | 
     return str(target), None
 
 
+def _slas(runs: Records, moment: datetime, days: int, outbox: Outbox | None) -> dict[str, Any]:
+    """The SLA section; an unreadable outbox is counted and becomes a note, never a failed report."""
+    try:
+        return report_slas.sla_section(runs, now=moment, since=moment - timedelta(days=days), outbox=outbox)
+    except Exception as exc:
+        from foundation.failures import report_failure
+
+        report_failure("performance_report", "sla_section", exc)
+        return {"misses": [], "warnings": [], "by_dag": {}, "budgets": [],
+                "notes": [f"alert outbox unreadable: {type(exc).__name__}: {str(exc)[:200]}"]}
+
+
 def build_report(output_dir: Path | None = None, *, include_airflow: bool = True,
                  airflow_api: object | None = None, days: int = 30, png: bool = False,
                  api_url: str | None = None, now: datetime | None = None,
                  run: dict[str, Any] | None = None, api_factory: ApiFactory | None = None,
-                 lineage_events: Path | None = None) -> dict[str, Any]:
+                 lineage_events: Path | None = None, outbox: Outbox | None = None,
+                 backtest_origins: int | None = None) -> dict[str, Any]:
     """Write the report of the last ``days`` days to ``output_dir`` (default ``reports/``); summarise it.
 
     DAG statistics come from ``airflow_api``, else from ``api_factory(api_url)``, else (or when the API is
@@ -159,6 +141,10 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
 
     The lineage section shows that run's graph of datasets and jobs (else the last run's) from
     ``lineage_events`` (default: the file the OpenLineage file transport writes).
+
+    SLA misses, early warnings and error budgets come from ``outbox`` (default: the configured alert outbox);
+    the backtest replays ``backtest_origins`` past bars per ticker (default:
+    ``performance_report.backtest_origins``) and is cached beside the report.
     """
     from foundation import paths
     from foundation.pipeline_logger import get_logger
@@ -184,6 +170,7 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
                    "quant_health": report_trading.quant_health(db, settings)}
         pipeline = report_pipeline.pipeline_section(events, conn)
         run_section = {**run, **report_trading.run_results(conn, run["run_id"])} if run else None
+        backtest = report_backtest.backtest_section(db, conn, settings, out_dir, backtest_origins)
     finally:
         conn.close()
     runs, tasks, dag_source = _dag_records(events, include_airflow, airflow_api, api_url, since, api_factory)
@@ -191,23 +178,28 @@ def build_report(output_dir: Path | None = None, *, include_airflow: bool = True
         runs = with_run_state(runs, run)
     report: dict[str, Any] = {
         "generated_at": utc_iso(datetime.now(UTC)), "period": {"days": days, "since": since, "until": until},
-        "sources": {"db_path": db.location, "dags": dag_source}, "trading": trading, "pipeline": pipeline,
-        "dags": report_dags.statistics(runs, tasks)}
+        "sources": {"db_path": db.location, "dags": dag_source}, "trading": trading, "backtest": backtest,
+        "pipeline": pipeline, "dags": {**report_dags.statistics(runs, tasks),
+                                       "costs": report_dag_costs.dag_costs(runs, tasks),
+                                       "gantt": report_dag_costs.gantt(runs, tasks, now=until)},
+        "slas": _slas(runs, moment, days, outbox)}
     if run_section is not None:
         report["run"] = run_section
     report["lineage"] = report_lineage.lineage_section(lineage_events, run)
-    report["alerts"] = find_alerts(report, settings)
+    report["alerts"] = report_alerts.find_alerts(report, settings)
     report["counts"] = {"equity_points": trading["equity"]["count"], "trades": len(trades),
                         "forecast_models": len(trading["forecast_errors"]),
                         "signals_scored": trading["signals"]["scored"],
                         "events": pipeline["events"], "dag_runs": len(runs), "task_instances": len(tasks),
-                        "alerts": len(report["alerts"])}
+                        "sla_misses": len(report["slas"]["misses"]), "sla_warnings": len(report["slas"]["warnings"]),
+                        "backtest_rows": backtest.get("rows", 0), "alerts": len(report["alerts"])}
 
     from monitoring.report_html import render
 
     figures: dict[str, Any] = {}
     if any((trading["equity"]["points"], trading["trades"]["by_ticker"], trading["forecast_errors"],
-            report["dags"]["dags"], pipeline["by_component"])):
+            report["dags"]["dags"], report["dags"]["costs"], pipeline["by_component"], backtest.get("curve"),
+            report["slas"]["misses"], report["slas"]["budgets"])):
         from monitoring.report_figures import report_figures
 
         figures = report_figures(report)

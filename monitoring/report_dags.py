@@ -2,7 +2,10 @@
 
 Both sources are normalised to the same run and task records, so one function computes the statistics:
 runs per DAG by state, success rate (success / (success + failed)), run duration p50/p95, the slowest
-tasks and the most recent failures.
+tasks and the most recent failures (retries, delays and cost: :mod:`monitoring.report_dag_costs`).
+A task record is one try from the events (``task_up_for_retry`` then ``task_success``), the latest try
+from the API; ``queued_at`` is the API's ``queued_at`` / ``queued_when`` (the listener's events carry none);
+``cpu_s`` is the listener's (the API has none: :func:`monitoring.report_dag_costs.join_cpu` adds it).
 """
 
 from __future__ import annotations
@@ -12,9 +15,9 @@ from collections import Counter, defaultdict
 from datetime import datetime
 from typing import Any
 
-RUN_COLUMNS = ("dag_id", "run_id", "state", "run_type", "start_date", "end_date", "duration_s")
-TASK_COLUMNS = ("dag_id", "run_id", "task_id", "map_index", "try_number", "state", "start_date", "end_date",
-                "duration_s")
+RUN_COLUMNS = ("dag_id", "run_id", "state", "run_type", "queued_at", "start_date", "end_date", "duration_s")
+TASK_COLUMNS = ("dag_id", "run_id", "task_id", "map_index", "try_number", "state", "queued_at", "start_date",
+                "end_date", "duration_s", "cpu_s")
 FINISHED = ("success", "failed")
 PAGE = 100
 MAX_ROWS = 20_000  # per collection; a month of every DAG of the project is far below this
@@ -59,7 +62,8 @@ def from_events(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
             state = _event_state(e, "dag_run_")
             if state:
                 runs[(dag_id, run_id)] = {"dag_id": dag_id, "run_id": run_id, "state": state,
-                                          "run_type": e.get("run_type"), "start_date": e.get("start_date"),
+                                          "run_type": e.get("run_type"), "queued_at": e.get("queued_at"),
+                                          "start_date": e.get("start_date"),
                                           "end_date": e.get("end_date") or e.get("ts"),
                                           "duration_s": _float(e.get("duration_s"))}
         elif event.startswith("task_") and e.get("task_id"):
@@ -68,9 +72,10 @@ def from_events(events: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
                 key = (dag_id, run_id, e["task_id"], e.get("map_index", -1), e.get("try_number"))
                 tasks[key] = {"dag_id": dag_id, "run_id": run_id, "task_id": e["task_id"],
                               "map_index": e.get("map_index", -1), "try_number": e.get("try_number"),
-                              "state": state, "start_date": e.get("start_date"),
-                              "end_date": e.get("end_date") or e.get("ts"),
-                              "duration_s": _float(e.get("duration_s")), "error": e.get("error")}
+                              "state": state, "queued_at": e.get("queued_at"), "start_date": e.get("start_date"),
+                              "end_date": e.get("end_date") or (e.get("ts") if state != "running" else None),
+                              "duration_s": _float(e.get("duration_s")), "cpu_s": _float(e.get("cpu_s")),
+                              "error": e.get("error")}
     return list(runs.values()), list(tasks.values())
 
 
@@ -90,27 +95,29 @@ def _pages(api: Any, path: str, key: str, params: dict[str, Any],
     return list(out.values())
 
 
-def _seconds(start: Any, end: Any) -> float | None:
+def seconds_between(start: Any, end: Any) -> float | None:
+    """``end - start`` in seconds for two ISO-8601 texts; None when either is missing or unreadable."""
     if not start or not end:
         return None
     try:
         return (datetime.fromisoformat(str(end)) - datetime.fromisoformat(str(start))).total_seconds()
-    except ValueError:
+    except (TypeError, ValueError):  # unreadable, or one aware and one naive
         return None
 
 
 def from_api(api: Any, since: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Runs (``run_after >= since``) and task instances (``start_date >= since``) of every DAG."""
     runs = [{"dag_id": r["dag_id"], "run_id": r["dag_run_id"], "state": r.get("state"),
-             "run_type": r.get("run_type"), "start_date": r.get("start_date"), "end_date": r.get("end_date"),
+             "run_type": r.get("run_type"), "queued_at": r.get("queued_at"), "start_date": r.get("start_date"),
+             "end_date": r.get("end_date"),
              "duration_s": _float(r.get("duration")) if r.get("duration") is not None
-             else _seconds(r.get("start_date"), r.get("end_date"))}
+             else seconds_between(r.get("start_date"), r.get("end_date"))}
             for r in _pages(api, "/dags/~/dagRuns", "dag_runs",
                             {"run_after_gte": since, "order_by": "-run_after"}, ("dag_id", "dag_run_id"))]
     tasks = [{"dag_id": t["dag_id"], "run_id": t["dag_run_id"], "task_id": t["task_id"],
               "map_index": t.get("map_index", -1), "try_number": t.get("try_number"), "state": t.get("state"),
-              "start_date": t.get("start_date"), "end_date": t.get("end_date"),
-              "duration_s": _float(t.get("duration")), "error": None}
+              "queued_at": t.get("queued_when"), "start_date": t.get("start_date"), "end_date": t.get("end_date"),
+              "duration_s": _float(t.get("duration")), "cpu_s": None, "error": None}
              for t in _pages(api, "/dags/~/dagRuns/~/taskInstances", "task_instances",
                              {"start_date_gte": since, "order_by": "-start_date"},
                              ("dag_id", "dag_run_id", "task_id", "map_index"))]

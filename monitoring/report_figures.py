@@ -7,12 +7,13 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from monitoring.report_plot import date_axis, line_mode, to_datetime, value_axis
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
 BROWSER_CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome")
 PNG_TIMEOUT_S = 90
-STATE_COLOURS = {"success": "#2ca02c", "failed": "#d62728", "running": "#1f77b4", "queued": "#9467bd"}
 LEVEL_COLOURS = {"debug": "#c7c7c7", "info": "#1f77b4", "warning": "#ff7f0e", "error": "#d62728",
                  "critical": "#8c1515"}
 
@@ -22,20 +23,54 @@ def equity_figure(points: list[dict[str, Any]]) -> go.Figure:
     import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
-    x = [p["ts"] for p in points]
+    x = [to_datetime(p["ts"]) for p in points]
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.68, 0.32], vertical_spacing=0.06,
                         subplot_titles=("Equity (USD)", "Drawdown (%)"))
-    fig.add_trace(go.Scatter(x=x, y=[p["equity"] for p in points], mode="lines", name="equity",
+    fig.add_trace(go.Scatter(x=x, y=[p["equity"] for p in points], mode=line_mode(len(x)), name="equity",
                              line={"color": "#1f77b4"}), row=1, col=1)
-    fig.add_trace(go.Scatter(x=x, y=[100 * p["drawdown"] for p in points], mode="lines", name="drawdown",
+    fig.add_trace(go.Scatter(x=x, y=[100 * p["drawdown"] for p in points], mode=line_mode(len(x)), name="drawdown",
                              fill="tozeroy", line={"color": "#d62728"}), row=2, col=1)
+    date_axis(fig, x)
+    value_axis(fig, [p["equity"] for p in points], row=1, col=1)
     fig.update_layout(height=520, width=1000, showlegend=False, margin={"l": 60, "r": 20, "t": 40, "b": 40},
                       template="plotly_white")
     return fig
 
 
-def _bar(x: list[Any], y: list[Any], title: str, ytitle: str,
-         colours: list[str] | str = "#1f77b4") -> go.Figure:
+def backtest_figure(curve: list[dict[str, Any]], live: list[dict[str, Any]]) -> go.Figure:
+    """The backtest's equity per bar of the history beside the live paper equity, on one date axis."""
+    import plotly.graph_objects as go
+
+    bx, lx = [to_datetime(p["as_of"]) for p in curve], [to_datetime(p["ts"]) for p in live]
+    fig = go.Figure([go.Scatter(x=bx, y=[p["equity"] for p in curve], mode=line_mode(len(bx)),
+                                name="backtest of the signal rule", line={"color": "#7f7f7f"}),
+                     go.Scatter(x=lx, y=[p["equity"] for p in live], mode=line_mode(len(lx)), name="live paper equity",
+                                line={"color": "#1f77b4"}, marker={"size": 9})])
+    date_axis(fig, bx + lx)
+    fig.update_layout(title="Backtest on the history and live paper trading", yaxis_title="USD", height=400,
+                      template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 40},
+                      legend={"orientation": "h", "y": -0.15})
+    return fig
+
+
+def pnl_by_ticker_figure(live: dict[str, dict[str, Any]], backtest: dict[str, dict[str, Any]]) -> go.Figure:
+    """Per ticker: live realised PnL, live costs (negative) and the backtest's PnL, grouped."""
+    import plotly.graph_objects as go
+
+    tickers = sorted(set(live) | set(backtest))
+    series = [("live realised PnL", [live.get(t, {}).get("realized_pnl", 0.0) for t in tickers], "#2ca02c"),
+              ("live costs", [-live.get(t, {}).get("costs", 0.0) for t in tickers], "#d62728"),
+              ("backtest PnL", [backtest.get(t, {}).get("pnl", 0.0) for t in tickers], "#7f7f7f")]
+    fig = go.Figure([go.Bar(name=n, x=tickers, y=y, marker={"color": c}, textposition="outside",
+                            text=[f"{v:,.2f}" if v else "" for v in y]) for n, y, c in series])
+    fig.update_layout(barmode="group", title="PnL by ticker: live paper trades and the backtest", yaxis_title="USD",
+                      height=380, template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 60})
+    return fig
+
+
+def bar(x: list[Any], y: list[Any], title: str, ytitle: str,
+        colours: list[str] | str = "#1f77b4") -> go.Figure:
+    """One bar chart."""
     import plotly.graph_objects as go
 
     fig = go.Figure(go.Bar(x=x, y=y, marker={"color": colours}))
@@ -46,36 +81,22 @@ def _bar(x: list[Any], y: list[Any], title: str, ytitle: str,
 
 def report_figures(report: dict[str, Any]) -> dict[str, go.Figure]:
     """The figures the data supports, by name (empty when there is no data at all)."""
+    from monitoring.report_figures_dags import dag_figures
+
     figs: dict[str, go.Figure] = {}
-    trading, dags, pipeline = report["trading"], report["dags"], report["pipeline"]
+    trading, pipeline = report["trading"], report["pipeline"]
+    backtest = report.get("backtest") or {}
     if trading["equity"]["points"]:
         figs["equity"] = equity_figure(trading["equity"]["points"])
-    by_ticker = trading["trades"]["by_ticker"]
-    if by_ticker:
-        pnl = [v["realized_pnl"] for v in by_ticker.values()]
-        figs["pnl_by_ticker"] = _bar(list(by_ticker), pnl, "Realised PnL by ticker", "USD",
-                                     ["#2ca02c" if v >= 0 else "#d62728" for v in pnl])
+    if backtest.get("curve"):
+        figs["backtest"] = backtest_figure(backtest["curve"], trading["equity"]["points"])
+    if trading["trades"]["by_ticker"] or backtest.get("by_ticker"):
+        figs["pnl_by_ticker"] = pnl_by_ticker_figure(trading["trades"]["by_ticker"], backtest.get("by_ticker") or {})
     models = {m: v for m, v in trading["forecast_errors"].items() if v["mape"] is not None}
     if models:
-        figs["forecast_mape"] = _bar(list(models), [v["mape"] for v in models.values()],
-                                     "Mean forecast MAPE by model", "MAPE")
-    if dags["dags"]:
-        import plotly.graph_objects as go
-
-        states = sorted({s for d in dags["dags"].values() for s in d["by_state"]})
-        names = list(dags["dags"])
-        fig = go.Figure([go.Bar(name=s, x=names, y=[dags["dags"][n]["by_state"].get(s, 0) for n in names],
-                                marker={"color": STATE_COLOURS.get(s, "#7f7f7f")}) for s in states])
-        fig.update_layout(barmode="stack", title="DAG runs by state", yaxis_title="runs", height=380,
-                          template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 100})
-        figs["dag_runs"] = fig
-        timed = {k: v for k, v in dags["dags"].items() if v["duration_p50_s"] is not None}
-        if timed:
-            fig = go.Figure([go.Bar(name=q, x=list(timed), y=[v[f"duration_{q}_s"] for v in timed.values()])
-                             for q in ("p50", "p95")])
-            fig.update_layout(barmode="group", title="DAG run duration", yaxis_title="seconds", height=380,
-                              template="plotly_white", margin={"l": 60, "r": 20, "t": 50, "b": 100})
-            figs["dag_durations"] = fig
+        figs["forecast_mape"] = bar(list(models), [v["mape"] for v in models.values()],
+                                    "Mean forecast MAPE by model", "MAPE")
+    figs.update(dag_figures(report))
     if pipeline["by_component"]:
         import plotly.graph_objects as go
 

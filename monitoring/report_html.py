@@ -5,10 +5,12 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
+from monitoring.report_html_dags import dags_section, slas_section
+from monitoring.report_html_parts import NO_DATA, Plots, fmt, table
+
 if TYPE_CHECKING:
     import plotly.graph_objects as go
 
-NO_DATA = '<p class="empty">no data yet</p>'
 COLOURS = {"GREEN": "#2ca02c", "YELLOW": "#e6a700", "RED": "#d62728"}
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px;color:#222;max-width:1200px}
@@ -21,53 +23,28 @@ li.critical{color:#d62728;font-weight:600} li.warning{color:#b36b00}
 """
 
 
-def fmt(value: Any, kind: str = "") -> str:
-    """Human formatting: ``pct`` for fractions, ``usd`` for money, ``s`` for seconds; ``-`` for None."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return escape(str(value))
-    if kind == "pct":
-        return f"{100 * value:.2f}%"
-    if kind == "usd":
-        return f"{value:,.2f}"
-    if kind == "s":
-        return f"{value:.2f}s"
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+def _backtest(b: dict[str, Any], eq: dict[str, Any], tr: dict[str, Any]) -> str:
+    """The signal rule's backtest on the history beside the live paper results (its figure follows)."""
+    parts = ['<h3 id="backtest">Backtest of the signal rule beside the live paper trades</h3>']
+    summary = b.get("summary")
+    if not summary:
+        return "".join(parts) + f'<p class="empty">{escape(str(b.get("note", "no backtest")))}</p>'
+    origin = ", ".join(f"{n} {k}" for k, n in (b.get("origins") or {}).items())
+    how = "cached" if b.get("cached") else f"computed in {b.get('seconds')}s"
+    parts.append(f'<p class="meta">{b["rows"]} forecast rows ({escape(origin)}) of {escape(", ".join(b["tickers"]))}'
+                 f' from {escape(b["curve"][0]["as_of"])} to {escape(b["curve"][-1]["as_of"])}, configured '
+                 f"thresholds and position size; {escape(how)}</p>")
+    parts.append(table(["", "backtest (history)", "live (period)"], [
+        ["return", fmt(summary["total_return"], "pct"), fmt(eq.get("period_return"), "pct")],
+        ["max drawdown", fmt(summary["max_drawdown"], "pct"), fmt(eq.get("max_drawdown"), "pct")],
+        ["trades", summary["trades"], tr["trades"]],
+        ["hit rate / win rate", fmt(summary["hit_rate"], "pct"), fmt(tr["win_rate"], "pct")],
+        ["Sharpe (annualised)", fmt(summary["sharpe"]), "-"]]))
+    return "".join(parts)
 
 
-def table(headers: list[str], rows: list[list[Any]], kinds: list[str] | None = None) -> str:
-    """An HTML table; cells are escaped and numbers formatted with ``kinds`` (one per column)."""
-    if not rows:
-        return NO_DATA
-    kinds = kinds or [""] * len(headers)
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = "".join("<tr>" + "".join(
-        f'<td class="n">{fmt(v, k)}</td>' if isinstance(v, (int, float)) and not isinstance(v, bool)
-        else f"<td>{fmt(v, k)}</td>" for v, k in zip(row, kinds, strict=True)) + "</tr>" for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
-
-
-class _Plots:
-    """Turns figures into ``<div>`` fragments; the first one carries the inlined plotly.js bundle."""
-
-    def __init__(self, figures: dict[str, go.Figure]) -> None:
-        self.figures = figures
-        self.first = True
-
-    def __call__(self, name: str) -> str:
-        fig = self.figures.get(name)
-        if fig is None:
-            return ""
-        import plotly.io as pio
-
-        out = pio.to_html(fig, full_html=False, include_plotlyjs=self.first, include_mathjax=False,
-                          div_id=f"fig-{name}", config={"displaylogo": False, "responsive": True})
-        self.first = False
-        return out
-
-
-def _trading(t: dict[str, Any], plot: _Plots, trade_rows: list[dict[str, Any]], max_rows: int) -> str:
+def _trading(t: dict[str, Any], plot: Plots, trade_rows: list[dict[str, Any]], max_rows: int,
+             backtest: dict[str, Any]) -> str:
     eq, tr, sig = t["equity"], t["trades"], t["signals"]
     parts = ["<h2>Trading</h2>"]
     if not eq["points"] and not tr["trades"]:
@@ -85,6 +62,7 @@ def _trading(t: dict[str, Any], plot: _Plots, trade_rows: list[dict[str, Any]], 
             ["win rate", fmt(tr["win_rate"], "pct")], ["profit factor", fmt(tr["profit_factor"])],
             ["signal hit rate (scored)", f"{fmt(sig['hit_rate'], 'pct')} ({sig['scored']})"]]))
     parts.append(plot("equity"))
+    parts.append(_backtest(backtest, eq, tr) + plot("backtest"))
     parts.append("<h3>Per ticker</h3>")
     parts.append(table(["ticker", "trades", "buys", "sells", "closed", "win rate", "profit factor",
                         "realised PnL", "costs"],
@@ -118,7 +96,7 @@ def _trading(t: dict[str, Any], plot: _Plots, trade_rows: list[dict[str, Any]], 
     return "".join(parts)
 
 
-def _pipeline(p: dict[str, Any], plot: _Plots) -> str:
+def _pipeline(p: dict[str, Any], plot: Plots) -> str:
     parts = ["<h2>Pipeline</h2>", f'<p class="meta">{p["events"]} events in the period</p>']
     levels = sorted({lv for c in p["by_component"].values() for lv in c})
     parts.append(table(["component", *levels], [[c, *[n.get(lv, 0) for lv in levels]]
@@ -130,29 +108,6 @@ def _pipeline(p: dict[str, Any], plot: _Plots) -> str:
     parts.append(table(["ticker", "when (UTC)", "rows", "data source", "from"],
                        [[k, v["ts"], v["rows_loaded"], v["data_source"], v["from"]]
                         for k, v in p["last_etl_success"].items()]))
-    return "".join(parts)
-
-
-def _dags(d: dict[str, Any], source: dict[str, Any], plot: _Plots) -> str:
-    note = f' ({escape(source["note"])})' if source.get("note") else ""
-    parts = ["<h2>DAG statistics</h2>", f'<p class="meta">source: {escape(source["kind"])}{note}; '
-             f'overall success rate {fmt(d["success_rate"], "pct")}</p>']
-    parts.append(table(["DAG", "runs", "by state", "success rate", "p50", "p95", "last state", "last run"],
-                       [[k, v["runs"], ", ".join(f"{s}={n}" for s, n in v["by_state"].items()),
-                         v["success_rate"], v["duration_p50_s"], v["duration_p95_s"], v["last_state"],
-                         v["last_run"]]
-                        for k, v in d["dags"].items()], ["", "", "", "pct", "s", "s", "", ""]))
-    parts.append(plot("dag_runs") + plot("dag_durations"))
-    parts.append("<h3>Slowest tasks (by p95)</h3>")
-    parts.append(table(["DAG", "task", "instances", "failed", "p50", "p95", "max"],
-                       [[t["dag_id"], t["task_id"], t["instances"], t["failed"], t["duration_p50_s"],
-                         t["duration_p95_s"], t["duration_max_s"]] for t in d["slowest_tasks"]],
-                       ["", "", "", "", "s", "s", "s"]))
-    parts.append("<h3>Recent failures</h3>")
-    parts.append(table(["kind", "DAG", "task", "run", "when", "error"],
-                       [[f["kind"], f["dag_id"], f.get("task_id") or "", f["run_id"],
-                         f.get("end_date") or f.get("start_date"), str(f.get("error") or "")[:300]]
-                        for f in d["failures"]]))
     return "".join(parts)
 
 
@@ -191,7 +146,7 @@ def _run_line(run: dict[str, Any] | None) -> str:
 def render(report: dict[str, Any], figures: dict[str, go.Figure], trade_rows: list[dict[str, Any]],
            max_trade_rows: int) -> str:
     """The complete HTML document."""
-    plot = _Plots(figures)
+    plot = Plots(figures)
     qh = report["trading"]["quant_health"]
     colour = qh.get("colour")
     background = COLOURS.get(str(colour), "#7f7f7f")
@@ -206,8 +161,9 @@ def render(report: dict[str, Any], figures: dict[str, go.Figure], trade_rows: li
             f'<p>Quant health (all history): {badge} {escape("; ".join(qh.get("reasons", [])))}</p>'
             + _run_line(report.get("run"))
             + f'<h2>Alerts</h2><ul id="alerts">{alerts}</ul>'
-            + _trading(report["trading"], plot, trade_rows, max_trade_rows)
-            + _pipeline(report["pipeline"], plot) + _dags(report["dags"], report["sources"]["dags"], plot)
+            + _trading(report["trading"], plot, trade_rows, max_trade_rows, report.get("backtest") or {})
+            + _pipeline(report["pipeline"], plot) + dags_section(report["dags"], report["sources"]["dags"], plot)
+            + slas_section(report.get("slas"), plot)
             + _lineage(report.get("lineage")))
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Performance report</title>'
             f"<style>{CSS}</style></head><body>{body}</body></html>")

@@ -102,10 +102,9 @@ def build_panel(db: DatabaseManager, tickers: Sequence[str], settings: PipelineS
     return frame.sort_values(["as_of", "ticker"], kind="stable").reset_index(drop=True)
 
 
-def evaluate(panel: pd.DataFrame, confidence_threshold: float, min_expected_return: float, *,
-             cost_model: CostModel, notional: float, position_fraction: float = 1.0, horizon: int = 5,
-             periods_per_year: int = 252) -> dict[str, Any]:
-    """Trades, hit rate, returns, Sharpe and drawdown of the rule with these thresholds on ``panel``."""
+def _decisions(panel: pd.DataFrame, confidence_threshold: float, min_expected_return: float, *,
+               cost_model: CostModel, notional: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: BUY mask, SELL mask, realised log return and the trade's net return (0 when flat)."""
     er = panel["expected_return"].to_numpy(float)
     conf = panel["confidence"].to_numpy(float)
     real = panel["realized_return"].to_numpy(float)
@@ -113,12 +112,24 @@ def evaluate(panel: pd.DataFrame, confidence_threshold: float, min_expected_retu
     buy = gate & (er >= min_expected_return) & (er > 0)
     sell = gate & (er <= -min_expected_return) & (er < 0)
     cost = np.array([cost_model.round_trip_fraction(notional, c) for c in panel["close"].to_numpy(float)])
-    trade_ret = np.where(buy, np.expm1(real) - cost, 0.0)
+    return buy, sell, real, np.where(buy, np.expm1(real) - cost, 0.0)
+
+
+def _per_date(panel: pd.DataFrame, weighted_returns: np.ndarray) -> pd.Series:
+    """Portfolio return per ``as_of`` (summed over tickers, floored just above -100%), by date."""
+    per_date = panel.assign(r=weighted_returns).groupby("as_of", sort=True)["r"].sum()
+    return per_date.clip(lower=-0.999999)
+
+
+def evaluate(panel: pd.DataFrame, confidence_threshold: float, min_expected_return: float, *,
+             cost_model: CostModel, notional: float, position_fraction: float = 1.0, horizon: int = 5,
+             periods_per_year: int = 252) -> dict[str, Any]:
+    """Trades, hit rate, returns, Sharpe and drawdown of the rule with these thresholds on ``panel``."""
+    buy, sell, real, trade_ret = _decisions(panel, confidence_threshold, min_expected_return,
+                                            cost_model=cost_model, notional=notional)
     hits = (buy & (real > 0)) | (sell & (real < 0))
     signals = int(np.sum(buy | sell))
-    weighted = panel.assign(r=position_fraction * trade_ret)
-    per_date = weighted.groupby("as_of", sort=True)["r"].sum().to_numpy()
-    per_date = np.clip(per_date, -0.999999, None)
+    per_date = _per_date(panel, position_fraction * trade_ret).to_numpy()
     equity = np.cumprod(1.0 + per_date) if len(per_date) else np.array([1.0])
     sd = float(np.std(per_date, ddof=1)) if len(per_date) > 1 else 0.0
     peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))
@@ -166,3 +177,45 @@ def random_search(panel: pd.DataFrame, *, trials: int, seed: int, cost_model: Co
     ranked = sorted((r for r in results if r["objective"] is not None), key=lambda r: -r["objective"])
     return {"trials": trials, "seed": seed, "space": {k: list(v) for k, v in space.items()},
             "feasible": len(ranked), "best": ranked[0] if ranked else None, "top": ranked[:10]}
+
+
+def equity_path(panel: pd.DataFrame, confidence_threshold: float, min_expected_return: float, *,
+                cost_model: CostModel, initial_cash: float, position_fraction: float) -> dict[str, Any]:
+    """The rule's equity in USD per ``as_of`` (the :func:`evaluate` curve from ``initial_cash``) and its PnL
+    per ticker (each BUY holds ``position_fraction * initial_cash`` for the horizon, net of costs)."""
+    notional = position_fraction * initial_cash
+    buy, _, _, trade_ret = _decisions(panel, confidence_threshold, min_expected_return, cost_model=cost_model,
+                                      notional=notional)
+    per_date = _per_date(panel, position_fraction * trade_ret)
+    trades = panel.assign(b=buy).groupby("as_of", sort=True)["b"].sum()
+    equity, curve = initial_cash, []
+    for as_of, ret in per_date.items():
+        equity *= 1.0 + float(ret)
+        curve.append({"as_of": str(as_of), "return": float(ret), "equity": equity, "trades": int(trades[as_of])})
+    by_ticker = panel.assign(b=buy, pnl=notional * trade_ret).groupby("ticker", sort=True)
+    return {"curve": curve,
+            "by_ticker": {str(t): {"rows": len(g), "trades": int(g["b"].sum()), "pnl": float(g["pnl"].sum())}
+                          for t, g in by_ticker}}
+
+
+def signal_backtest(db: DatabaseManager, tickers: Sequence[str], settings: PipelineSettings, *,
+                    origins: int) -> dict[str, Any]:
+    """The configured signal rule on the stored (else walk-forward) panel: summary, equity path, PnL by ticker."""
+    from portfolio.costs import CostModel
+
+    panel = build_panel(db, tickers, settings, origins=origins)
+    fraction, cash = settings.broker.max_position_fraction, settings.broker.initial_cash
+    params = {"confidence_threshold": settings.signals.confidence_threshold,
+              "min_expected_return": settings.signals.min_expected_return, "position_fraction": fraction,
+              "initial_cash": cash, "horizon": settings.forecasting.horizon}
+    if panel.empty:
+        return {"rows": 0, "params": params, "summary": None, "curve": [], "by_ticker": {}}
+    cost = CostModel.from_settings(settings.costs)
+    summary = evaluate(panel, params["confidence_threshold"], params["min_expected_return"], cost_model=cost,
+                       notional=fraction * cash, position_fraction=fraction, horizon=settings.forecasting.horizon,
+                       periods_per_year=settings.quant_health.periods_per_year)
+    path = equity_path(panel, params["confidence_threshold"], params["min_expected_return"], cost_model=cost,
+                       initial_cash=cash, position_fraction=fraction)
+    origin = panel["origin"].value_counts().to_dict()
+    return {"rows": len(panel), "origins": {str(k): int(v) for k, v in origin.items()}, "params": params,
+            "summary": summary, **path}

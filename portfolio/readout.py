@@ -3,12 +3,14 @@
 The seed's ``monitoring/performance_dashboard.py`` and the pipeline health checks are about the domain by
 nature, so they read it; they do so through this one module (an import contract says so), never by reaching
 into the domain's modules. Everything here is read-only use of the domain, or the domain's own maintenance
-(checkpoint expiry, database backup) that a health check triggers.
+(checkpoint expiry, database backup) that a health check triggers, and the signal rule's backtest
+(``portfolio.backtest``) on the stored or walk-forward panel.
 """
 
 from __future__ import annotations
 
 from portfolio import quant_health
+from portfolio.backtest import signal_backtest
 from portfolio.calendar import sessions_between
 from portfolio.checkpoint_manager import CheckpointManager
 from portfolio.data_sources.manager import DataSourceManager
@@ -29,4 +31,5 @@ __all__ = [
     "load_settings",
     "quant_health",
     "sessions_between",
+    "signal_backtest",
 ]

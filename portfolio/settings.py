@@ -154,6 +154,7 @@ class PerformanceReport(Strict):
     min_dag_success_rate: float = Field(default=0.9, ge=0, le=1)  # alert below this per DAG
     stale_after_sessions: int = Field(default=3, ge=0)  # alert when the last bar is more sessions behind
     html_trade_rows: int = Field(default=100, ge=0)  # newest trades shown in the HTML (all go to trades.csv)
+    backtest_origins: int = Field(default=8, ge=0, le=250)  # walk-forward origins per ticker (0: stored only)
 
 
 class PipelineSettings(Strict):

@@ -12,21 +12,26 @@ import subprocess
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from alerts.incident import Incident
+from alerts.outbox import Outbox
 from foundation.pipeline_logger import get_logger
 from monitoring.performance_dashboard import build_report
 from portfolio.database_manager import DatabaseManager
 from tests.support import require
+from tests.trading_support import random_walk, seed_ensemble_forecast, seed_ohlcv
 
 if TYPE_CHECKING:
     from local_stack.stack import AirflowStack
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1200)]  # see tests/wait_budget.py
 
-FIGURES = ("equity", "pnl_by_ticker", "forecast_mape", "events", "dag_runs", "dag_durations")
+FIGURES = ("equity", "backtest", "pnl_by_ticker", "forecast_mape", "events", "dag_runs", "dag_durations", "gantt",
+           "schedule_delay", "dag_cost", "sla_lateness", "error_budget")
+API_ROWS = Path(__file__).resolve().parents[1] / "unit" / "monitoring" / "fixtures" / "report" / "api_rows.json"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -59,6 +64,64 @@ def _seed() -> None:
                       duration_s=3.0 + i)
 
 
+class _RowsApi:
+    """The REST listings answered from the fixture rows plus a master run (queued times included)."""
+
+    base_url = "fixture://api_rows.json"
+
+    def __init__(self, now: datetime) -> None:
+        rows = json.loads(API_ROWS.read_text())
+        start = now - timedelta(minutes=20)
+        iso = lambda t: t.strftime("%Y-%m-%dT%H:%M:%S.%fZ")  # noqa: E731
+        self.rows = {"dag_runs": [*rows["dag_runs"], {
+            "dag_id": "portfolio_master", "dag_run_id": "manual__1", "state": "success", "run_type": "manual",
+            "queued_at": iso(start - timedelta(seconds=3)), "start_date": iso(start), "end_date": iso(now),
+            "duration": 1200.0}], "task_instances": [*rows["task_instances"], *[
+            {"dag_id": "portfolio_master", "dag_run_id": "manual__1", "task_id": task, "map_index": -1,
+             "try_number": tries, "state": "success", "queued_when": iso(start + timedelta(seconds=60 * i)),
+             "start_date": iso(start + timedelta(seconds=60 * i + 2)),
+             "end_date": iso(start + timedelta(seconds=60 * i + 50)), "duration": 48.0}
+            for i, (task, tries) in enumerate((("env_sanity.check", 1), ("etl.extract", 2), ("trading.trade", 1)))]]}
+
+    def request(self, method: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
+        key = "dag_runs" if path == "/dags/~/dagRuns" else "task_instances"
+        return {key: self.rows[key][params["offset"]:params["offset"] + params["limit"]]}
+
+
+def _seed_slas_and_history(now: datetime) -> Outbox:
+    """SLA misses (one with a diagnosis), a warning, and bars with stored forecasts for the backtest."""
+    db = DatabaseManager()
+    dates = seed_ohlcv(db, "AAPL", [float(c) for c in random_walk(40, seed=2)])
+    for i in (5, 10, 15, 20, 25):
+        seed_ensemble_forecast(db, "AAPL", dates[i], f"f{i}", expected_return=0.01, confidence=0.9)
+    outbox = Outbox()
+    for run_id, late in (("scheduled__1", 420.0), ("scheduled__2", 95.0)):
+        key = f"pmx-sla/daily_etl/daily_etl_ready/{run_id}"
+        miss_id, _ = outbox.add_incident(Incident(
+            kind="sla_miss", dedup_key=key, severity="critical", summary="late", dag_id="daily_etl", run_id=run_id,
+            details={"sla": "daily_etl_ready", "deadline": (now - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                     "diagnosis": "extract waited for a slot"}))
+        outbox.resolve_miss(miss_id, Incident(kind="sla_recovered", dedup_key=key, severity="info", summary="ok",
+                                              dag_id="daily_etl", run_id=run_id,
+                                              details={"sla": "daily_etl_ready", "late_seconds": late}), late)
+    outbox.add_incident(Incident(kind="sla_warning", dedup_key="pmx-sla/daily_etl/daily_etl_ready/scheduled__1",
+                                 severity="warning", summary="may be late", dag_id="daily_etl", run_id="scheduled__1",
+                                 details={"sla": "daily_etl_ready", "projected_finish": "2026-12-01T11:20:00Z",
+                                          "diagnosis": "forecast 3x its median"}))
+    return outbox
+
+
+BAR = re.compile(r'<g class="point"><path d="M([\d.]+),([\d.]+)V([\d.]+)H([\d.]+)')
+
+
+def _marks(svg: str) -> int:
+    """Scatter markers, lines through two points or more, and bars with an area in a figure's SVG."""
+    markers = len(re.findall(r'<path class="point" transform=', svg))
+    lines = len(re.findall(r'<path class="js-line" d="M[^"]*L', svg))
+    bars = sum(1 for x, y, y2, x2 in BAR.findall(svg) if x != x2 and y != y2)
+    return markers + lines + bars
+
+
 def _png_size(data: bytes) -> tuple[int, int]:
     assert data.startswith(PNG_SIGNATURE)
     length, kind = struct.unpack(">I4s", data[8:16])
@@ -80,7 +143,10 @@ def _pixel_bytes(data: bytes) -> bytes:
 def test_report_renders_offline_in_chromium_and_exports_png(pmx_home: Path, tmp_path: Path) -> None:
     chromium = _chromium()
     _seed()
-    result = build_report(tmp_path / "report", include_airflow=False, png=True)
+    now = datetime.now(UTC)
+    outbox = _seed_slas_and_history(now)
+    result = build_report(tmp_path / "report", airflow_api=_RowsApi(now), png=True, outbox=outbox, backtest_origins=0)
+    assert result["dag_source"] == "api"
 
     assert result["png_error"] is None, result["png_error"]
     png = Path(result["png"]).read_bytes()
@@ -109,7 +175,10 @@ def test_report_renders_offline_in_chromium_and_exports_png(pmx_home: Path, tmp_
         assert 'class="plot-container plotly"' in segment, name
         assert len(re.findall(r'<svg class="main-svg"', segment)) >= 2, name
         assert re.search(r'class="trace (scatter|bars)', segment), f"{name}: no trace was drawn"
+        assert _marks(segment) > 0, f"{name}: no marker, line or bar with an area was drawn"
     assert len(re.findall(r'class="trace scatter', segments["equity"])) == 2  # equity above drawdown
+    assert _marks(segments["backtest"]) >= 2 and _marks(segments["gantt"]) == 3  # one bar per task of the run
+    assert "extract waited for a slot" in dom and "forecast 3x its median" in dom
 
 
 def test_dag_statistics_from_the_real_rest_api(airflow_stack: AirflowStack, pmx_home: Path,

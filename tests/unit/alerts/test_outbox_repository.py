@@ -218,3 +218,24 @@ def test_the_config_file_selects_the_postgresql_outbox(config_copy: Path, postgr
     assert outbox.add_incident(miss()) == (1, True) and outbox.find("sla_miss", "pmx-sla/d/s/r1") is not None
     assert not (config_copy.parent / "pmx_home" / "data" / "alerts").exists()  # no SQLite file on the side
     alerting_config.clear_cache()
+
+
+def test_incidents_since_lists_one_kind_oldest_first_with_its_details(state_backend: str) -> None:
+    import time
+
+    outbox = Outbox()
+    outbox.add_incident(miss("r1", diagnosis="extract slow"))
+    warning = Incident(kind="sla_warning", dedup_key="pmx-sla/d/s/r2", severity="warning", summary="may be late",
+                       dag_id="d", run_id="r2", details={"sla": "s", "projected_finish": "2026-03-02T10:09:00Z"})
+    outbox.add_incident(warning)
+    outbox.add_incident(miss("r3"))
+    with outbox.transaction() as conn:  # raw access: r3 was submitted an hour ago
+        conn.execute("UPDATE incidents SET submitted_at = ? WHERE dedup_key = ?",
+                     (time.time() - 3600, "pmx-sla/d/s/r3"))
+    rows = outbox.incidents_since("sla_miss", time.time() - 7200)
+    assert [r["run_id"] for r in rows] == ["r3", "r1"]
+    assert rows[1]["details"]["diagnosis"] == "extract slow" and rows[1]["sla"] == "s"
+    assert [r["run_id"] for r in outbox.incidents_since("sla_miss", time.time() - 60)] == ["r1"]
+    assert outbox.incidents_since("sla_miss", time.time() - 7200, until=time.time() - 60)[0]["run_id"] == "r3"
+    (warned,) = outbox.incidents_since("sla_warning", 0)
+    assert warned["details"]["projected_finish"] == "2026-03-02T10:09:00Z" and "payload" not in warned

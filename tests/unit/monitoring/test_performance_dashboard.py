@@ -541,3 +541,39 @@ def test_no_lineage_events_is_a_note_not_a_failure(seeded: Path, tmp_path: Path)
     build_report(tmp_path, include_airflow=False, lineage_events=tmp_path / "missing.jsonl")
     assert json.loads((tmp_path / "performance_report.json").read_text())["lineage"]["note"] == "no lineage events yet"
     assert "no lineage events yet" in (tmp_path / "performance_report.html").read_text()
+
+
+def test_a_fresh_install_shows_the_backtest_the_master_run_and_its_cost(pmx_home: Path, tmp_path: Path) -> None:
+    """After one master run: one equity snapshot, buys only, the listener's events of the run."""
+    from tests.trading_support import random_walk, seed_ensemble_forecast, seed_ohlcv
+
+    db = DatabaseManager()
+    dates = seed_ohlcv(db, "AAPL", [float(c) for c in random_walk(40, seed=5)])
+    for i in (5, 10, 15, 20):
+        seed_ensemble_forecast(db, "AAPL", dates[i], f"f{i}", expected_return=0.01, confidence=0.9)
+    with db.transaction() as conn:
+        conn.execute("INSERT INTO equity_snapshots (ts, run_id, cash, equity, pnl) "
+                     "VALUES (?, 'm1', 9e4, 99998.8, -1.2)", (_iso(0, 0.1),))
+        conn.execute("INSERT INTO trades (run_id, ticker, bar, ts, side, quantity, price, cost) "
+                     "VALUES ('m1', 'AAPL', ?, ?, 'BUY', 10, 100, 1.2)", (dates[-1], _iso(0, 0.1)))
+    log = get_logger("listener")
+    tasks = [("etl.extract", 0.09, 20.0, 11.0), ("etl.forecast", 0.08, 60.0, 50.5), ("trading.trade", 0.05, 9.0, None)]
+    log.log_event("dag_run_running", dag_id="portfolio_master", run_id="manual__1", state="running",
+                  start_date=_iso(0, 0.1))
+    for task_id, hours_ago, duration, cpu in tasks:
+        log.log_event("task_success", dag_id="portfolio_master", task_id=task_id, run_id="manual__1", try_number=1,
+                      state="success", start_date=_iso(0, hours_ago),
+                      end_date=(NOW - timedelta(hours=hours_ago) + timedelta(seconds=duration)).isoformat(),
+                      duration_s=duration, cpu_s=cpu)
+    build_report(tmp_path, include_airflow=False, backtest_origins=0)
+    report = _report(tmp_path)
+    master = report["dags"]["costs"]["portfolio_master"]
+    assert master["task_seconds"] == pytest.approx(sum(t[2] for t in tasks))
+    assert master["cpu_seconds"] == pytest.approx(sum(t[3] for t in tasks if t[3] is not None))
+    assert master["cpu_measured"] == 2
+    assert report["dags"]["gantt"]["run_id"] == "manual__1"
+    assert [b["task"] for b in report["dags"]["gantt"]["bars"]] == [t[0] for t in tasks]
+    assert len(report["backtest"]["curve"]) == 4 and report["backtest"]["by_ticker"]["AAPL"]["trades"] == 4
+    html = (tmp_path / "performance_report.html").read_text()
+    for name in ("equity", "backtest", "pnl_by_ticker", "gantt", "dag_cost"):
+        assert f'id="fig-{name}"' in html, name

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from portfolio.backtest import PANEL_COLUMNS, build_panel, evaluate, random_search, sweep
+from portfolio.backtest import PANEL_COLUMNS, build_panel, equity_path, evaluate, random_search, sweep
 from portfolio.costs import CostModel
 from portfolio.database_manager import DatabaseManager
 from portfolio.settings import load_settings
@@ -78,3 +78,19 @@ def test_build_panel_joins_stored_forecasts_with_realised_returns(pmx_home: Path
     assert (row["as_of"], row["origin"]) == (dates[3], "stored")
     assert row["expected_return"] == pytest.approx(0.01)  # the later run for the bar wins
     assert row["realized_return"] == pytest.approx(math.log(closes[8] / closes[3]))
+
+
+def test_equity_path_compounds_per_date_and_sums_pnl_per_ticker() -> None:
+    rows = [("A", "d1", 100.0, 0.01, 0.9, 0.02, "t"), ("B", "d1", 50.0, 0.01, 0.9, -0.01, "t"),
+            ("A", "d2", 100.0, 0.01, 0.9, 0.03, "t"), ("B", "d2", 50.0, 0.001, 0.9, 0.05, "t")]
+    frame = pd.DataFrame(rows, columns=PANEL_COLUMNS)
+    out = equity_path(frame, 0.5, 0.002, cost_model=FREE, initial_cash=1_000.0, position_fraction=0.1)
+    d1 = 0.1 * (math.expm1(0.02) + math.expm1(-0.01))  # both BUY on d1
+    d2 = 0.1 * math.expm1(0.03)  # B is below the minimum return on d2: flat
+    assert [p["as_of"] for p in out["curve"]] == ["d1", "d2"]
+    assert [p["trades"] for p in out["curve"]] == [2, 1]
+    assert out["curve"][-1]["equity"] == pytest.approx(1_000.0 * (1 + d1) * (1 + d2))
+    assert out["by_ticker"]["A"]["pnl"] == pytest.approx(100.0 * (math.expm1(0.02) + math.expm1(0.03)))
+    assert out["by_ticker"]["B"] == {"rows": 2, "trades": 1, "pnl": pytest.approx(100.0 * math.expm1(-0.01))}
+    summary = evaluate(frame, 0.5, 0.002, cost_model=FREE, notional=100.0, position_fraction=0.1)
+    assert out["curve"][-1]["equity"] / 1_000.0 - 1 == pytest.approx(summary["total_return"], abs=1e-6)
