@@ -226,7 +226,8 @@ def test_incidents_since_lists_one_kind_oldest_first_with_its_details(state_back
     outbox = Outbox()
     outbox.add_incident(miss("r1", diagnosis="extract slow"))
     warning = Incident(kind="sla_warning", dedup_key="pmx-sla/d/s/r2", severity="warning", summary="may be late",
-                       dag_id="d", run_id="r2", details={"sla": "s", "projected_finish": "2026-03-02T10:09:00Z"})
+                       dag_id="d", run_id="r2", details={"sla": "s", "deadline": "2026-03-02T10:05:00Z",
+                                                         "projected_finish": "2026-03-02T10:09:00Z"})
     outbox.add_incident(warning)
     outbox.add_incident(miss("r3"))
     with outbox.transaction() as conn:  # raw access: r3 was submitted an hour ago
