@@ -8,6 +8,7 @@ per-SLA ``schedule:``) or from the file it names in ``schedules_file:`` (:mod:`a
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 from functools import lru_cache
@@ -240,6 +241,26 @@ def _derive_offset(spec: SlaSpec, schedule_tz: str, file: Path, key: str) -> Sla
     return spec.model_copy(update={"offset": timedelta(minutes=minutes), "timezone": tz})
 
 
+def _check_objective(spec: SlaSpec, schedule_tz: str, file: Path, key: str) -> None:
+    """An objective must leave room for at least one late run in its window, counted on the DAG's schedule."""
+    if spec.objective is None or spec.schedule is None:
+        return
+    from alerts.promql import duration
+    from alerts.sla_schedules import cron_fires
+
+    budget = round(1 - spec.objective, 10)
+    needed = math.ceil(1 / budget - 1e-9)
+    runs = len(cron_fires(spec.schedule, spec.timezone or schedule_tz, spec.error_window, limit=needed))
+    if runs < needed:
+        window = duration(spec.error_window)
+        best = f"at most {1 - 1 / runs:.4g}" if runs > 1 else "none"
+        raise ConfigError(
+            file, f"{key}.objective", spec.objective,
+            f"DAG {spec.dag_id!r} ({spec.schedule!r}) runs {runs} time(s) in {window}: an objective of "
+            f"{spec.objective:g} needs {needed} runs to allow one late run; choose {best} or a longer `slo_window`",
+        )
+
+
 def parse_slas(
     data: dict[str, Any],
     file: Path,
@@ -269,6 +290,7 @@ def parse_slas(
             from alerts.alerting_config import check_channels
 
             check_channels(spec.channels, known_channels, file, f"{key}.channels")
+        _check_objective(spec, schedule_tz, file, key)
         specs.append(_derive_offset(spec, schedule_tz, file, key))
     if schedules.file is not None:
         known = schedules.dag_ids | {s.dag_id for s in specs}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +56,11 @@ def rule_text(spec: SlaSpec) -> str:
 def runs_per_day(schedule: str, timezone: str) -> int:
     """How many times a cron fires on a busy weekday (Wednesday 2026-01-07)."""
     import pendulum
-    from croniter import croniter
+
+    from alerts.sla_schedules import cron_fires
 
     start = pendulum.datetime(2026, 1, 7, tz=timezone)
-    it = croniter(schedule, start - timedelta(seconds=1))
-    count = 0
-    while it.get_next(datetime) < start + timedelta(days=1):
-        count += 1
-        if count > 1440:
-            break
-    return count
+    return len(cron_fires(schedule, timezone, timedelta(days=1), start=start, limit=1441))
 
 
 def rules(slas: list[SlaSpec], runbook: str, timezone: str) -> dict[str, Any]:
@@ -145,37 +140,56 @@ def _stable_runbook_base(config_dir: Path | None) -> str:
             os.environ["AIRFLOW__API__BASE_URL"] = saved
 
 
-def promtool_tests(slas: list[SlaSpec], rules_file: str) -> dict[str, Any]:
-    """promtool unit tests: every SLA's miss alert fires with its labels; nothing fires without a miss."""
-    tests = []
+def _firing(rule: dict[str, Any], value: int) -> list[dict[str, Any]]:
+    """The alert ``rule`` expected firing with ``value``: its labels, its annotations with ``$value`` filled in."""
+    annotations = {k: v.replace("{{ $value }}", str(value)) for k, v in rule["annotations"].items()}
+    return [{"exp_labels": rule["labels"], "exp_annotations": annotations}]
+
+
+def promtool_tests(slas: list[SlaSpec], doc: dict[str, Any], rules_file: str) -> list[dict[str, Any]]:
+    """promtool unit test files of the per-SLA alerts of a rules document: every SLA's miss alert fires on a miss
+    with its labels and annotations and not before; every repeated-miss alert fires on the third miss in 24 h,
+    stays silent on two, and falls silent a day later. Two files: minutes and hours apart (promtool evaluates
+    every rule at every ``evaluation_interval``)."""
+    rules = {r["alert"]: r for g in doc["groups"] if g["name"] == "pmx-sla-generated" for r in g["rules"]}
+    tests, daily = [], []
     for spec in slas:
         series = (
             f'pmx_sla_misses_total{{dag_id="{spec.dag_id}",sla="{spec.name}",severity="{spec.severity}"}}'
         )
+        missed = rules[f"PmxSlaMissed_{spec.name}"]
         tests.append(
             {
+                "name": f"SLA {spec.name}: one miss",
                 "interval": "1m",
                 "input_series": [{"series": series, "values": "_x5 1 1 1 1 1"}],
                 "alert_rule_test": [
-                    {"eval_time": "3m", "alertname": f"PmxSlaMissed_{spec.name}", "exp_alerts": []},
-                    {
-                        "eval_time": "7m",
-                        "alertname": f"PmxSlaMissed_{spec.name}",
-                        "exp_alerts": [
-                            {
-                                "exp_labels": {
-                                    "severity": spec.severity,
-                                    "sla": spec.name,
-                                    "dag_id": spec.dag_id,
-                                    "routed_by": ROUTED_BY,
-                                }
-                            }
-                        ],
-                    },
+                    {"eval_time": "3m", "alertname": missed["alert"], "exp_alerts": []},
+                    {"eval_time": "7m", "alertname": missed["alert"], "exp_alerts": _firing(missed, 1)},
                 ],
             }
         )
-    return {"rule_files": [rules_file], "evaluation_interval": "1m", "tests": tests}
+        repeated = rules.get(f"PmxSlaMissedRepeatedly_{spec.name}")
+        if repeated is None:
+            continue
+        for misses in (REPEAT_MISSES - 1, REPEAT_MISSES):
+            expected = _firing(repeated, misses) if misses >= REPEAT_MISSES else []
+            daily.append(
+                {
+                    "name": f"SLA {spec.name}: {misses} misses in 24 h",
+                    "interval": "1h",
+                    "input_series": [{"series": series, "values": f"_x2 1+1x{misses - 1} {misses}x30"}],
+                    "alert_rule_test": [
+                        {"eval_time": "1h", "alertname": repeated["alert"], "exp_alerts": []},
+                        {"eval_time": f"{1 + misses}h", "alertname": repeated["alert"], "exp_alerts": expected},
+                        {"eval_time": f"{2 + misses + 24}h", "alertname": repeated["alert"], "exp_alerts": []},
+                    ],
+                }
+            )
+    return [
+        {"rule_files": [rules_file], "evaluation_interval": "1m", "tests": tests},
+        {"rule_files": [rules_file], "evaluation_interval": "1h", "tests": daily},
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

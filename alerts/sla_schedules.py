@@ -9,6 +9,7 @@ a YAML file (``schedules_file:``, relative to the config directory) from which o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -62,6 +63,27 @@ class ScheduleFile(BaseModel):
     @classmethod
     def _zone(cls, value: str | None) -> str | None:
         return check_timezone(value)
+
+
+REFERENCE_WEEK = (2026, 1, 5)  # a Monday: windows counted from here hold whole weeks (weekday crons)
+
+
+def cron_fires(schedule: str, timezone: str, span: timedelta, start: datetime | None = None,
+               limit: int | None = None) -> list[datetime]:
+    """When ``schedule`` fires in ``[start, start + span)`` (default start: Monday 2026-01-05 00:00 in
+    ``timezone``), at most ``limit`` times."""
+    import pendulum
+    from croniter import croniter
+
+    begin = start or pendulum.datetime(*REFERENCE_WEEK, tz=timezone)
+    it = croniter(schedule, begin - timedelta(seconds=1))
+    out: list[datetime] = []
+    while limit is None or len(out) < limit:
+        fire = it.get_next(datetime)
+        if fire >= begin + span:
+            break
+        out.append(fire)
+    return out
 
 
 @dataclass(frozen=True)

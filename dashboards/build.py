@@ -13,7 +13,7 @@ from pathlib import Path
 
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from dashboards import dag_health, data_pipeline, platform, sla, trading
+from dashboards import dag_health, data_pipeline, platform, sla, slo, trading
 
 JSON_DIR = Path(__file__).resolve().parent / "json"
 
@@ -25,14 +25,27 @@ def configured_sla_names() -> list[str]:
     return sla_names()
 
 
-def dashboards(sla_names: Sequence[str] | None = None) -> dict[str, dict[str, object]]:
-    """All dashboards as JSON-ready dicts, keyed by file stem (SLA picker from ``config/slas.yml`` by default)."""
+def configured_slo_names() -> list[str]:
+    """The SLAs of ``config/slas.yml`` that have an ``objective`` (the SLO dashboard's picker)."""
+    from alerts.sla_config import load_slas
+
+    return [s.name for s in load_slas() if s.objective is not None]
+
+
+def dashboards(
+    sla_names: Sequence[str] | None = None, slo_names: Sequence[str] | None = None
+) -> dict[str, dict[str, object]]:
+    """All dashboards as JSON-ready dicts, keyed by file stem (SLA and SLO pickers from ``config/slas.yml`` by
+    default)."""
     if sla_names is None:
         sla_names = configured_sla_names()
+    if slo_names is None:
+        slo_names = configured_slo_names()
     builders: dict[str, Callable[[], object]] = {
         "airflow-platform": platform.build,
         "dag-health": dag_health.build,
         "sla-alerting": lambda: sla.build(sla_names),
+        "slo": lambda: slo.build(slo_names),
         "data-pipeline": data_pipeline.build,
         "trading": trading.build,
     }

@@ -1,15 +1,33 @@
 """Synthetic StatsD traffic shaped like Airflow 3.3 (InfluxDB tags, plus the legacy dotted duplicates) and
-the project's ``pmx.*`` metrics: every metric the dashboards and Prometheus rules use (tests, benchmarks)."""
+the project's ``pmx.*`` metrics: every metric the dashboards and Prometheus rules use (tests, benchmarks).
+
+SLA misses carry the SLAs of ``config/slas.yml`` (the router only counts configured SLAs), and every SLA's DAG
+finishes runs, so the generated SLO rules (joined on the configured ``dag_id``/``sla``) see real names: every
+other SLA misses, the rest are on time (an SLI of 0).
+"""
 
 from __future__ import annotations
 
 import random
 import time
 from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
 
 DAGS = {"etl_daily": ["extract", "validate", "load"], "trader": ["signals", "execute"], "maint": ["vacuum"]}
 TICKERS = ("AAPL", "MSFT", "SPY")
-SLAS = (("etl_daily", "data_by_0700", "warning"), ("trader", "cycle_30m", "critical"))
+SLA_FILE = Path(__file__).resolve().parents[2] / "config" / "slas.yml"
+
+
+def configured_slas(path: Path = SLA_FILE) -> tuple[tuple[str, str, str], ...]:
+    """``(dag_id, sla, severity)`` of every SLA in ``path``, in file order."""
+    slas = yaml.safe_load(path.read_text(encoding="utf-8"))["slas"]
+    return tuple((body["dag_id"], name, body["severity"]) for name, body in slas.items())
+
+
+SLAS = configured_slas()
+MISSING = SLAS[::2]  # these SLAs miss every loop; the others never do
 
 
 def airflow_lines(rng: random.Random) -> list[str]:
@@ -66,6 +84,19 @@ def airflow_lines(rng: random.Random) -> list[str]:
         "airflow.triggers.blocked_main_thread:1|c",
     ]
     lines += _dag_runs(rng)
+    lines += _sla_dag_runs(rng)
+    return lines
+
+
+def _sla_dag_runs(rng: random.Random) -> list[str]:
+    """One finished scheduled run of each SLA's DAG (the SLO denominator), tagged and legacy."""
+    lines = []
+    for dag in sorted({dag for dag, _, _ in SLAS} - set(DAGS)):
+        ms = rng.uniform(10_000, 400_000)
+        lines += [
+            f"airflow.dagrun.duration.success,dag_id={dag},run_type=scheduled:{ms:.3f}|ms",
+            f"airflow.dagrun.duration.success.{dag}:{ms:.3f}|ms",
+        ]
     return lines
 
 
@@ -129,7 +160,7 @@ def pmx_lines(rng: random.Random, now: float | None = None) -> list[str]:
         f"pmx.listener.hook_latency,hook=on_task_instance_success:{rng.uniform(0.1, 9):.3f}|ms",
         "pmx.observability.failure,component=lineage,reason=transport:1|c",
     ]
-    for dag, sla, severity in SLAS:
+    for dag, sla, severity in MISSING:
         lines += [
             f"pmx.sla.miss,dag_id={dag},sla={sla},severity={severity}:1|c",
             f"pmx.sla.resolved,dag_id={dag},sla={sla}:1|c",

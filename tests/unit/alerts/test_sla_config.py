@@ -12,6 +12,7 @@ import yaml
 
 from alerts import alerting_config
 from alerts.sla_config import load_sla_config, parse_duration, sla_names
+from alerts.sla_schedules import cron_fires
 from foundation.config_loader import ConfigError
 from foundation.paths import REPO_ROOT
 from orchestration.config import load_orchestration
@@ -188,6 +189,27 @@ BAD_ENTRIES = [
         "`slo_window` needs an `objective`",
     ),
     (
+        "objective-tighter-than-the-run-count",
+        lambda d: d["slas"]["daily_etl_ready"].update(objective=0.99),
+        "slas.daily_etl_ready.objective",
+        "0.99",
+        "runs 20 time(s) in 28d: an objective of 0.99 needs 100 runs to allow one late run; choose at most 0.95",
+    ),
+    (
+        "slo-window-too-short-for-a-daily-dag",
+        lambda d: d["slas"]["env_sanity_gate"].update(slo_window="7d"),
+        "slas.env_sanity_gate.objective",
+        "0.95",
+        "runs 5 time(s) in 7d",
+    ),
+    (
+        "objective-on-a-weekly-dag",
+        lambda d: d["slas"]["ts_threshold_sweep_done"].update(objective=0.9),
+        "slas.ts_threshold_sweep_done.objective",
+        "0.9",
+        "runs 4 time(s) in 28d: an objective of 0.9 needs 10 runs",
+    ),
+    (
         "budget-unknown-dag",
         lambda d: d["task_budgets"][0].update(dag_id="nope"),
         "task_budgets[0].dag_id",
@@ -226,3 +248,23 @@ def test_time_of_day_offsets_follow_the_schedule(pmx_home: Path) -> None:
     assert budgets["env_sanity_gate"] == timedelta(minutes=15)  # 05:00 -> 05:15
     assert budgets["nightly_backfill_done"] == timedelta(minutes=85)  # 02:05 -> 03:30
     assert budgets["portfolio_master_premarket"] == timedelta(hours=4, minutes=25)
+
+
+@pytest.mark.parametrize(
+    ("sla", "objective", "window"),
+    [("daily_etl_ready", 0.95, "28d"), ("ts_threshold_sweep_done", 0.75, "28d"), ("auto_trader_cycle", 0.999, "56d")],
+    ids=["daily-one-miss-a-month", "weekly-one-miss-in-four", "half-hourly-two-months"],
+)
+def test_an_objective_that_allows_one_late_run_loads(
+    pmx_home: Path, tmp_path: Path, sla: str, objective: float, window: str
+) -> None:
+    directory = _broken_config(tmp_path, lambda d: d["slas"][sla].update(objective=objective, slo_window=window))
+    spec = load_sla_config(directory).by_name(sla)
+    assert spec is not None and spec.objective == objective and spec.error_window == parse_duration(window)
+
+
+def test_cron_fires_counts_from_a_monday_in_the_schedule_timezone() -> None:
+    fires = cron_fires("15 5 * * 1-5", "America/New_York", timedelta(days=7))
+    assert [f.strftime("%a %H:%M") for f in fires] == [f"{d} 05:15" for d in ("Mon", "Tue", "Wed", "Thu", "Fri")]
+    assert len(cron_fires("*/30 7-20 * * 1-5", "UTC", timedelta(days=28))) == 28 * 20
+    assert len(cron_fires("5 * * * *", "UTC", timedelta(days=28), limit=100)) == 100

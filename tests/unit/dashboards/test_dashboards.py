@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -105,3 +106,43 @@ def test_committed_json_is_valid_json() -> None:
     for path in COMMITTED.glob("*.json"):
         board = json.loads(path.read_text(encoding="utf-8"))
         assert board["schemaVersion"] >= 39
+
+
+def test_slo_dashboard_shows_objective_sli_budget_and_every_burn_window() -> None:
+    """One picker value per SLO of config/slas.yml; the panels read the generated SLO rules, one panel per
+    burn-rate window pair of the alerts."""
+    from alerts.sla_config import load_slas
+    from alerts.slo_rules import PAGE, TICKET
+
+    board = BOARDS["slo"]
+    variable = {v["name"]: v for v in board["templating"]["list"]}["sla"]
+    assert variable["query"] == ",".join(sorted(s.name for s in load_slas() if s.objective is not None))
+    titles = [p["title"] for p in _panels(board)]
+    assert {"Objective", "SLI: runs on time over the SLO window", "Error budget remaining"} <= set(titles)
+    for pair in (*PAGE.pairs, *TICKET.pairs):
+        panel = next(p for p in _panels(board) if f"over {pair.long} and {pair.short}" in p["title"])
+        exprs = [t["expr"] for t in panel["targets"]]
+        assert [f"rate{pair.long}{{" in exprs[0], f"rate{pair.short}{{" in exprs[1]] == [True, True]
+
+
+def test_slo_dashboard_queries_only_recorded_slo_series() -> None:
+    """Every ``pmx:`` series an SLO panel reads is recorded by a rule file Prometheus loads."""
+    from tests.harness.promql_probe import recording_rules
+
+    recorded = {q.title.split(" #")[0] for q in recording_rules()}
+    used = {
+        name
+        for p in _panels(BOARDS["slo"])
+        for t in p["targets"]
+        for name in re.findall(r"pmx:[a-z0-9_:]+", t["expr"])
+    }
+    assert used and used <= recorded, sorted(used - recorded)
+
+
+def test_the_prometheus_probe_collects_the_slo_dashboard() -> None:
+    """The integration test proves every dashboard's queries: the SLO board is among them."""
+    sources = {q.source for q in panel_queries()}
+    assert {"slo", "sla-alerting"} <= sources
+    assert len([q for q in panel_queries() if q.source == "slo"]) == sum(
+        len(p["targets"]) for p in _panels(BOARDS["slo"])
+    )
