@@ -34,9 +34,9 @@ def masked(incident: Incident) -> Incident:
 
 
 def headline(incident: Incident) -> str:
-    """One-line title: ``[CRITICAL] summary``, ``[RECOVERED] summary`` (SLA) or ``[RESOLVED] summary``."""
+    """One-line title: ``[CRITICAL] summary``, ``[RECOVERED] summary`` (SLA, freshness) or ``[RESOLVED] summary``."""
     if incident.kind in RESOLVES:
-        tag = "RECOVERED" if incident.kind == "sla_recovered" else "RESOLVED"
+        tag = "RECOVERED" if incident.kind in ("sla_recovered", "freshness_recovered") else "RESOLVED"
     else:
         tag = incident.severity.upper()
     return f"[{tag}] {incident.summary}"

@@ -146,6 +146,27 @@ class Outbox:
             self._insert_incident(conn, recovery, late_seconds)
             return self._incident_id(conn, recovery.kind, recovery.dedup_key)
 
+    def open_incidents(self, kind: str) -> list[dict[str, Any]]:
+        """Unresolved incidents of ``kind`` (e.g. ``freshness_miss``): id, dedup_key, sla, payload; oldest first."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT id, dedup_key, sla, payload FROM incidents WHERE kind = ? AND resolved_at IS NULL ORDER BY id",
+                (kind,),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def resolve_incident(self, incident_id: int, resolution: Incident, late_seconds: float | None = None) -> int | None:
+        """Mark an incident resolved and store its resolution atomically; the resolution's id (None if done)."""
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE incidents SET resolved_at = ?, late_seconds = ? WHERE id = ? AND resolved_at IS NULL",
+                (time.time(), late_seconds, incident_id),
+            )
+            if cur.rowcount != 1:
+                return None
+            self._insert_incident(conn, resolution, late_seconds)
+            return self._incident_id(conn, resolution.kind, resolution.dedup_key)
+
     def set_run_state(self, incident_id: int, state: str | None) -> None:
         """Remember the last run state seen for an open SLA miss."""
         with self.transaction() as conn:

@@ -4,7 +4,8 @@
 ``alerts-worker``, so ``make run`` / ``make up`` and the integration tests run it). One worker owns an
 outbox at a time (an exclusive lock file); a second one waits as a standby. Each loop: plan deliveries of
 new incidents, claim due deliveries into a thread pool (a hanging endpoint occupies one slot, not the loop),
-and every few seconds resolve misses whose run has succeeded, check task budgets and publish outbox gauges.
+and every few seconds resolve misses whose run has succeeded, check task budgets and data freshness
+(:mod:`alerts.freshness_check`), and publish outbox gauges.
 
 Other commands: ``--once`` (one pass, for scripts), ``--list`` (deliveries and dead letters),
 ``--replay-dead-letters [ID ...]``.
@@ -31,6 +32,7 @@ from alerts.outbox import Outbox
 from foundation.failures import report_failure
 
 if TYPE_CHECKING:
+    from alerts.freshness_check import AssetEventSource
     from alerts.recovery import RunSource
 
 
@@ -43,13 +45,15 @@ def _log() -> Any:
 class OutboxWorker:
     """Delivers one outbox until stopped."""
 
-    def __init__(self, outbox: Outbox | None = None, runs: RunSource | None = None) -> None:
+    def __init__(self, outbox: Outbox | None = None, runs: RunSource | None = None,
+                 assets: AssetEventSource | None = None) -> None:
         self.config = load_alerting()
         preload(self.config)
         self.outbox = outbox or Outbox()
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{time.time():.0f}"
         self.deliverer = Deliverer(self.outbox, self.config, build_channels(self.config), self.owner)
         self.runs = runs
+        self.assets = assets
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self.pool = ThreadPoolExecutor(
@@ -146,6 +150,16 @@ class OutboxWorker:
             check_task_budgets(load_sla_config().task_budgets, runs, self.config.link_base(), runbook_base())
         except Exception as exc:
             report_failure("alerts", "run_check", exc, level="error")
+        self.check_freshness()
+
+    def check_freshness(self) -> None:
+        """Judge the freshness SLAs on Airflow's Asset events (docs/slas.md#freshness); failures are counted."""
+        try:
+            from alerts.freshness_check import AirflowAssets, run_freshness_check
+
+            run_freshness_check(self.outbox, self.assets or AirflowAssets())
+        except Exception as exc:
+            report_failure("alerts", "freshness_check", exc, level="error")
 
     def publish_gauges(self) -> dict[str, float]:
         """Outbox depth, oldest undelivered age and per-SLA lateness of open misses as StatsD gauges."""
