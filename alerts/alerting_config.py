@@ -78,7 +78,7 @@ class WorkerConfig(Strict):
     poll_interval_seconds: float = Field(default=0.2, gt=0, le=10)
     concurrency: int = Field(default=8, ge=1, le=64)
     lease_seconds: float = Field(default=120.0, gt=0)
-    run_check_interval_seconds: float = Field(default=2.0, gt=0)  # recoveries and task budgets
+    run_check_interval_seconds: float = Field(default=2.0, gt=0)  # recoveries, task budgets, freshness
     metrics_interval_seconds: float = Field(default=10.0, gt=0)
     heartbeat_seconds: float = Field(default=15.0, gt=0)  # the stack's "last seen alive" (docs/slas.md)
     outage_after_seconds: float = Field(default=120.0, gt=0)  # a longer gap between beats is an outage

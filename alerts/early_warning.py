@@ -150,12 +150,12 @@ class EarlyWarning:
             end = run.end if run is not None else None
             if run is not None and run.state == "success" and end and deadline and end <= deadline:
                 resolution = cleared_incident(warning, end)
-                resolution_id = self.outbox.close(row["id"], resolution)
+                resolution_id = self.outbox.resolve_incident(row["id"], resolution)
                 if resolution_id is not None:
                     submit_effects(resolution, resolution_id, True)
                     cleared += 1
             elif run is None or (deadline is not None and now > deadline + CLOSE_AFTER):
-                self.outbox.close(row["id"])
+                self.outbox.resolve_incident(row["id"])
         return cleared
 
     def diagnosed(self, incident: Incident, now: datetime | None = None) -> Incident:

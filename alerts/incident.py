@@ -14,12 +14,13 @@ SEVERITIES: tuple[str, ...] = ("critical", "error", "warning", "info")
 # the kinds the router knows; other kinds are accepted and routed by severity like "error_threshold"
 KINDS: tuple[str, ...] = (
     "sla_miss", "sla_recovered", "sla_warning", "sla_warning_cleared", "task_budget", "error_threshold",
-    "error_threshold_resolved", "test",
+    "error_threshold_resolved", "test", "freshness_miss", "freshness_recovered",
 )
 # A resolution closes the incident of the kind it maps to, with the same dedup key, on the channels that
 # incident reached (PagerDuty: a ``resolve`` event; chat and email: a resolved message).
 RESOLVES: dict[str, str] = {
     "sla_recovered": "sla_miss", "sla_warning_cleared": "sla_warning", "error_threshold_resolved": "error_threshold",
+    "freshness_recovered": "freshness_miss",
 }
 # Storing an incident of the key kind closes the open incident of the value kind with the same dedup key without
 # a message of its own: the SLA miss continues the thread its early warning opened (docs/slas.md#early-warning).
@@ -37,8 +38,9 @@ class Incident:
 
     ``dedup_key`` identifies the incident across retries and re-submissions: the same ``(kind, dedup_key)``
     is stored once and delivered once per channel; PagerDuty uses it as its ``dedup_key`` (SLA misses:
-    ``pmx-sla/<dag_id>/<sla>/<run_id>``). ``links`` maps a label to a URL (run, runbook, ...); ``details``
-    is JSON-serializable context, free-form except for SLA incidents (:mod:`alerts.sla_details`: checked here).
+    ``pmx-sla/<dag_id>/<sla>/<run_id>``; freshness misses: ``pmx-freshness/<sla>/<due instant>``). ``links`` maps
+    a label to a URL (run, runbook, ...); ``details`` is JSON-serializable context, free-form except for SLA and
+    freshness incidents (:mod:`alerts.sla_details`: checked here).
     Secrets must never be put in any field.
     """
 

@@ -21,7 +21,7 @@ SLACK_EMOJI = {
     "warning": ":warning:",
     "info": ":information_source:",
 }
-RESOLVED_TAGS = {"sla_recovered": "RECOVERED", "sla_warning_cleared": "CLEARED"}
+RESOLVED_TAGS = {"sla_recovered": "RECOVERED", "freshness_recovered": "RECOVERED", "sla_warning_cleared": "CLEARED"}
 LINK_TEXT = {"run": "DAG run", "runbook": "Runbook", "sla_misses": "SLA misses"}
 
 
@@ -35,7 +35,7 @@ def masked(incident: Incident) -> Incident:
 
 
 def headline(incident: Incident) -> str:
-    """One-line title: ``[CRITICAL] summary``, ``[RECOVERED] summary`` (SLA) or ``[RESOLVED] summary``."""
+    """One-line title: ``[CRITICAL] summary``, ``[RECOVERED] summary`` (SLA, freshness) or ``[RESOLVED] summary``."""
     if incident.kind in RESOLVES:
         tag = RESOLVED_TAGS.get(incident.kind, "RESOLVED")
     elif incident.kind == "sla_warning":

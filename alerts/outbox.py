@@ -120,28 +120,6 @@ class Outbox:
             conn.execute("UPDATE incidents SET summary = ?, payload = ? WHERE id = ? AND routed_at IS NULL",
                          (incident.summary, incident.to_json(), incident_id))
 
-    def open_incidents(self, kind: str, submitted_after: float) -> list[dict[str, Any]]:
-        """Unresolved incidents of ``kind`` submitted after ``submitted_after``: id, payload, dag_id, run_id."""
-        with self.connect() as conn:
-            rows = conn.execute(
-                "SELECT id, payload, dag_id, run_id FROM incidents WHERE kind = ? AND resolved_at IS NULL "
-                "AND submitted_at > ?", (kind, submitted_after),
-            ).fetchall()
-        return [dict(r) for r in rows]
-
-    def close(self, incident_id: int, resolution: Incident | None = None) -> int | None:
-        """Mark an incident resolved and store its ``resolution`` (if any) atomically; the resolution's id.
-
-        None when the incident was already resolved (or when there is no resolution to store).
-        """
-        with self.transaction() as conn:
-            cur = conn.execute("UPDATE incidents SET resolved_at = ? WHERE id = ? AND resolved_at IS NULL",
-                               (time.time(), incident_id))
-            if cur.rowcount != 1 or resolution is None:
-                return None
-            self._insert_incident(conn, resolution)
-            return self._incident_id(conn, resolution.kind, resolution.dedup_key)
-
     def incident(self, incident_id: int) -> dict[str, Any] | None:
         """One incident row as a dict."""
         with self.connect() as conn:
@@ -176,6 +154,32 @@ class Outbox:
                 return None
             self._insert_incident(conn, recovery, late_seconds)
             return self._incident_id(conn, recovery.kind, recovery.dedup_key)
+
+    def open_incidents(self, kind: str, submitted_after: float = 0.0) -> list[dict[str, Any]]:
+        """Unresolved incidents of ``kind`` submitted after ``submitted_after``, oldest first: id, dedup_key, sla,
+        dag_id, run_id, payload."""
+        with self.connect() as conn:
+            rows = conn.execute(
+                "SELECT id, dedup_key, sla, dag_id, run_id, payload FROM incidents WHERE kind = ? "
+                "AND resolved_at IS NULL AND submitted_at > ? ORDER BY id", (kind, submitted_after),
+            ).fetchall()
+        return [dict(r) for r in rows]
+
+    def resolve_incident(self, incident_id: int, resolution: Incident | None = None,
+                         late_seconds: float | None = None) -> int | None:
+        """Mark an incident resolved and store its ``resolution`` (if any) atomically; the resolution's id.
+
+        None when the incident was already resolved, or when it is closed without a resolution (no message).
+        """
+        with self.transaction() as conn:
+            cur = conn.execute(
+                "UPDATE incidents SET resolved_at = ?, late_seconds = ? WHERE id = ? AND resolved_at IS NULL",
+                (time.time(), late_seconds, incident_id),
+            )
+            if cur.rowcount != 1 or resolution is None:
+                return None
+            self._insert_incident(conn, resolution, late_seconds)
+            return self._incident_id(conn, resolution.kind, resolution.dedup_key)
 
     def set_run_state(self, incident_id: int, state: str | None) -> None:
         """Remember the last run state seen for an open SLA miss."""

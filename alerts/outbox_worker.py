@@ -4,7 +4,8 @@
 ``alerts-worker``, so ``make run`` / ``make up`` and the integration tests run it). One worker owns an
 outbox at a time (an exclusive lock file); a second one waits as a standby. Each loop: plan deliveries of
 new incidents, claim due deliveries into a thread pool (a hanging endpoint occupies one slot, not the loop),
-and every few seconds resolve misses whose run has succeeded, check task budgets and publish outbox gauges.
+and every few seconds resolve misses whose run has succeeded, check task budgets and data freshness
+(:mod:`alerts.freshness_check`), and publish outbox gauges.
 
 Other commands: ``--once`` (one pass, for scripts), ``--list`` (deliveries and dead letters),
 ``--replay-dead-letters [ID ...]``.
@@ -32,6 +33,7 @@ from foundation.failures import report_failure
 
 if TYPE_CHECKING:
     from alerts.early_warning import EarlyWarning
+    from alerts.freshness_check import AssetEventSource
     from alerts.incident import Incident
     from alerts.recovery import RunSource
     from alerts.run_facts import RunFactSource
@@ -47,7 +49,7 @@ class OutboxWorker:
     """Delivers one outbox until stopped."""
 
     def __init__(self, outbox: Outbox | None = None, runs: RunSource | None = None,
-                 facts: RunFactSource | None = None) -> None:
+                 facts: RunFactSource | None = None, assets: AssetEventSource | None = None) -> None:
         self.config = load_alerting()
         preload(self.config)
         self.outbox = outbox or Outbox()
@@ -57,6 +59,7 @@ class OutboxWorker:
         self._early_warning: EarlyWarning | None = None
         self.deliverer = Deliverer(self.outbox, self.config, build_channels(self.config), self.owner,
                                    enrich=self._diagnosed)
+        self.assets = assets
         self.stop_event = threading.Event()
         self.wake = threading.Event()
         self.pool = ThreadPoolExecutor(
@@ -158,6 +161,7 @@ class OutboxWorker:
             self.early_warning().check()
         except Exception as exc:
             report_failure("alerts", "early_warning", exc, level="error")
+        self.check_freshness()
 
     def early_warning(self) -> EarlyWarning:
         """The early-warning check of this worker (built on first use: it reads the SLA config's runbook base)."""
@@ -178,6 +182,15 @@ class OutboxWorker:
         if incident.kind not in DIAGNOSED_KINDS:
             return incident
         return self.early_warning().diagnosed(incident)
+
+    def check_freshness(self) -> None:
+        """Judge the freshness SLAs on Airflow's Asset events (docs/slas.md#freshness); failures are counted."""
+        try:
+            from alerts.freshness_check import AirflowAssets, run_freshness_check
+
+            run_freshness_check(self.outbox, self.assets or AirflowAssets())
+        except Exception as exc:
+            report_failure("alerts", "freshness_check", exc, level="error")
 
     def publish_gauges(self) -> dict[str, float]:
         """Outbox depth, oldest undelivered age and per-SLA lateness of open misses as StatsD gauges."""

@@ -13,39 +13,22 @@ import re
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from alerts.durations import Duration
+from alerts.durations import parse_duration as parse_duration  # re-exported: the SLA tests and tools use it
+from alerts.freshness_config import FreshnessConfig, parse_freshness
 from alerts.sla_schedules import DEFAULT_TIMEZONE, Schedules, check_cron, check_timezone, load_schedules
 from foundation import paths
 from foundation.config_loader import ConfigError, Strict, read_yaml, validate
 from foundation.severity import Severity
 
 Reference = Literal["scheduled", "queued", "time_of_day", "average_runtime"]
-_DURATION = re.compile(r"^\s*" + "".join(rf"(?:(\d+(?:\.\d+)?){unit})?\s*" for unit in "dhms") + "$")
 DEFAULT_SLO_WINDOW = timedelta(days=28)
 MIN_WARNED_BUDGET = timedelta(minutes=5)  # shorter budgets get no early warning unless warning_margin says so
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-
-
-def parse_duration(value: Any) -> timedelta:
-    """``"45m"``, ``"1h30m"``, ``"90s"``, ``"28d"`` (or a timedelta) -> timedelta; zero, negative or no unit: error."""
-    if isinstance(value, timedelta):
-        delta = value
-    elif isinstance(value, str) and value.strip().startswith("-"):
-        raise ValueError(f"must be positive, got {value!r}")
-    elif isinstance(value, str) and (m := _DURATION.match(value)) and any(m.groups()):
-        d, h, mi, s = (float(g) if g else 0.0 for g in m.groups())
-        delta = timedelta(days=d, hours=h, minutes=mi, seconds=s)
-    else:
-        raise ValueError(f"expected a duration with units such as '45m', '1h30m' or '90s', got {value!r}")
-    if delta <= timedelta(0):
-        raise ValueError(f"must be positive, got {value!r}")
-    return delta
-
-
-Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
 class SlaSpec(Strict):
@@ -159,6 +142,7 @@ class SlaFile(BaseModel):
     schedules_file: str | None = Field(default=None, min_length=1)  # relative to the config directory
     slas: dict[str, dict[str, Any]]
     task_budgets: list[TaskBudget] = Field(default_factory=list)
+    freshness: dict[str, Any] | None = None  # data freshness SLAs (alerts.freshness_config)
 
     @field_validator("timezone")
     @classmethod
@@ -175,6 +159,7 @@ class SlaConfig(BaseModel):
     slas: tuple[SlaSpec, ...]
     task_budgets: tuple[TaskBudget, ...] = ()
     timezone: str | None = None  # the schedules' timezone when configured (the SLA view shows times in it)
+    freshness: FreshnessConfig = FreshnessConfig()  # data freshness SLAs (docs/slas.md#freshness)
 
     def for_dag(self, dag_id: str) -> list[SlaSpec]:
         """The SLAs of one DAG (usually one)."""
@@ -297,9 +282,10 @@ def parse_slas(
         for i, budget in enumerate(raw.task_budgets):
             if budget.dag_id not in known:
                 raise ConfigError(file, f"task_budgets[{i}].dag_id", budget.dag_id, "unknown DAG")
+    freshness = parse_freshness(raw.freshness, file, known_channels, {s.name for s in specs})
     return SlaConfig(
         runbook_base_url=raw.runbook_base_url, slas=tuple(specs), task_budgets=tuple(raw.task_budgets),
-        timezone=raw.timezone or schedules.timezone,
+        timezone=raw.timezone or schedules.timezone, freshness=freshness,
     )
 
 

@@ -3,7 +3,9 @@
 An ``sla_miss`` carries its SLA name (required: the outbox's ``sla`` column, the ``sla.miss`` metric tag,
 the recovery), its deadline (ISO-8601 UTC with ``Z``, or None: the ``deadline_at`` column, lateness, the
 message's *Deadline* field) and optionally the SLA's own ``channels`` (routing overrides the severity's
-route). An ``sla_recovered`` adds when the run finished and how late it was (*Late by*). :func:`check_details`
+route). An ``sla_recovered`` adds when the run finished and how late it was (*Late by*). A ``freshness_miss``
+names its freshness SLA, asset and due instant (``deadline``); a ``freshness_recovered`` the newer event that
+closed it (:mod:`alerts.freshness`). :func:`check_details`
 enforces this when an :class:`alerts.incident.Incident` is built; the builders fill the TypedDicts below.
 """
 
@@ -14,6 +16,7 @@ from typing import Any, NotRequired, TypedDict
 
 SLA_MISS, SLA_RECOVERED = "sla_miss", "sla_recovered"
 SLA_WARNING, SLA_WARNING_CLEARED = "sla_warning", "sla_warning_cleared"
+FRESHNESS_MISS, FRESHNESS_RECOVERED = "freshness_miss", "freshness_recovered"
 
 Downtime = TypedDict("Downtime", {"from": str | None, "until": str | None})
 
@@ -55,10 +58,50 @@ class SlaRecoveryDetails(TypedDict):
     missed_at: str | None
 
 
+class FreshnessMissDetails(TypedDict):
+    """``details`` of a ``freshness_miss`` (alerts.freshness.miss_incident), in message order."""
+
+    sla: str
+    asset: str
+    deadline: str | None  # the due instant (ISO-8601 UTC): part of the dedup key
+    due_at_local: str
+    last_event: str | None
+    last_event_local: str
+    age_seconds: float
+    age_text: str
+    overdue_seconds: float
+    rule: str  # max_age | newer_than
+    reference: str | None
+    reference_event: str | None
+    calendar: str
+    timezone: str
+    detected_at: str | None
+    description: str
+    runbook: str
+    channels: NotRequired[list[str]]
+
+
+class FreshnessRecoveryDetails(TypedDict):
+    """``details`` of a ``freshness_recovered`` (alerts.freshness.recovered_incident), in message order."""
+
+    sla: str | None
+    asset: str
+    deadline: str | None
+    new_event: str | None
+    new_event_local: str
+    late_seconds: float
+    late_text: str
+    missed_at: str | None
+    state_now: str
+
+
 REQUIRED: dict[str, tuple[str, ...]] = {
     SLA_MISS: ("sla",), SLA_RECOVERED: (),
     SLA_WARNING: ("sla", "deadline", "projected_finish"), SLA_WARNING_CLEARED: (),
+    FRESHNESS_MISS: ("sla", "asset", "deadline"), FRESHNESS_RECOVERED: ("sla", "asset"),
 }
+# kinds whose ``sla`` must be a name
+NAMED: tuple[str, ...] = (SLA_MISS, SLA_WARNING, FRESHNESS_MISS, FRESHNESS_RECOVERED)
 
 
 def _fail(kind: str, key: str, why: str) -> ValueError:
@@ -78,8 +121,11 @@ def check_details(kind: str, details: Mapping[str, Any]) -> None:
         if key not in details:
             raise _fail(kind, key, "is required")
     sla = details.get("sla")
-    if (sla is None and kind in (SLA_MISS, SLA_WARNING)) or (sla is not None and not (isinstance(sla, str) and sla)):
+    if (sla is None and kind in NAMED) or (sla is not None and not (isinstance(sla, str) and sla)):
         raise _fail(kind, "sla", f"= {sla!r}: must be the SLA name")
+    asset = details.get("asset")
+    if kind in (FRESHNESS_MISS, FRESHNESS_RECOVERED) and not (isinstance(asset, str) and asset):
+        raise _fail(kind, "asset", f"= {asset!r}: must be the asset name or URI")
     _check_time(kind, "deadline", details.get("deadline"))
     channels = details.get("channels")
     if channels is not None and (not isinstance(channels, list) or not all(isinstance(c, str) for c in channels)):
