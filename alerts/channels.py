@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from alerts.incident import RESOLVES
 from alerts.messages import email_message, pagerduty_event, slack_message
 from foundation.redaction import bounded, register_secret
 
@@ -28,6 +29,9 @@ if TYPE_CHECKING:
 
 Result = Literal["delivered", "retry", "dead_letter", "not_configured"]
 RETRYABLE_4XX = frozenset({408, 425, 429})
+# kinds that follow an earlier message of the same dedup key: posted in its Slack thread (Web API mode)
+FOLLOW_UP_KINDS = frozenset({"sla_miss", *RESOLVES})
+THREAD_LOOKBACK_SECONDS = 7 * 86400  # how far back the first message of a thread is looked for
 SLACK_PERMANENT_ERRORS = frozenset(
     {
         "channel_not_found",
@@ -135,6 +139,10 @@ class SlackChannel(Channel):
         register_secret(getattr(hook.client, "token", None))
         from slack_sdk.errors import SlackApiError
 
+        if incident.kind in FOLLOW_UP_KINDS:
+            parent = self._thread_parent(hook, incident)
+            if parent:  # in the thread the first message of this dedup key opened, and in the channel too
+                message.update(thread_ts=parent, reply_broadcast=True)
         try:
             hook.client.chat_postMessage(channel=self.spec.channel, **message)
         except SlackApiError as exc:
@@ -149,18 +157,35 @@ class SlackChannel(Channel):
             return classify_status(status, error or "slack api error", self.config)
         return Outcome("delivered", "", 200)
 
+    def _history(self, hook: Any, oldest: float) -> list[dict[str, Any]]:
+        """Channel messages since ``oldest`` (unix time) with their metadata; thread replies only if broadcast."""
+        channel = self.spec.channel or ""
+        channel_id = hook.get_channel_id(channel.lstrip("#")) if channel.startswith("#") else channel
+        resp = hook.client.conversations_history(
+            channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+        )
+        return list(resp.get("messages", []))
+
+    def _thread_parent(self, hook: Any, incident: Incident) -> str | None:
+        """The ``ts`` of the first message of ``incident``'s dedup key in the channel (None: none, or unknown).
+
+        An SLA miss continues its early warning's thread, a resolution the thread of what it resolves. Looking
+        it up must never cost the delivery: on any error the message goes to the channel on its own.
+        """
+        try:
+            roots = [m for m in self._history(hook, incident.created_at.timestamp() - THREAD_LOOKBACK_SECONDS)
+                     if m.get("thread_ts") in (None, m.get("ts"))
+                     and ((m.get("metadata") or {}).get("event_payload") or {}).get("dedup_key") == incident.dedup_key]
+        except Exception:
+            return None
+        return str(min(roots, key=lambda m: float(m["ts"]))["ts"]) if roots else None
+
     def reconcile(self, incident: Incident, action: str, delivery_key: str, since: float) -> bool | None:
         """Look for our message (by metadata) in the channel history since the attempt started."""
         if self.spec.mode == "webhook":
             return False  # a webhook cannot be queried: resend (at least once)
         try:
-            hook = self._hook()
-            channel = self.spec.channel or ""
-            channel_id = hook.get_channel_id(channel.lstrip("#")) if channel.startswith("#") else channel
-            resp = hook.client.conversations_history(
-                channel=channel_id, oldest=f"{since - 120:.6f}", include_all_metadata=True, limit=200
-            )
-            for msg in resp.get("messages", []):
+            for msg in self._history(self._hook(), since - 120):
                 payload = (msg.get("metadata") or {}).get("event_payload") or {}
                 if payload.get("delivery_key") == delivery_key:
                     return True

@@ -174,15 +174,17 @@ class SlackStandIn(Receiver):
             }
         if method == "conversations.history":
             oldest = float(params.get("oldest") or 0)
-            found = [
+            found = [  # as Slack: thread replies only when also sent to the channel
                 m
                 for m in self.messages()
                 if m["channel"] == params.get("channel") and float(m["ts"]) >= oldest
+                and (not m["thread_ts"] or m["reply_broadcast"])
             ]
             return 200, {
                 "ok": True,
                 "messages": [
-                    {"ts": m["ts"], "text": m["text"], "metadata": m["metadata"]} for m in reversed(found)
+                    {"ts": m["ts"], "text": m["text"], "metadata": m["metadata"],
+                     **({"thread_ts": m["thread_ts"]} if m["thread_ts"] else {})} for m in reversed(found)
                 ],
                 "has_more": False,
             }
@@ -209,6 +211,8 @@ class SlackStandIn(Receiver):
                 "text": body.get("text", ""),
                 "blocks": body.get("blocks"),
                 "metadata": body.get("metadata"),
+                "thread_ts": body.get("thread_ts"),
+                "reply_broadcast": str(body.get("reply_broadcast", "")).lower() == "true",
                 "ts": f"{time.time():.6f}",
                 "received_at": time.time(),
             }

@@ -80,16 +80,18 @@ def test_both_name_the_slowed_task_and_how_much_longer_it_took(thread: Thread) -
         assert incident.details["diagnosis_facts"]["history_runs"] >= 2
 
 
-def test_pagerduty_and_slack_see_one_thread(thread: Thread, sla_env: SlaEnv) -> None:
+def test_pagerduty_sees_one_alert_and_slack_one_thread(thread: Thread, sla_env: SlaEnv) -> None:
     triggers = sla_env.pd_events(thread.key, "trigger")
     assert [t["payload"]["severity"] for t in triggers] == ["warning", "critical"]  # one alert, escalated
     assert triggers[0]["payload"]["summary"].startswith("[EARLY WARNING] SLA sla_slowed_sla at risk")
     assert triggers[1]["payload"]["custom_details"]["diagnosis"] == thread.miss.details["diagnosis"]
     assert len(sla_env.pd_events(thread.key, "resolve")) == 1
-    kinds = [((m.get("metadata") or {}).get("event_payload") or {}).get("kind")
-             for m in sla_env.slack_messages(thread.key)]
+    messages = sla_env.slack_messages(thread.key)
+    kinds = [((m.get("metadata") or {}).get("event_payload") or {}).get("kind") for m in messages]
     assert kinds == ["sla_warning", "sla_miss", "sla_recovered"]
-    assert "*Why*" in str(sla_env.slack_messages(thread.key, "sla_miss")[0]["blocks"])
+    first, miss, recovered = messages
+    assert first["thread_ts"] is None and miss["thread_ts"] == recovered["thread_ts"] == first["ts"]
+    assert "*Why*" in str(miss["blocks"])
 
 
 def test_the_sla_view_shows_the_diagnosis_and_the_warning(thread: Thread, sla_env: SlaEnv) -> None:

@@ -246,3 +246,31 @@ def test_email_through_the_smtp_provider(
     html = next(p for p in message.walk() if p.get_content_type() == "text/html").get_payload(decode=True)
     assert message["Subject"] == "[CRITICAL] SLA s missed: d run r1 late"
     assert b"pmx-sla/d/s/r1" in html and b'href="http://ui/dags/d/runs/r1"' in html
+
+
+def test_a_follow_up_goes_into_the_thread_of_the_first_message_of_its_dedup_key(
+    receivers: StandIns, quick_config: AlertingConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    slack = build_channels(quick_config)["slack"]
+    warning = Incident(kind="sla_warning", dedup_key="pmx-sla/d/s/r1", severity="warning", summary="s at risk",
+                       dag_id="d", run_id="r1", details={"sla": "s", "deadline": "2026-03-02T10:05:00.000000Z",
+                                                         "projected_finish": "2026-03-02T10:06:00.000000Z"})
+    recovered = Incident(kind="sla_recovered", dedup_key="pmx-sla/d/s/r1", severity="critical", summary="ok",
+                         dag_id="d", run_id="r1", details={"sla": "s", "late_seconds": 5.0, "late_text": "5s"})
+    other = Incident(kind="sla_miss", dedup_key="pmx-sla/d/s/r2", severity="critical", summary="r2 late",
+                     dag_id="d", run_id="r2", details={"sla": "s", "deadline": None})
+    for inc in (warning, incident(), recovered, other):
+        assert slack.send(inc, "notify", f"{inc.kind}|{inc.dedup_key}").result == "delivered"
+    first, miss, resolution, unrelated = receivers.slack.messages()
+    assert first["thread_ts"] is None
+    assert (miss["thread_ts"], miss["reply_broadcast"]) == (first["ts"], True)  # in the thread and the channel
+    assert (resolution["thread_ts"], resolution["reply_broadcast"]) == (first["ts"], True)
+    assert unrelated["thread_ts"] is None  # a miss without a warning opens its own thread
+    assert slack.reconcile(recovered, "notify", "sla_recovered|pmx-sla/d/s/r1", since=0) is True
+
+    def broken(*_: object, **__: object) -> object:
+        raise RuntimeError("history unavailable")
+
+    monkeypatch.setattr(type(slack), "_history", broken)
+    assert slack.send(recovered, "notify", "again").result == "delivered"  # the lookup never costs the delivery
+    assert receivers.slack.messages()[-1]["thread_ts"] is None
