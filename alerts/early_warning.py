@@ -27,7 +27,7 @@ from alerts.diagnosis import Diagnosis, diagnose
 from alerts.incident import Incident, sla_dedup_key, utc_now
 from alerts.projection import Projection, project, typical_tasks
 from alerts.router import submit, submit_effects
-from alerts.run_facts import PendingDeadline, RunFact, RunFactSource
+from alerts.run_facts import PendingDeadline, PoolUse, RunFact, RunFactSource
 from alerts.times import as_datetime, format_duration, iso_z
 
 if TYPE_CHECKING:
@@ -100,10 +100,10 @@ class EarlyWarning:
             self._history[run.dag_id] = cached
         return cached[2], cached[3]
 
-    def projection(self, run: RunFact, now: datetime) -> Projection:
-        """``run``'s projected finish at ``now`` from its DAG's recent successful runs."""
+    def projection(self, run: RunFact, now: datetime, pools: dict[str, PoolUse]) -> Projection:
+        """``run``'s projected finish at ``now`` from its DAG's recent successful runs and the pools' queues."""
         history, upstream = self._dag_history(run)
-        return project(run, upstream, typical_tasks(history, upstream), now, len(history))
+        return project(run, upstream, typical_tasks(history, upstream), now, len(history), pools)
 
     def _runbook(self, kw: dict[str, Any]) -> str:
         runbook = str(kw.get("runbook") or "")
@@ -115,6 +115,7 @@ class EarlyWarning:
         """Submit an ``sla_warning`` for every run projected past its deadline minus margin; return how many."""
         now = now or utc_now()
         count = 0
+        pools: dict[str, PoolUse] | None = None
         for pending in self.facts.pending_deadlines(CALLBACK_PATH):
             kw = pending.kwargs
             margin = kw.get("warning_margin_seconds")
@@ -128,11 +129,12 @@ class EarlyWarning:
             run = self.facts.run(pending.dag_id, pending.run_id)
             if run is None or run.state not in ("queued", "running"):
                 continue
-            projection = self.projection(run, now)
+            pools = self.facts.pools() if pools is None else pools
+            projection = self.projection(run, now, pools)
             if projection.finish <= pending.deadline - timedelta(seconds=float(margin)):
                 continue
             channels = list(kw.get("channels") or self.routing.get(str(kw.get("severity")), []))
-            incident = warning_incident(pending, projection, diagnose(run, projection, self.facts.pools(), now),
+            incident = warning_incident(pending, projection, diagnose(run, projection, pools, now),
                                         now, channels,
                                         warning_links(pending.dag_id, pending.run_id, self.ui_base, self._runbook(kw)))
             self.submit(incident)
@@ -166,8 +168,9 @@ class EarlyWarning:
         if run is None:
             return incident
         now = now or utc_now()
-        projection = self.projection(run, now)
-        diagnosis = diagnose(run, projection, self.facts.pools(), now)
+        pools = self.facts.pools()
+        projection = self.projection(run, now, pools)
+        diagnosis = diagnose(run, projection, pools, now)
         details = {**incident.details, "diagnosis": diagnosis.text, "diagnosis_facts": diagnosis.facts}
         warning = self.outbox.find("sla_warning", incident.dedup_key)
         if warning is not None:

@@ -6,7 +6,8 @@ Pure functions (no I/O). Each task of the run is placed on the DAG's graph:
 * running         -> it ends at ``start + usual duration``, or now when it is already past that (it is late,
   and every second it keeps running pushes the projection further);
 * not started yet -> it starts when its last upstream ends plus its usual start delay (scheduling and queue
-  wait, measured the same way in the history), never before now, and runs its usual duration.
+  wait, measured the same way in the history), never before now, nor before its pool has room: a full pool
+  with tasks queued delays it by (queued / slots) times its usual duration; then it runs its usual duration.
 
 The projected finish is the latest task end; the critical path is the chain of tasks that set it. A task with
 no history counts as instantaneous: with no history at all the projection is "now", so a run still going when
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from statistics import median
 
-from alerts.run_facts import RunFact, TaskFact
+from alerts.run_facts import PoolUse, RunFact, TaskFact
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,18 @@ def typical_run_seconds(history: Sequence[RunFact]) -> float:
     return median(spans) if spans else 0.0
 
 
+def pool_wait(pool: str, usual: float, pools: dict[str, PoolUse]) -> float:
+    """Seconds a task of ``pool`` waits for a slot now: the queue ahead of it in slot-turns of its usual duration
+    (0 unless the pool is full with tasks waiting)."""
+    use = pools.get(pool)
+    if use is None or not use.saturated or use.total == float("inf"):
+        return 0.0
+    return use.queued / max(use.total, 1.0) * usual
+
+
 def project(run: RunFact, upstream: dict[str, list[str]], typical: dict[str, Typical], now: datetime,
-            history_runs: int = 0) -> Projection:
-    """The projected finish of ``run`` at ``now``."""
+            history_runs: int = 0, pools: dict[str, PoolUse] | None = None) -> Projection:
+    """The projected finish of ``run`` at ``now`` (``pools``: slots in use now, for tasks still to start)."""
     groups = _groups(run.tasks)
     run_anchor = run.start or run.queued_at or now
     placed: dict[str, TaskProjection] = {}
@@ -147,7 +157,8 @@ def project(run: RunFact, upstream: dict[str, list[str]], typical: dict[str, Typ
         else:
             ups = [placed[u] for u in upstream.get(task_id, ()) if u in placed]
             ready = max([run_anchor, *(u.end for u in ups)])
-            begins = max(ready + timedelta(seconds=usual.delay if usual else 0.0), now)
+            queue = pool_wait(pool, usual.duration if usual else 0.0, pools or {})
+            begins = max(ready + timedelta(seconds=usual.delay if usual else 0.0), now + timedelta(seconds=queue))
             status, finish, elapsed = "waiting", begins + duration, None
         placed[task_id] = TaskProjection(task_id, status, finish, start, usual.duration if usual else None,
                                          elapsed, tries, pool)

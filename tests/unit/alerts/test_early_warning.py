@@ -76,6 +76,15 @@ def test_a_task_running_past_its_usual_time_pushes_the_finish_and_is_on_the_crit
     assert project(run, CHAIN, typical, at(5), 3).finish == at(4 + 3 + 1 + 1)
 
 
+def test_a_task_waiting_on_a_full_pool_starts_after_the_queue_ahead_of_it() -> None:
+    typical = typical_tasks([past_run(n) for n in (1, 2, 3)], CHAIN)
+    run = current(ti("a", 1, 3), TaskFact("b", "scheduled", pool="trading_pool"))
+    full = {"trading_pool": PoolUse(total=2, running=2, queued=4, open=0)}
+    # b: 4 queued on 2 slots = 2 turns of its usual 3 s before it starts at 10 + 6, then b (3 s), c (1 s + 1 s)
+    assert project(run, CHAIN, typical, at(10), 3, full).finish == at(10 + 6 + 3 + 1 + 1)
+    assert project(run, CHAIN, typical, at(10), 3, {"trading_pool": PoolUse(2, 1, 0, 1)}).finish == at(10 + 3 + 2)
+
+
 def test_without_history_the_projection_is_now_and_a_queued_run_waits_for_its_start() -> None:
     run = RunFact("d", "q", "manual", "queued", queued_at=at(0))
     assert project(run, CHAIN, {}, at(30)).finish == at(30)
