@@ -106,7 +106,8 @@ def _seed_slas_and_history(now: datetime) -> Outbox:
                                               details={"sla": "daily_etl_ready", "late_seconds": late}), late)
     outbox.add_incident(Incident(kind="sla_warning", dedup_key="pmx-sla/daily_etl/daily_etl_ready/scheduled__1",
                                  severity="warning", summary="may be late", dag_id="daily_etl", run_id="scheduled__1",
-                                 details={"sla": "daily_etl_ready", "projected_finish": "2026-12-01T11:20:00Z",
+                                 details={"sla": "daily_etl_ready", "deadline": "2026-12-01T11:00:00Z",
+                                          "projected_finish": "2026-12-01T11:20:00Z",
                                           "diagnosis": "forecast 3x its median"}))
     return outbox
 

@@ -2,8 +2,8 @@
 
 * ``scale_out_failures`` - three tasks fail for good: two on the ``gpu`` queue (only worker ``a`` listens to it),
   one on ``trading`` (only worker ``b``): the ``dag_failures`` rule (threshold 3) sees 2 + 1 across hosts.
-* ``scale_out_long``     - one task on the shared ``default`` queue that runs ``conf.seconds`` (default 60) and
-  has one retry: the test kills the worker running it.
+* ``scale_out_long``     - one task on the shared ``default`` queue that runs ``conf.seconds`` (default 60) on its
+  first try and a second on its retry: the test kills the worker running the first try.
 """
 
 from __future__ import annotations
@@ -32,10 +32,10 @@ with DAG(dag_id="scale_out_long", schedule=None, start_date=datetime(2026, 1, 1)
          tags=["test", "scale-out"]):
 
     @task(queue="default", retries=1, retry_delay=timedelta(seconds=1))
-    def long_running(dag_run=None) -> int:  # type: ignore[no-untyped-def]
+    def long_running(dag_run=None, ti=None) -> int:  # type: ignore[no-untyped-def]
         import time
 
-        seconds = float((dag_run.conf or {}).get("seconds", 60))
+        seconds = float((dag_run.conf or {}).get("seconds", 60)) if ti.try_number == 1 else 1.0
         time.sleep(seconds)
         return int(seconds)
 

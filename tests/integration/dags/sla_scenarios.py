@@ -4,8 +4,8 @@
 * ``sla_gated``    - manual runs of an SLA anchored on the schedule: deadline = queued_at + 5 s; gate file.
 * ``sla_starved``  - first task in ``sla_zero_pool`` (0 slots until the test opens it); queued_at + 5 s.
 * ``sla_quick``    - sleeps ``conf.sleep`` seconds (default 6) against a 2 s budget: one miss per run.
-* ``sla_slowed``   - prepare -> crunch (sleeps ``conf.sleep``, default 0.1 s) -> publish against a 40 s budget
-  with a 15 s early-warning margin: a healthy run is far inside it, a slowed one is warned, then misses.
+* ``sla_slowed``   - prepare -> crunch (sleeps ``conf.sleep``, default 0.1 s) -> publish against a 30 s budget
+  with a 12 s early-warning margin: a healthy run is far inside it, a slowed one is warned, then misses.
 
 A gate is the file ``$PMX_HOME/sla_gates/<dag_id>/<run_id>``; the test creates it to let the run succeed.
 """
@@ -97,7 +97,7 @@ with DAG(
     late()
 
 with DAG(
-    **_dag("sla_slowed", reference="queued", interval="40s", warning_margin="15s", severity="critical",
+    **_dag("sla_slowed", reference="queued", interval="30s", warning_margin="12s", severity="critical",
            channels=BOTH),
     max_active_runs=1,
 ):
