@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 
 Result = Literal["delivered", "retry", "dead_letter", "not_configured"]
 RETRYABLE_4XX = frozenset({408, 425, 429})
-# kinds that follow an earlier message of the same dedup key: posted in its Slack thread (Web API mode)
-FOLLOW_UP_KINDS = frozenset({"sla_miss", *RESOLVES})
 THREAD_LOOKBACK_SECONDS = 7 * 86400  # how far back the first message of a thread is looked for
 SLACK_PERMANENT_ERRORS = frozenset(
     {
@@ -116,8 +114,18 @@ class Channel:
         return False
 
 
+def follows_up(incident: Incident) -> bool:
+    """Whether an earlier message has the same dedup key: a resolution, or a miss its early warning announced."""
+    return incident.kind in RESOLVES or (incident.kind == "sla_miss" and bool(incident.details.get("warned_at")))
+
+
 class SlackChannel(Channel):
-    """Slack through the provider's ``SlackHook`` (Web API) or ``SlackWebhookHook`` (incoming webhook)."""
+    """Slack through the provider's ``SlackHook`` (Web API) or ``SlackWebhookHook`` (incoming webhook).
+
+    A follow-up (:func:`follows_up`) goes into the thread of the first message of its dedup key.
+    """
+
+    _channel_ids: dict[str, str] | None = None
 
     def _hook(self) -> Any:
         if self.spec.mode == "webhook":
@@ -139,7 +147,7 @@ class SlackChannel(Channel):
         register_secret(getattr(hook.client, "token", None))
         from slack_sdk.errors import SlackApiError
 
-        if incident.kind in FOLLOW_UP_KINDS:
+        if follows_up(incident):
             parent = self._thread_parent(hook, incident)
             if parent:  # in the thread the first message of this dedup key opened, and in the channel too
                 message.update(thread_ts=parent, reply_broadcast=True)
@@ -157,10 +165,27 @@ class SlackChannel(Channel):
             return classify_status(status, error or "slack api error", self.config)
         return Outcome("delivered", "", 200)
 
+    def _channel_id(self, hook: Any) -> str:
+        """The configured channel's id (``#name`` looked up once per channel, without waiting out rate limits)."""
+        channel = self.spec.channel or ""
+        if not channel.startswith("#"):
+            return channel
+        name = channel.lstrip("#")
+        ids = self._channel_ids or {}
+        cursor = None
+        while name not in ids:  # our own paging: the hook's lookup sleeps out a 429 for minutes
+            page = hook.client.conversations_list(exclude_archived=True, limit=1000, cursor=cursor)
+            ids.update({c["name"]: c["id"] for c in page.get("channels", [])})
+            if not (cursor := (page.get("response_metadata") or {}).get("next_cursor")):
+                break
+        self._channel_ids = ids
+        if name not in ids:
+            raise LookupError(f"no Slack channel named {channel!r}")
+        return ids[name]
+
     def _history(self, hook: Any, oldest: float) -> list[dict[str, Any]]:
         """Channel messages since ``oldest`` (unix time) with their metadata; thread replies only if broadcast."""
-        channel = self.spec.channel or ""
-        channel_id = hook.get_channel_id(channel.lstrip("#")) if channel.startswith("#") else channel
+        channel_id = self._channel_id(hook)
         resp = hook.client.conversations_history(
             channel=channel_id, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
         )

@@ -259,13 +259,16 @@ def test_a_follow_up_goes_into_the_thread_of_the_first_message_of_its_dedup_key(
                          dag_id="d", run_id="r1", details={"sla": "s", "late_seconds": 5.0, "late_text": "5s"})
     other = Incident(kind="sla_miss", dedup_key="pmx-sla/d/s/r2", severity="critical", summary="r2 late",
                      dag_id="d", run_id="r2", details={"sla": "s", "deadline": None})
-    for inc in (warning, incident(), recovered, other):
+    warned = Incident(kind="sla_miss", dedup_key="pmx-sla/d/s/r1", severity="critical", summary="SLA s missed",
+                      dag_id="d", run_id="r1", details={"sla": "s", "deadline": "2026-03-02T10:05:00.000000Z",
+                                                        "warned_at": "2026-03-02T10:04:40.000000Z"})
+    for inc in (warning, warned, recovered, other):
         assert slack.send(inc, "notify", f"{inc.kind}|{inc.dedup_key}").result == "delivered"
     first, miss, resolution, unrelated = receivers.slack.messages()
     assert first["thread_ts"] is None
     assert (miss["thread_ts"], miss["reply_broadcast"]) == (first["ts"], True)  # in the thread and the channel
     assert (resolution["thread_ts"], resolution["reply_broadcast"]) == (first["ts"], True)
-    assert unrelated["thread_ts"] is None  # a miss without a warning opens its own thread
+    assert unrelated["thread_ts"] is None  # a miss without a warning opens its own thread (and looks nothing up)
     assert slack.reconcile(recovered, "notify", "sla_recovered|pmx-sla/d/s/r1", since=0) is True
 
     def broken(*_: object, **__: object) -> object:
@@ -274,3 +277,17 @@ def test_a_follow_up_goes_into_the_thread_of_the_first_message_of_its_dedup_key(
     monkeypatch.setattr(type(slack), "_history", broken)
     assert slack.send(recovered, "notify", "again").result == "delivered"  # the lookup never costs the delivery
     assert receivers.slack.messages()[-1]["thread_ts"] is None
+
+
+def test_a_rate_limited_slack_is_asked_once_for_the_thread_and_once_for_the_post(
+    receivers: StandIns, quick_config: AlertingConfig
+) -> None:
+    slack = build_channels(quick_config)["slack"]
+    recovered = Incident(kind="sla_recovered", dedup_key="pmx-sla/d/s/r1", severity="critical", summary="ok",
+                         dag_id="d", run_id="r1", details={"sla": "s", "late_seconds": 5.0, "late_text": "5s"})
+    receivers.slack.fail(429)
+    outcome = slack.send(recovered, "notify", "k")
+    assert (outcome.result, outcome.status) == ("retry", 429)
+    # the thread lookup gave up at the first 429 (no retry sleeping inside the attempt), then the post was tried
+    paths = [a["path"].rsplit("/", 1)[-1].split("?")[0] for a in receivers.slack.attempts]
+    assert paths == ["conversations.list", "chat.postMessage"]  # "#pmx-alerts": its id first
