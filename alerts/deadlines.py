@@ -116,6 +116,21 @@ def _rule_text(kw: dict[str, Any]) -> str:
     return f"within {budget} of being queued"
 
 
+def sla_links(dag_id: str, run_id: str, runbook: str, ui_base: str, runbook_base: str) -> dict[str, str]:
+    """The links of an SLA page (miss or early warning): the run, the runbook (a relative anchor hangs off
+    ``runbook_base``), the SLA-misses view of the DAG."""
+    runbook_url = (
+        runbook
+        if "://" in runbook
+        else f"{runbook_base.rstrip('/')}{runbook if runbook.startswith('#') else '/' + runbook}"
+    )
+    return {
+        "run": f"{ui_base}/dags/{dag_id}/runs/{run_id}",
+        "runbook": runbook_url,
+        "sla_misses": f"{ui_base}/pmx-sla/ui?dag_id={dag_id}",
+    }
+
+
 def build_miss_incident(
     context: dict[str, Any], kw: dict[str, Any], ui_base: str, runbook_base: str,
     downtime: tuple[datetime, datetime] | None = None,
@@ -128,16 +143,8 @@ def build_miss_incident(
     now = utc_now()
     sla = str(kw["sla"])
     runbook = kw.get("runbook") or ""
-    runbook_url = (
-        runbook
-        if "://" in runbook
-        else f"{runbook_base.rstrip('/')}{runbook if runbook.startswith('#') else '/' + runbook}"
-    )
-    links = {
-        "run": f"{ui_base}/dags/{dag_id}/runs/{run_id}",
-        "runbook": runbook_url,
-        "sla_misses": f"{ui_base}/pmx-sla/ui?dag_id={dag_id}",
-    }
+    links = sla_links(dag_id, run_id, runbook, ui_base, runbook_base)
+    runbook_url = links["runbook"]
     details: SlaMissDetails = {
         "sla": sla,
         "deadline": iso_z(deadline),

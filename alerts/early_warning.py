@@ -20,12 +20,13 @@ import dataclasses
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from alerts.deadlines import CALLBACK_PATH, applies
+from alerts.deadlines import CALLBACK_PATH, applies, sla_links
 from alerts.diagnosis import Diagnosis, diagnose
 from alerts.incident import Incident, sla_dedup_key, utc_now
 from alerts.projection import Projection, project, typical_tasks
+from alerts.recovery import OPEN_HORIZON_SECONDS
 from alerts.router import submit, submit_effects
 from alerts.run_facts import PendingDeadline, PoolUse, RunFact, RunFactSource
 from alerts.times import as_datetime, format_duration, iso_z
@@ -36,13 +37,7 @@ if TYPE_CHECKING:
 HISTORY_RUNS = 10  # successful runs the usual task durations are taken from
 HISTORY_TTL_SECONDS = 60.0  # a DAG's history and graph are re-read this often, and for every new run
 CLOSE_AFTER = timedelta(hours=1)  # a warning whose run neither succeeded on time nor missed is closed silently
-DIAGNOSED_KINDS = frozenset({"sla_miss", "sla_warning"})
-
-
-def warning_links(dag_id: str, run_id: str, ui_base: str, runbook: str) -> dict[str, str]:
-    """The links of an early warning: the run, the runbook, the SLA-misses view."""
-    return {"run": f"{ui_base}/dags/{dag_id}/runs/{run_id}", "runbook": runbook,
-            "sla_misses": f"{ui_base}/pmx-sla/ui?dag_id={dag_id}"}
+DIAGNOSED_KIND = "sla_miss"  # warnings carry their diagnosis from the start; misses get it before routing
 
 
 def warning_incident(pending: PendingDeadline, projection: Projection, diagnosis: Diagnosis, now: datetime,
@@ -84,32 +79,29 @@ def cleared_incident(warning: Incident, end: datetime) -> Incident:
 
 
 class EarlyWarning:
-    """Projects running runs against their deadlines; keeps each DAG's history for a minute."""
+    """Projects running runs against their deadlines; keeps each run's view of its DAG's history for a minute."""
 
     def __init__(self, facts: RunFactSource, outbox: Outbox, routing: dict[str, list[str]], ui_base: str,
                  runbook_base: str, submit: Callable[[Incident], None] = submit) -> None:
         self.facts, self.outbox, self.routing, self.submit = facts, outbox, routing, submit
-        self.ui_base, self.runbook_base = ui_base, runbook_base.rstrip("/")
-        self._history: dict[str, tuple[float, str, list[RunFact], dict[str, list[str]]]] = {}
+        self.ui_base, self.runbook_base = ui_base, runbook_base
+        self._history: dict[tuple[str, str], tuple[float, list[RunFact], dict[str, list[str]]]] = {}
 
     def _dag_history(self, run: RunFact) -> tuple[list[RunFact], dict[str, list[str]]]:
-        cached = self._history.get(run.dag_id)
-        if cached is None or cached[1] != run.run_id or time.monotonic() - cached[0] > HISTORY_TTL_SECONDS:
-            history = self.facts.history(run.dag_id, HISTORY_RUNS)
-            cached = (time.monotonic(), run.run_id, history, self.facts.upstream(run.dag_id))
-            self._history[run.dag_id] = cached
-        return cached[2], cached[3]
+        """The DAG's history and graph as read for this run (re-read after a minute; concurrent runs of one DAG
+        each keep their own, instead of evicting each other on every check)."""
+        now, key = time.monotonic(), (run.dag_id, run.run_id)
+        cached = self._history.get(key)
+        if cached is None or now - cached[0] > HISTORY_TTL_SECONDS:
+            self._history = {k: v for k, v in self._history.items() if now - v[0] <= HISTORY_TTL_SECONDS}
+            cached = (now, self.facts.history(run.dag_id, HISTORY_RUNS), self.facts.upstream(run.dag_id))
+            self._history[key] = cached
+        return cached[1], cached[2]
 
     def projection(self, run: RunFact, now: datetime, pools: dict[str, PoolUse]) -> Projection:
         """``run``'s projected finish at ``now`` from its DAG's recent successful runs and the pools' queues."""
         history, upstream = self._dag_history(run)
         return project(run, upstream, typical_tasks(history, upstream), now, len(history), pools)
-
-    def _runbook(self, kw: dict[str, Any]) -> str:
-        runbook = str(kw.get("runbook") or "")
-        if "://" in runbook:
-            return runbook
-        return f"{self.runbook_base}{runbook if runbook.startswith('#') else '/' + runbook}"
 
     def check(self, now: datetime | None = None) -> int:
         """Submit an ``sla_warning`` for every run projected past its deadline minus margin; return how many."""
@@ -136,7 +128,8 @@ class EarlyWarning:
             channels = list(kw.get("channels") or self.routing.get(str(kw.get("severity")), []))
             incident = warning_incident(pending, projection, diagnose(run, projection, pools, now),
                                         now, channels,
-                                        warning_links(pending.dag_id, pending.run_id, self.ui_base, self._runbook(kw)))
+                                        sla_links(pending.dag_id, pending.run_id, str(kw.get("runbook") or ""),
+                                                  self.ui_base, self.runbook_base))
             self.submit(incident)
             count += 1
         return count
@@ -145,7 +138,7 @@ class EarlyWarning:
         """Clear warnings whose run succeeded before its deadline; close stale ones silently; return cleared."""
         now = now or utc_now()
         cleared = 0
-        for row in self.outbox.open_incidents("sla_warning", time.time() - 7 * 86400):
+        for row in self.outbox.open_incidents("sla_warning", time.time() - OPEN_HORIZON_SECONDS):
             warning = Incident.from_json(row["payload"])
             run = self.facts.run(row["dag_id"], row["run_id"])
             deadline = as_datetime(warning.deadline)
@@ -162,7 +155,7 @@ class EarlyWarning:
 
     def diagnosed(self, incident: Incident, now: datetime | None = None) -> Incident:
         """``incident`` (an SLA miss) with the diagnosis of its run and when it was warned about, if it was."""
-        if incident.kind != "sla_miss" or "diagnosis" in incident.details or not incident.run_id:
+        if incident.kind != DIAGNOSED_KIND or "diagnosis" in incident.details or not incident.run_id:
             return incident
         run = self.facts.run(str(incident.dag_id), incident.run_id)
         if run is None:

@@ -62,6 +62,7 @@ def list_misses(
     out: list[dict[str, Any]] = []
     for row in rows:
         payload = json.loads(row["payload"])
+        details = payload.get("details") or {}
         deadline = row["deadline_at"]
         if row["late_seconds"] is not None:
             late, ongoing = float(row["late_seconds"]), False
@@ -93,9 +94,7 @@ def list_misses(
             "acknowledged_by": row["acknowledged_by"],
             "resolved_at": _iso(row["resolved_at"]),
             "links": payload.get("links") or {},
-            "diagnosis": (payload.get("details") or {}).get("diagnosis"),
-            "warned_at": (payload.get("details") or {}).get("warned_at"),
-            "warned_seconds_before_deadline": (payload.get("details") or {}).get("warned_seconds_before_deadline"),
+            **{key: details.get(key) for key in ("diagnosis", "warned_at", "warned_seconds_before_deadline")},
         }
         out.append(_with_local_times(item, (timezones or {}).get(row["sla"] or "", default_tz)))
     return out

@@ -177,9 +177,9 @@ class OutboxWorker:
 
     def _diagnosed(self, incident: Incident) -> Incident:
         """An SLA miss with its diagnosis (the deliverer's ``enrich``: failures are counted there)."""
-        from alerts.early_warning import DIAGNOSED_KINDS
+        from alerts.early_warning import DIAGNOSED_KIND
 
-        if incident.kind not in DIAGNOSED_KINDS:
+        if incident.kind != DIAGNOSED_KIND:  # other kinds need no Airflow metadata: do not build the check
             return incident
         return self.early_warning().diagnosed(incident)
 
