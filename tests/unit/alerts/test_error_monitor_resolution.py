@@ -24,7 +24,8 @@ from listeners.error_monitor import ThresholdStore
 from tests.unit.alerts.conftest import StandIns
 from tests.unit.alerts.fake_facts import FakeFacts
 from tests.unit.alerts.test_delivery import Scripted, deliverer, drain
-from tests.unit.alerts.test_worker import FakeRuns, run_until
+from tests.unit.alerts.test_worker import FakeRuns
+from tests.unit.alerts.worker_support import run_until
 
 
 def _bridge(tmp_path: Path) -> tuple[ErrorMonitorBridge, list[dict[str, Any]]]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -18,6 +17,7 @@ from alerts.freshness_config import FreshnessSpec
 from alerts.outbox import Outbox
 from alerts.outbox_worker import OutboxWorker
 from tests.unit.alerts.conftest import StandIns
+from tests.unit.alerts.worker_support import run_until
 
 NY = ZoneInfo("America/New_York")
 OHLCV, FORECASTS = "portfolio_ohlcv", "portfolio_forecasts"
@@ -211,16 +211,6 @@ def test_the_worker_checks_the_configured_freshness_slas(pmx_home: Path, fresh_s
     finally:
         worker.pool.shutdown(wait=True)
     assert [r["sla"] for r in misses()] == ["ohlcv_daily"]  # the wall-clock check found the same due instant
-
-
-def run_until(worker: OutboxWorker, done: Any, timeout: float = 30) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        worker.run_once()
-        if done():
-            return
-        time.sleep(0.05)
-    raise AssertionError("worker did not get there")
 
 
 def test_the_miss_and_its_recovery_are_delivered_on_the_same_channels(receivers: StandIns,

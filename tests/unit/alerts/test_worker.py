@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from alerts.router import submit
 from alerts.sla_config import TaskBudget
 from tests.unit.alerts.conftest import StandIns
 from tests.unit.alerts.fake_facts import FakeFacts
+from tests.unit.alerts.worker_support import run_until
 
 DEADLINE = datetime(2026, 3, 2, 10, 5, tzinfo=UTC)
 
@@ -49,16 +49,6 @@ def miss(run_id: str = "r1", severity: str = "critical", deadline: datetime = DE
         links={"run": "http://ui/run"},
         details={"sla": "s", "deadline": deadline.strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
     )
-
-
-def run_until(worker: OutboxWorker, done: Any, timeout: float = 30) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        worker.run_once()
-        if done():
-            return
-        time.sleep(0.05)
-    raise AssertionError("worker did not get there")
 
 
 @pytest.fixture
