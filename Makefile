@@ -58,17 +58,18 @@ replay: $(STAMP)
 	@test -n "$(DAY)" || { echo "usage: make replay DAY=2026-12-03 [DAY='2026-11-27 2026-12-25']"; exit 2; }
 	$(PY) -m local_stack.replay $(DAY)
 
-# Unit tests on every core (a module stays on one worker: loadfile), then the integration tests, which share one
-# real Airflow stack per session and therefore run in a single process.
+# Unit tests on every core (a module stays on one worker: loadfile), then the integration tests: those of the one
+# real Airflow stack of the session on one worker, each module with a stack of its own beside them (loadgroup, see
+# tests/integration/conftest.py).
 test: $(STAMP) system-deps
 	$(PY) -m pytest -m "not integration and not e2e" -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
-	$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "integration or e2e" -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not integration and not e2e" -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-integration: $(STAMP) system-deps
-	$(PY) -m pytest -m "integration or e2e" $(PYTEST_ARGS)
+	$(PY) -m pytest -m "integration or e2e" -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

@@ -2,9 +2,10 @@
 
 The outbox worker calls :func:`run_freshness_check` from its periodic check (``alerts/outbox_worker.py``); the
 latest event per asset comes from Airflow's metadata database (:class:`AirflowAssets`, the ``asset_event`` and
-``asset`` tables); tests pass any object with the same method. ``python -m alerts.freshness_check [--at ISO]``
-runs one check, at an instant given or now, against the stack's database and outbox (an event after the instant
-does not exist yet for that check), and prints one JSON line per freshness SLA.
+``asset`` tables); tests pass any object with the same method. ``python -m alerts.freshness_check [--at ISO ...]``
+runs one check now, or one at each instant given (in order: a replay of a window), against the stack's database
+and outbox (an event after the instant does not exist yet for that check), and prints one JSON line per freshness
+SLA and check.
 """
 
 from __future__ import annotations
@@ -154,20 +155,35 @@ def verdict_json(verdict: Verdict) -> dict[str, Any]:
             "reference_event": iso_z(verdict.reference_event)}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Command line entrypoint: one check, at ``--at`` (ISO-8601) or now; one JSON line per freshness SLA."""
+def _instant(text: str) -> datetime:
+    try:
+        at = as_datetime(text)
+    except ValueError:
+        at = None
+    if at is None:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 instant: {text!r}")
+    return at
+
+
+def main(argv: list[str] | None = None, source: AssetEventSource | None = None) -> int:
+    """Command line entrypoint: one check at each ``--at`` (ISO-8601), in the order given, or one now; one JSON
+    line per freshness SLA and check (its ``now`` says which)."""
     import os
 
     from alerts.outbox import Outbox
 
     parser = argparse.ArgumentParser(prog="alerts.freshness_check", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--at", help="the instant to check at (ISO-8601; naive = UTC); default: now")
+    parser.add_argument("--at", action="append", default=[], type=_instant,
+                        help="an instant to check at (ISO-8601; naive = UTC); repeat it to replay several "
+                             "instants in order; default: now")
     args = parser.parse_args(argv)
     os.environ.setdefault("_AIRFLOW_PROCESS_CONTEXT", "server")
-    now = as_datetime(args.at) if args.at else datetime.now(UTC)
-    for verdict in run_freshness_check(Outbox(), now=now):
-        print(json.dumps(verdict_json(verdict)))
+    instants: list[datetime] = args.at or [datetime.now(UTC)]
+    outbox = Outbox()
+    for now in instants:
+        for verdict in run_freshness_check(outbox, source, now=now):
+            print(json.dumps(verdict_json(verdict)))
     return 0
 
 

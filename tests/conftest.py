@@ -40,6 +40,16 @@ def _point_airflow_at_the_session_home() -> None:
 _point_airflow_at_the_session_home()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadgroup``: the session stack's tests on one worker, the rest beside them (tests/stack_groups.py)."""
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from tests.stack_groups import StackGroupScheduling
+
+    return StackGroupScheduling(config, log)  # type: ignore[arg-type]
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Remove the session's Airflow home."""
     shutil.rmtree(_SESSION_AIRFLOW_HOME, ignore_errors=True)

@@ -94,6 +94,18 @@ def airflow_stack(tmp_path_factory: pytest.TempPathFactory, statsd_sink: StatsdS
         stack.stop()
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A module that ``make test`` runs beside the session stack (tests/stack_groups.py) must not use it: on the
+    other worker it would start a second one."""
+    from tests.stack_groups import OWN_STACK_MODULES
+
+    wrong = sorted({item.path.name for item in items if item.path.stem in OWN_STACK_MODULES
+                    and "airflow_stack" in getattr(item, "fixturenames", ())})
+    if wrong:
+        raise pytest.UsageError(f"{', '.join(wrong)} use the session stack: remove them from "
+                                "tests/stack_groups.py OWN_STACK_MODULES")
+
+
 # -- SLA tests (alerts/): Slack/PagerDuty stand-ins, Connections and short retries on the session stack -------
 from tests.integration.sla_support import sla_env  # noqa: E402,F401  (session fixture, see sla_support.py)
 

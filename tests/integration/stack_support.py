@@ -28,13 +28,22 @@ def shrink_retries(retries: dict[str, dict]) -> dict[str, dict]:
     return out
 
 
-def copy_test_config(target: Path) -> Path:
-    """A copy of ``config/`` with short retry delays (backoff still on); ``market_hours`` stays as shipped."""
+def copy_test_config(target: Path, *, backtest: bool = True) -> Path:
+    """A copy of ``config/`` with short retry delays (backoff still on); ``market_hours`` stays as shipped.
+
+    ``backtest=False``: the performance report does not replay the models (``backtest_origins: 0``), for stacks
+    whose report is not what they test; the session stack keeps the shipped replay (``test_dag_set`` checks it).
+    """
     shutil.copytree(REPO_ROOT / "config", target)
     orch_file = target / "orchestration.yml"
     orch = yaml.safe_load(orch_file.read_text())
     orch["retries"] = shrink_retries(orch["retries"])
     orch_file.write_text(yaml.safe_dump(orch, sort_keys=False))
+    if not backtest:
+        pipeline_file = target / "pipeline.yml"
+        pipeline = yaml.safe_load(pipeline_file.read_text())
+        pipeline["performance_report"]["backtest_origins"] = 0
+        pipeline_file.write_text(yaml.safe_dump(pipeline, sort_keys=False))
     return target
 
 

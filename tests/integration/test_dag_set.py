@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
 import pytest
+import yaml
+
+from foundation.paths import REPO_ROOT
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]  # see tests/wait_budget.py
 
@@ -137,6 +141,12 @@ def test_summary_and_report_of_the_master_run_agree(airflow_stack, dag_set_runs:
     # built once every other task of the run had ended (trading, its snapshot and the monitoring checks)
     assert report_ti["start_date"] >= max(ti["end_date"] for ti in others if ti["end_date"])
     assert ("monitoring.performance_snapshot", -1) not in tis
+    # the shipped backtest (the session stack keeps performance_report.backtest_origins as shipped)
+    shipped = yaml.safe_load((REPO_ROOT / "config" / "pipeline.yml").read_text())["performance_report"]
+    backtest = json.loads(Path(report["json"]).read_text())["backtest"]
+    assert shipped["backtest_origins"] > 0 and backtest["origins_per_ticker"] == shipped["backtest_origins"]
+    replayed = backtest["origins"].get("walk_forward", 0)  # topped up by a walk-forward replay of the models
+    assert 0 < replayed <= shipped["backtest_origins"] * len(backtest["tickers"]) and backtest["curve"]
     summary = run_summary(airflow_stack, run)
     assert summary["trades"].startswith(f"{trades} (costs ")
     assert summary["equity"] == f"${section['equity']:,.2f} (PnL ${section['pnl']:,.2f})"

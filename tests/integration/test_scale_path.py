@@ -94,7 +94,7 @@ def scale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Scale]:
     redis = RedisServer(root / "redis")
     tls, ca = make_tls(root / "tls")
     marquez, slack, pd = MarquezStandIn().start(), SlackStandIn().start(), PagerDutyStandIn(tls=tls).start()
-    config_dir = copy_test_config(root / "config")
+    config_dir = copy_test_config(root / "config", backtest=False)  # ~16 s of model replay per report
     short_retries(config_dir)
     homes = {"control": root / "pmx", **{w: root / f"worker-{w}" / "pmx" for w in WORKERS}}
     stores = {"PORTFOLIO_DB_DSN": f"{PG} dbname={domain}", "PMX_ALERTS_OUTBOX_DSN": f"{PG} dbname={state}",

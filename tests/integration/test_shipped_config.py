@@ -31,11 +31,12 @@ from foundation.config_loader import load_config
 from foundation.paths import REPO_ROOT
 from listeners.config import ObservabilityConfig
 from orchestration.config import OrchestrationConfig
+from portfolio.calendar import trading_day
 from tests.integration.listener_support import set_env_and_restart
 from tests.integration.sla_support import SlaEnv
 from tests.support import wait_for
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(1800)]  # see tests/wait_budget.py
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(2100)]  # see tests/wait_budget.py
 KINDS = ("time_of_day", "queued", "average_runtime")
 HISTORY_SECONDS = 120  # duration of each successful run an average_runtime deadline averages over
 PAST = timedelta(seconds=30)  # how far in the past the pinned deadlines lie
@@ -185,40 +186,70 @@ def test_the_shipped_misses_reach_their_channels(shipped_misses: dict[str, Any],
 # -- Variables over CRON_* -----------------------------------------------------------------------------------
 TRADER = "auto_trader"
 TICKERS_VARIABLE = "portfolio.default_tickers"
+TRADING_HALT_VARIABLE = "portfolio.trading_halt"  # orchestration.tasks.TRADING_HALT_VARIABLE
+
+
+CLOSED_SATURDAY = "2026-12-05T15:00:00+00:00"  # Saturday 10:00 New York: the cycle skips its trades at once
 
 
 def _discard(sla_env: SlaEnv, run_id: str) -> None:
-    """End and delete a run that served its purpose (running runs cannot be deleted).
-
-    Marked success, not failed: a failed run would count towards the error monitor's streak of a real DAG.
-    """
-    api = sla_env.stack.api
-    api.request("PATCH", f"/dags/{TRADER}/dagRuns/{run_id}", json={"state": "success"}, ok=(200, 404, 409))
-    api.request("DELETE", f"/dags/{TRADER}/dagRuns/{run_id}", ok=(200, 204, 404, 409))
+    """Delete a run that served its purpose and has ended."""
+    sla_env.stack.api.request("DELETE", f"/dags/{TRADER}/dagRuns/{run_id}", ok=(200, 204, 404))
 
 
 def _resolved_tickers(sla_env: SlaEnv) -> list[str]:
-    """Trigger the real auto_trader, wait for its ``trading_allowed`` task, stop the run, return the tickers of
-    its batches (the XCom)."""
-    api = sla_env.stack.api
-    run_id = api.trigger(TRADER, conf={"execution_mode": "synthetic"})
-    try:
-        def resolved() -> list[str] | None:
-            tis = {t["task_id"]: t for t in api.task_instances(TRADER, run_id)}
-            ti = tis.get("trading.trading_allowed") or {}
-            if ti.get("state") in ("failed", "upstream_failed", "skipped"):
-                raise AssertionError(f"trading_allowed ended {ti['state']}: {tis}")
-            if ti.get("state") != "success":
-                return None
-            entry = api.request("GET", f"/dags/{TRADER}/dagRuns/{run_id}/taskInstances/trading.trading_allowed"
-                                       "/xcomEntries/return_value")
-            value = entry["value"]
-            batches = json.loads(value) if isinstance(value, str) else value
-            return [ticker for batch in batches for ticker in batch]
+    """Trigger the real auto_trader at a closed market instant, wait for its ``trading_allowed`` task, return the
+    tickers of its batches (the XCom).
 
-        return wait_for(resolved, 150, "auto_trader's trading_allowed", poll=1)
-    finally:
-        _discard(sla_env, run_id)
+    Closed, the market sensor skips the trades at once and the run ends by itself: a run stopped while a trade
+    runs has its task killed, and deleting it then can wait on the metadata database for longer than a request
+    may take.
+    """
+    api = sla_env.stack.api
+    run_id = api.trigger(TRADER, conf={"execution_mode": "live", "market_clock_at": CLOSED_SATURDAY})
+
+    def resolved() -> list[str] | None:
+        tis = {t["task_id"]: t for t in api.task_instances(TRADER, run_id)}
+        ti = tis.get("trading.trading_allowed") or {}
+        if ti.get("state") in ("failed", "upstream_failed", "skipped"):
+            raise AssertionError(f"trading_allowed ended {ti['state']}: {tis}")
+        if ti.get("state") != "success":
+            return None
+        entry = api.request("GET", f"/dags/{TRADER}/dagRuns/{run_id}/taskInstances/trading.trading_allowed"
+                                   "/xcomEntries/return_value")
+        value = entry["value"]
+        batches = json.loads(value) if isinstance(value, str) else value
+        return [ticker for batch in batches for ticker in batch]
+
+    tickers = wait_for(resolved, 150, "auto_trader's trading_allowed", poll=1)
+    run = api.wait_for_run(TRADER, run_id, timeout=120)
+    assert run["state"] == "success", run
+    _discard(sla_env, run_id)
+    return tickers
+
+
+def _halt_today(sla_env: SlaEnv) -> None:
+    """Halt today's trading (the product's own halt): the catch-up run the unpause starts skips its trades and
+    ends in seconds, while the runs pinned to a closed Saturday still resolve their tickers."""
+    orch = load_config(OrchestrationConfig, "orchestration", config_dir=_config_dir(sla_env))
+    today = trading_day(datetime.now(UTC), orch.market_hours.calendar).isoformat()
+    halt = {"key": TRADING_HALT_VARIABLE, "value": json.dumps({"date": today, "reason": "test: no catch-up trades"})}
+    api = sla_env.stack.api
+    api.request("GET", f"/variables/{TRADING_HALT_VARIABLE}", ok=(404,))  # none set: the cleanup deletes it
+    api.request("POST", "/variables", json=halt)
+
+
+def _settle(sla_env: SlaEnv, before: set[str]) -> None:
+    """Let the runs the unpause started (those not in ``before``) end by themselves (stopping one mid-trade kills
+    its task), then delete them: later tests need a quiet auto_trader."""
+    api = sla_env.stack.api
+
+    def ended() -> list[dict[str, Any]] | None:
+        runs = [r for r in api.dag_runs(TRADER) if r["dag_run_id"] not in before]
+        return None if any(r["state"] not in ("success", "failed") for r in runs) else runs
+
+    for run in wait_for(ended, 180, "the auto_trader runs to end", poll=2):
+        _discard(sla_env, run["dag_run_id"])
 
 
 @pytest.fixture(scope="module")
@@ -228,6 +259,8 @@ def precedence(sla_env: SlaEnv) -> dict[str, list[str]]:
     original = api.request("GET", f"/variables/{TICKERS_VARIABLE}")
     api.wait_for_dags([TRADER])
     set_env_and_restart(sla_env.stack, {"CRON_TICKERS": "NVDA"})
+    before = {r["dag_run_id"] for r in api.dag_runs(TRADER)}
+    _halt_today(sla_env)
     api.set_paused(TRADER, False)
     try:
         api.request("PATCH", f"/variables/{TICKERS_VARIABLE}", json={"key": TICKERS_VARIABLE, "value": "MSFT"})
@@ -236,12 +269,11 @@ def precedence(sla_env: SlaEnv) -> dict[str, list[str]]:
         without_variable = _resolved_tickers(sla_env)
     finally:  # every step runs, whatever the one before did: later tests need the stack as it was
         try:
-            api.set_paused(TRADER, True)
-            for run in api.dag_runs(TRADER):  # a catch-up run of the unpause must not block later tests
-                if run["state"] not in ("success", "failed"):
-                    _discard(sla_env, run["dag_run_id"])
+            _settle(sla_env, before)
         finally:
             try:
+                api.set_paused(TRADER, True)
+                api.request("DELETE", f"/variables/{TRADING_HALT_VARIABLE}", ok=(200, 204, 404))
                 api.request("PATCH", f"/variables/{TICKERS_VARIABLE}",
                             json={"key": TICKERS_VARIABLE, "value": original["value"]})
             finally:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from alerts import alerting_config, outbox_worker
-from alerts.freshness_check import check_freshness, run_freshness_check, verdict_json
+from alerts.freshness_check import check_freshness, main, run_freshness_check, verdict_json
 from alerts.freshness_config import FreshnessSpec
 from alerts.outbox import Outbox
 from alerts.outbox_worker import OutboxWorker
@@ -233,3 +233,22 @@ def test_the_miss_and_its_recovery_are_delivered_on_the_same_channels(receivers:
     assert second["text"].startswith(":white_check_mark: [RECOVERED] Freshness SLA ohlcv_daily recovered")
     assert {m["metadata"]["event_payload"]["dedup_key"] for m in (first, second)} == {KEY}
     assert receivers.pd.events() == []  # the SLA's own channels: slack only
+
+
+def test_the_command_replays_several_instants_in_order(pmx_home: Path, fresh_sla_caches: None,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    assets = FakeAssets()
+    assets.add(OHLCV, ny(2026, 11, 25, 5, 15))  # the Wednesday before Thanksgiving
+    at = ["2026-11-26T17:00:00Z", "2026-11-27T13:00:00+00:00", "2026-11-27T13:00:00"]  # naive = UTC
+    assert main([arg for instant in at for arg in ("--at", instant)], source=assets) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    ohlcv = [(v["now"], v["state"]) for v in lines if v["sla"] == "ohlcv_daily"]
+    assert ohlcv == [("2026-11-26T17:00:00.000000Z", "fresh"), ("2026-11-27T13:00:00.000000Z", "stale"),
+                     ("2026-11-27T13:00:00.000000Z", "stale")]
+    assert [r["sla"] for r in misses()] == ["ohlcv_daily"]  # the repeated instant found the open miss
+
+
+def test_the_command_rejects_an_instant_that_is_not_iso(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--at", "friday"])
+    assert exc.value.code == 2 and "not an ISO-8601 instant: 'friday'" in capsys.readouterr().err
