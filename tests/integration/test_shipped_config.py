@@ -193,8 +193,9 @@ CLOSED_SATURDAY = "2026-12-05T15:00:00+00:00"  # Saturday 10:00 New York: the cy
 
 
 def _discard(sla_env: SlaEnv, run_id: str) -> None:
-    """Delete a run that served its purpose and has ended."""
-    sla_env.stack.api.request("DELETE", f"/dags/{TRADER}/dagRuns/{run_id}", ok=(200, 204, 404))
+    """Delete a run that served its purpose: ended, or queued and never started (409: it started meanwhile; the
+    paused DAG leaves it where it is)."""
+    sla_env.stack.api.request("DELETE", f"/dags/{TRADER}/dagRuns/{run_id}", ok=(200, 204, 404, 409))
 
 
 def _resolved_tickers(sla_env: SlaEnv) -> list[str]:
@@ -239,17 +240,16 @@ def _halt_today(sla_env: SlaEnv) -> None:
     api.request("POST", "/variables", json=halt)
 
 
+def _new_runs(sla_env: SlaEnv, before: set[str]) -> list[dict[str, Any]]:
+    return [r for r in sla_env.stack.api.dag_runs(TRADER) if r["dag_run_id"] not in before]
+
+
 def _settle(sla_env: SlaEnv, before: set[str]) -> None:
-    """Let the runs the unpause started (those not in ``before``) end by themselves (stopping one mid-trade kills
-    its task), then delete them: later tests need a quiet auto_trader."""
-    api = sla_env.stack.api
-
-    def ended() -> list[dict[str, Any]] | None:
-        runs = [r for r in api.dag_runs(TRADER) if r["dag_run_id"] not in before]
-        return None if any(r["state"] not in ("success", "failed") for r in runs) else runs
-
-    for run in wait_for(ended, 180, "the auto_trader runs to end", poll=2):
-        _discard(sla_env, run["dag_run_id"])
+    """Let the running runs the unpause started (those not in ``before``) end by themselves: stopping one mid-trade
+    kills its task. A queued run has started nothing; it is removed once the DAG is paused (the next slot's run
+    can sit queued until its time, half an hour away)."""
+    wait_for(lambda: not any(r["state"] == "running" for r in _new_runs(sla_env, before)), 180,
+             "the running auto_trader runs to end", poll=2)
 
 
 @pytest.fixture(scope="module")
@@ -273,6 +273,8 @@ def precedence(sla_env: SlaEnv) -> dict[str, list[str]]:
         finally:
             try:
                 api.set_paused(TRADER, True)
+                for run in _new_runs(sla_env, before):  # later tests need a quiet auto_trader
+                    _discard(sla_env, run["dag_run_id"])
                 api.request("DELETE", f"/variables/{TRADING_HALT_VARIABLE}", ok=(200, 204, 404))
                 api.request("PATCH", f"/variables/{TICKERS_VARIABLE}",
                             json={"key": TICKERS_VARIABLE, "value": original["value"]})
