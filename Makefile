@@ -60,7 +60,7 @@ replay: $(STAMP)
 
 # Unit tests on every core (a module stays on one worker: loadfile), then the integration tests: those of the one
 # real Airflow stack of the session on one worker, each module with a stack of its own beside them (loadgroup, see
-# tests/integration/conftest.py).
+# tests/stack_groups.py).
 test: $(STAMP) system-deps
 	$(PY) -m pytest -m "not integration and not e2e" -n $(WORKERS) --dist loadfile $(PYTEST_ARGS)
 	$(PY) -m pytest -m "integration or e2e" -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
