@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from alerts.incident import Incident, sla_dedup_key, utc_now
+from alerts.runbooks import runbook_url
 from alerts.sla_details import SlaMissDetails
 from alerts.times import as_datetime, format_duration, iso_z
 
@@ -119,14 +120,9 @@ def _rule_text(kw: dict[str, Any]) -> str:
 def sla_links(dag_id: str, run_id: str, runbook: str, ui_base: str, runbook_base: str) -> dict[str, str]:
     """The links of an SLA page (miss or early warning): the run, the runbook (a relative anchor hangs off
     ``runbook_base``), the SLA-misses view of the DAG."""
-    runbook_url = (
-        runbook
-        if "://" in runbook
-        else f"{runbook_base.rstrip('/')}{runbook if runbook.startswith('#') else '/' + runbook}"
-    )
     return {
         "run": f"{ui_base}/dags/{dag_id}/runs/{run_id}",
-        "runbook": runbook_url,
+        "runbook": runbook_url(runbook, runbook_base),
         "sla_misses": f"{ui_base}/pmx-sla/ui?dag_id={dag_id}",
     }
 
@@ -144,7 +140,6 @@ def build_miss_incident(
     sla = str(kw["sla"])
     runbook = kw.get("runbook") or ""
     links = sla_links(dag_id, run_id, runbook, ui_base, runbook_base)
-    runbook_url = links["runbook"]
     details: SlaMissDetails = {
         "sla": sla,
         "deadline": iso_z(deadline),
@@ -158,7 +153,7 @@ def build_miss_incident(
         "run_state_at_miss": run.get("state"),
         "detected_at": iso_z(now),
         "description": kw.get("description") or "",
-        "runbook": runbook_url,
+        "runbook": links["runbook"],
         "detection_delay_seconds": round((now - deadline).total_seconds(), 3) if deadline else None,
     }
     if kw.get("channels"):

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from alerts.durations import Duration
+from alerts.runbooks import runbook_url
 from alerts.sla_schedules import check_timezone
 from foundation.config_loader import ConfigError, Strict, validate
 from foundation.severity import Severity
@@ -69,11 +70,7 @@ class FreshnessSpec(Strict):
 
     def runbook_url(self, base: str) -> str:
         """The runbook as an absolute URL (relative anchors hang off ``base``)."""
-        if "://" in self.runbook:
-            return self.runbook
-        if self.runbook.startswith("#"):
-            return f"{base.rstrip('/')}{self.runbook}"
-        return f"{base.rstrip('/')}/{self.runbook.lstrip('/')}"
+        return runbook_url(self.runbook, base)
 
 
 class FreshnessSection(BaseModel):

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from alerts.durations import Duration
 from alerts.durations import parse_duration as parse_duration  # re-exported: the SLA tests and tools use it
 from alerts.freshness_config import FreshnessConfig, parse_freshness
+from alerts.runbooks import runbook_url
 from alerts.sla_schedules import DEFAULT_TIMEZONE, Schedules, check_cron, check_timezone, load_schedules
 from foundation import paths
 from foundation.config_loader import ConfigError, Strict, read_yaml, validate
@@ -114,13 +115,7 @@ class SlaSpec(Strict):
 
     def runbook_url(self, base: str) -> str:
         """The runbook as an absolute URL (relative anchors hang off ``base``)."""
-        if "://" in self.runbook:
-            return self.runbook
-        return (
-            f"{base.rstrip('/')}/{self.runbook.lstrip('/')}"
-            if not self.runbook.startswith("#")
-            else f"{base.rstrip('/')}{self.runbook}"
-        )
+        return runbook_url(self.runbook, base)
 
 
 class TaskBudget(Strict):
