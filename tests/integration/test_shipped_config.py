@@ -31,6 +31,7 @@ from foundation.config_loader import load_config
 from foundation.paths import REPO_ROOT
 from listeners.config import ObservabilityConfig
 from orchestration.config import OrchestrationConfig
+from orchestration.tasks import TRADING_HALT_VARIABLE
 from portfolio.calendar import trading_day
 from tests.integration.listener_support import set_env_and_restart
 from tests.integration.sla_support import SlaEnv
@@ -186,7 +187,6 @@ def test_the_shipped_misses_reach_their_channels(shipped_misses: dict[str, Any],
 # -- Variables over CRON_* -----------------------------------------------------------------------------------
 TRADER = "auto_trader"
 TICKERS_VARIABLE = "portfolio.default_tickers"
-TRADING_HALT_VARIABLE = "portfolio.trading_halt"  # orchestration.tasks.TRADING_HALT_VARIABLE
 
 
 CLOSED_SATURDAY = "2026-12-05T15:00:00+00:00"  # Saturday 10:00 New York: the cycle skips its trades at once
