@@ -136,7 +136,8 @@ def build() -> object:
         "Running and queued task instances",
         [
             Query(f"sum by (dag_id) (airflow_ti_running{{{DAG}}})", "running {{dag_id}}"),
-            Query(f"sum by (dag_id) (airflow_ti_queued{{{DAG}}})", "queued {{dag_id}}"),
+            # sampled: a green run may never be caught with a task queued
+            Query(f"sum by (dag_id) (airflow_ti_queued{{{DAG}}}) or on() vector(0)", "queued {{dag_id}}"),
         ],
     )
 
