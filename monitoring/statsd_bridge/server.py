@@ -149,11 +149,16 @@ class StatsDBridgeServer:
                     self._reply(404, b"not found\n", "text/plain; charset=utf-8")
 
             def _reply(self, status: int, body: bytes, content_type: str) -> None:
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(status)
+                    self.send_header("Content-Type", content_type)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError) as exc:  # a scraper that timed out and hung up
+                    self.close_connection = True
+                    log.debug("http: client %s went away before the reply was written: %s",
+                              self.client_address[0], exc)
 
             def log_message(self, format: str, *args: Any) -> None:
                 log.debug("http: " + format, *args)

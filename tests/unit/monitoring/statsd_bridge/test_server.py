@@ -165,3 +165,28 @@ def test_cli_runs_as_module_and_stops_on_sigterm(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         assert proc.wait(timeout=10) == 0
+
+
+def test_a_scraper_that_hangs_up_mid_reply_is_no_error(bridge_server: StatsDBridgeServer,
+                                                       capfd: pytest.CaptureFixture[str],
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    """A client that resets the connection before ``/metrics`` is written costs a debug line, not a traceback."""
+    bridge_server.bridge.handle_lines([f"app.hits,route=r{i:05d}:1|c" for i in range(5_000)])  # ~200 KB reply
+    # Small buffers on both ends (accepted sockets inherit the listening socket's), so the reply cannot fit in them
+    bridge_server.http.socket.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+    caplog.set_level("DEBUG", logger="monitoring.statsd_bridge.server")
+    for _ in range(3):
+        client = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: a small window
+        client.settimeout(5)
+        client.connect(bridge_server.web_address)
+        client.sendall(b"GET /metrics HTTP/1.1\r\nHost: bridge\r\n\r\n")
+        client.recv(1024)  # the reply has started
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        client.close()  # RST: the rest of the reply has nowhere to go
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len([r for r in caplog.records if "went away" in r.message]) < 3:
+        time.sleep(0.05)
+    assert len([r for r in caplog.records if "went away" in r.message]) == 3
+    assert "Traceback" not in capfd.readouterr().err
+    assert "app_hits_total" in scrape(bridge_server)  # and the next scrape is served
