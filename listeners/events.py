@@ -138,7 +138,7 @@ def dag_run_record(hook: str, state: str, dag_run: Any, msg: Any) -> ListenerRec
     record.update({
         "dag_id": dag_run.dag_id, "run_id": dag_run.run_id,
         "run_type": state_text(getattr(dag_run, "run_type", None)), "state": state,
-        "start_date": start, "end_date": None if running else end,
+        "queued_at": getattr(dag_run, "queued_at", None), "start_date": start, "end_date": None if running else end,
         "duration_s": None if running else _seconds(start, end), "msg": None if msg is None else str(msg),
     })
     return record
@@ -210,14 +210,13 @@ def asset_event_record(hook: str, asset_event: Any) -> ListenerRecord:
 
 
 def format_dates(record: ListenerRecord) -> ListenerRecord:
-    """``ts``, ``start_date`` and ``end_date`` as UTC ISO-8601 strings."""
+    """``ts`` and the dates (``queued_at``, ``start_date``, ``end_date``) as UTC ISO-8601 strings."""
     if isinstance(record["ts"], datetime):
         record["ts"] = clock.utc_iso(record["ts"])
-    start, end = record.get("start_date"), record.get("end_date")
-    if isinstance(start, datetime):
-        record["start_date"] = clock.utc_iso(start)
-    if isinstance(end, datetime):
-        record["end_date"] = clock.utc_iso(end)
+    for key in ("queued_at", "start_date", "end_date"):
+        value = record.get(key)
+        if isinstance(value, datetime):
+            record[key] = clock.utc_iso(value)
     return record
 
 

@@ -1,6 +1,6 @@
 """The typed shape of a listener event record, as ``listeners/event.schema.json`` describes it.
 
-A hook builds a *raw* record (``ts``, ``start_date`` and ``end_date`` still datetimes, ``error`` the raw
+A hook builds a *raw* record (``ts`` and the dates still datetimes, ``error`` the raw
 exception or traceback); :func:`listeners.events.finalize` turns it into the logged form (UTC ISO strings, a
 redacted, bounded ``error`` text). Which keys an event carries depends on its kind (task, DAG run, import
 error, lifecycle, alert, observability failure, config error): hence ``total=False`` beyond the common ones.
@@ -40,6 +40,7 @@ class ListenerRecord(TypedDict, total=False):
     state: str
     previous_state: str | None
     run_type: str | None
+    queued_at: Date  # DAG runs only: a task runner's task instance carries no queued time
     start_date: Date
     end_date: Date
     duration_s: float | None

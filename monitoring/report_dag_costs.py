@@ -2,8 +2,8 @@
 
 * retries: task instances (dag, run, task, map index) whose highest ``try_number`` is above 1, and the extra
   tries they took (``max try - 1`` each);
-* schedule delay: ``queued_at -> start_date`` of runs and of task instances (REST API records only: the
-  listener's events carry no queued time), p50 / p95 / max;
+* schedule delay: ``queued_at -> start_date`` of runs (both sources) and of task instances (REST API records
+  only: a task runner's events carry no queued time), p50 / p95 / max;
 * task-seconds: the sum of task durations (every try the source shows); CPU-seconds: the sum of the
   listener's ``cpu_s`` (user + system CPU of the task process and its waited-for children, from
   ``resource.getrusage`` at the task's end), with how many task records carried one.

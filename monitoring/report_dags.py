@@ -4,7 +4,8 @@ Both sources are normalised to the same run and task records, so one function co
 runs per DAG by state, success rate (success / (success + failed)), run duration p50/p95, the slowest
 tasks and the most recent failures (retries, delays and cost: :mod:`monitoring.report_dag_costs`).
 A task record is one try from the events (``task_up_for_retry`` then ``task_success``), the latest try
-from the API; ``queued_at`` is the API's ``queued_at`` / ``queued_when`` (the listener's events carry none);
+from the API; ``queued_at`` is the API's ``queued_at`` / ``queued_when``, or a run event's ``queued_at`` (task
+events carry none);
 ``cpu_s`` is the listener's (the API has none: :func:`monitoring.report_dag_costs.join_cpu` adds it).
 """
 

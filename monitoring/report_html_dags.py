@@ -10,8 +10,8 @@ from monitoring.report_html_parts import NO_DATA, Plots, fmt, table
 
 def _costs(costs: dict[str, Any], plot: Plots) -> str:
     parts = ["<h3>Retries, schedule delay and cost per DAG</h3>",
-             '<p class="meta">schedule delay: queued to start (REST API only: the listener\'s events carry no '
-             "queued time); task-seconds: sum of task durations; CPU-seconds: sum of the listener's cpu_s "
+             '<p class="meta">schedule delay: queued to start (a task\'s: REST API only, the listener\'s task events '
+             "carry no queued time); task-seconds: sum of task durations; CPU-seconds: sum of the listener's cpu_s "
              "(user + system CPU of each task process and its children, resource.getrusage at the task's end)"
              "</p>"]
     parts.append(table(

@@ -116,6 +116,9 @@ def test_dag_run_events_bracket_the_task_events(scenario: Scenario) -> None:
     final = scenario.run_events[-1]
     assert final["msg"] == "task_failure" and final["run_type"] == "manual"
     assert final["duration_s"] > 0 and final["hook"] == "on_dag_run_failed"
+    queued = {e["queued_at"] for e in scenario.run_events if e["event"].startswith("dag_run_")}
+    assert len(queued) == 1 and None not in queued  # the run's one queued time, on both events
+    assert queued.pop() <= final["start_date"]  # same UTC ISO format: text order is time order
 
 
 def test_task_events_carry_timing_resources_and_errors(scenario: Scenario) -> None:

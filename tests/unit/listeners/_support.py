@@ -61,5 +61,6 @@ def fake_run(state: str = "running", *, dag_id: str = "daily_etl", run_id: str =
              seconds: float = 30.0) -> SimpleNamespace:
     """An object with what the scheduler's ``DagRun`` offers the DAG-run hooks."""
     start = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
-    return SimpleNamespace(dag_id=dag_id, run_id=run_id, run_type="manual", state=state, start_date=start,
+    return SimpleNamespace(dag_id=dag_id, run_id=run_id, run_type="manual", state=state,
+                           queued_at=start - timedelta(seconds=0.25), start_date=start,
                            end_date=None if state == "running" else start + timedelta(seconds=seconds))

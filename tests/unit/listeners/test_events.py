@@ -76,6 +76,7 @@ def test_dag_run_record() -> None:
     record = finalize(raw, 100)
     assert (record["event"], record["level"], record["duration_s"], record["msg"]) == (
         "dag_run_failed", "error", 12.0, "task_failure")
+    assert (record["queued_at"], record["start_date"]) == ("2026-03-02T14:29:59.750000Z", "2026-03-02T14:30:00.000000Z")
     assert schema_errors(record) == []
 
 

@@ -82,7 +82,12 @@ def test_costs_and_retries_from_the_listener_events() -> None:
     assert master["cpu_seconds"] == pytest.approx(sum(e["cpu_s"] for e in finished if e["cpu_s"] is not None))
     assert master["cpu_measured"] == sum(e["cpu_s"] is not None for e in finished)
     assert (master["retried_tasks"], master["retries"]) == (1, 1)  # etl.extract[0]: try 1 then try 2
-    assert master["task_delay"]["count"] == master["run_delay"]["count"] == 0  # the events carry no queued time
+    assert master["task_delay"]["count"] == 0  # a task runner's events carry no queued time
+    run_delays = [(_t(e["start_date"]) - _t(e["queued_at"])).total_seconds()
+                  for e in EVENTS if e["event"].startswith("dag_run_")]
+    assert master["run_delay"]["count"] == len(run_delays) == 2  # a run event carries its run's queued_at
+    assert master["run_delay"]["p50_s"] == pytest.approx(statistics.median(run_delays))
+    assert master["run_delay"]["max_s"] == pytest.approx(max(run_delays))
 
 
 def test_gantt_is_every_try_of_the_latest_master_run() -> None:
