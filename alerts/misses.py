@@ -7,6 +7,7 @@ import time
 from collections.abc import Collection
 from datetime import UTC, datetime, tzinfo
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from alerts.outbox import Outbox
 
@@ -39,6 +40,14 @@ def _with_local_times(item: dict[str, Any], tz: tzinfo | None) -> dict[str, Any]
     return item
 
 
+def _zone(name: Any) -> tzinfo | None:
+    """A freshness miss's own time zone (its details carry it), None when absent or unknown."""
+    try:
+        return ZoneInfo(str(name)) if name else None
+    except (ValueError, ZoneInfoNotFoundError):
+        return None
+
+
 def list_misses(
     outbox: Outbox,
     *,
@@ -50,15 +59,18 @@ def list_misses(
     dag_ids: Collection[str] | None = None,
     timezones: dict[str, tzinfo] | None = None,
     default_tz: tzinfo | None = None,
+    freshness: bool = False,
 ) -> list[dict[str, Any]]:
     """SLA misses, newest first, filtered by DAG and by detection time (unix seconds).
 
-    ``dag_ids`` restricts the list to those DAGs (the ones the user may read; ``None``: no restriction).
-    Times are also given in the SLA's timezone (``timezones`` by SLA name, else ``default_tz``) under ``local``.
+    ``dag_ids`` restricts the run SLAs' misses to those DAGs (the ones the user may read; ``None``: no
+    restriction); ``freshness`` adds the data freshness misses (``kind`` ``freshness_miss``, with their ``asset``
+    and no DAG or run). Times are also given in the SLA's timezone (``timezones`` by SLA name, else the
+    freshness SLA's own, else ``default_tz``) under ``local``.
     """
     now = now or time.time()
     rows = outbox.sla_misses(dag_id=dag_id, dag_ids=None if dag_ids is None else sorted(dag_ids), since=since,
-                             until=until, limit=max(1, min(limit, 1000)))
+                             until=until, limit=max(1, min(limit, 1000)), freshness=freshness)
     out: list[dict[str, Any]] = []
     for row in rows:
         payload = json.loads(row["payload"])
@@ -74,6 +86,8 @@ def list_misses(
         deliveries = _deliveries(row["deliveries"])
         item = {
             "id": row["id"],
+            "kind": row["kind"],
+            "asset": details.get("asset"),
             "dag_id": row["dag_id"],
             "run_id": row["run_id"],
             "sla": row["sla"],
@@ -96,7 +110,8 @@ def list_misses(
             "links": payload.get("links") or {},
             **{key: details.get(key) for key in ("diagnosis", "warned_at", "warned_seconds_before_deadline")},
         }
-        out.append(_with_local_times(item, (timezones or {}).get(row["sla"] or "", default_tz)))
+        zone = (timezones or {}).get(row["sla"] or "") or _zone(details.get("timezone")) or default_tz
+        out.append(_with_local_times(item, zone))
     return out
 
 

@@ -217,16 +217,25 @@ class Outbox:
 
     # -- the SLA-misses view -------------------------------------------------------------------------------
     def sla_misses(self, *, dag_id: str | None = None, dag_ids: Sequence[str] | None = None,
-                   since: float | None = None, until: float | None = None, limit: int = 200) -> list[dict[str, Any]]:
-        """SLA-miss rows, newest first, each with ``recovery_id``, ``deliveries`` and ``recovery_deliveries``."""
-        clauses: list[str] = ["m.kind = 'sla_miss'"]
+                   since: float | None = None, until: float | None = None, limit: int = 200,
+                   freshness: bool = False) -> list[dict[str, Any]]:
+        """SLA-miss rows, newest first, each with ``recovery_id``, ``deliveries`` and ``recovery_deliveries``.
+
+        ``dag_id`` / ``dag_ids`` filter the run SLAs' misses; ``freshness`` adds the data freshness misses (they
+        belong to an asset, not a DAG, so a ``dag_id`` filter leaves them out).
+        """
+        run_clauses: list[str] = ["m.kind = 'sla_miss'"]
         args: list[Any] = []
         if dag_id:
-            clauses.append("m.dag_id = ?")
+            run_clauses.append("m.dag_id = ?")
             args.append(dag_id)
         if dag_ids is not None:
-            clauses.append(f"m.dag_id IN ({', '.join('?' for _ in dag_ids)})" if dag_ids else "1 = 0")
+            run_clauses.append(f"m.dag_id IN ({', '.join('?' for _ in dag_ids)})" if dag_ids else "1 = 0")
             args.extend(dag_ids)
+        kinds = f"({' AND '.join(run_clauses)})"
+        if freshness and not dag_id:
+            kinds = f"({kinds} OR m.kind = 'freshness_miss')"
+        clauses = [kinds]
         if since is not None:
             clauses.append("m.submitted_at >= ?")
             args.append(since)
@@ -234,8 +243,9 @@ class Outbox:
             clauses.append("m.submitted_at <= ?")
             args.append(until)
         sql = (
-            f"SELECT m.*, r.id AS recovery_id FROM incidents m LEFT JOIN incidents r ON r.kind = 'sla_recovered' "
-            f"AND r.dedup_key = m.dedup_key WHERE {' AND '.join(clauses)} ORDER BY m.submitted_at DESC LIMIT ?"
+            "SELECT m.*, r.id AS recovery_id FROM incidents m LEFT JOIN incidents r ON r.kind = CASE m.kind "
+            "WHEN 'sla_miss' THEN 'sla_recovered' ELSE 'freshness_recovered' END AND r.dedup_key = m.dedup_key "
+            f"WHERE {' AND '.join(clauses)} ORDER BY m.submitted_at DESC LIMIT ?"
         )
         out: list[dict[str, Any]] = []
         with self.connect() as conn:

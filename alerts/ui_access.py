@@ -1,8 +1,10 @@
-"""Who may see and acknowledge which SLA misses: Airflow's auth manager decides, per DAG.
+"""Who may see and acknowledge which SLA misses: Airflow's auth manager decides, per DAG (and for assets).
 
 Reading the view needs read access to DAGs (Airflow's own ``requires_access_dag("GET")``: a user without a
 role gets 403, as on Airflow's REST API), and the list holds only misses of DAGs the user may read.
-Acknowledging a miss needs edit access (``PUT``) to that miss's DAG. Imported by :mod:`alerts.ui_app` only.
+Acknowledging a miss needs edit access (``PUT``) to that miss's DAG. A data freshness miss belongs to an asset,
+not a DAG: it is listed to users who may read assets (``GET``) and acknowledged by those who may change them
+(``POST``, what creating an asset event needs). Imported by :mod:`alerts.ui_app` only.
 """
 
 from __future__ import annotations
@@ -47,6 +49,11 @@ def permitted_dag_ids(user: Any, dag_ids: Iterable[str], method: Method = "GET")
 def require_dag_edit(request: Request, user: Any, dag_id: str) -> None:
     """Raise 403 unless ``user`` may edit DAG ``dag_id`` (Airflow's check, team-aware)."""
     requires_access_dag("PUT", param_dag_id=dag_id)(request, user)
+
+
+def may_use_assets(user: Any, method: Literal["GET", "POST"]) -> bool:
+    """Whether ``user`` may read (``GET``) or change (``POST``) assets: the access a freshness miss needs."""
+    return bool(get_auth_manager().is_authorized_asset(method=method, user=user))
 
 
 def may_read_dag(user: Any, dag_id: str) -> bool:

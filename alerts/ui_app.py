@@ -1,7 +1,8 @@
 """The FastAPI app behind the SLA-misses view (imported on first request: FastAPI and the Airflow API).
 
 Every route needs read access to DAGs (403 without it, 401 without a login); lists hold only misses of DAGs
-the user may read; acknowledging needs edit access to the miss's DAG (:mod:`alerts.ui_access`).
+the user may read (and data freshness misses if they may read assets); acknowledging needs edit access to the
+miss's DAG, or to assets for a freshness miss (:mod:`alerts.ui_access`).
 Route parameters use module-level names, which FastAPI needs to resolve the (postponed) annotations.
 """
 
@@ -19,7 +20,7 @@ from fastapi.responses import HTMLResponse
 
 from alerts.misses import list_misses, miss_dag_ids
 from alerts.outbox import Outbox
-from alerts.ui_access import may_read_dag, permitted_dag_ids, require_dag_edit, require_dag_read
+from alerts.ui_access import may_read_dag, may_use_assets, permitted_dag_ids, require_dag_edit, require_dag_read
 from alerts.ui_page import WINDOWS, render_page
 
 log = logging.getLogger(__name__)
@@ -64,28 +65,35 @@ def misses_json(
     until: Epoch = None,
     limit: Limit = 200,
 ) -> dict[str, Any]:
-    """SLA misses of the DAGs the user may read, as JSON."""
+    """SLA misses of the DAGs the user may read (and freshness misses if they may read assets), as JSON."""
     outbox = Outbox()
     zones, default = sla_timezones()
     items = list_misses(outbox, dag_id=dag_id or None, since=since, until=until, limit=limit,
-                        dag_ids=_readable(user, outbox), timezones=zones, default_tz=default)
+                        dag_ids=_readable(user, outbox), timezones=zones, default_tz=default,
+                        freshness=may_use_assets(user, "GET"))
     return {"misses": items, "total": len(items)}
 
 
 def acknowledge(incident_id: IncidentId, request: Request, user: CurrentUser) -> dict[str, Any]:
-    """Mark one miss acknowledged (JSON requests only, which a cross-site form cannot send; DAG edit access)."""
+    """Mark one miss acknowledged (JSON requests only, which a cross-site form cannot send; DAG edit access,
+    asset edit access for a freshness miss)."""
     if not request.headers.get("content-type", "").startswith("application/json"):
         raise HTTPException(status_code=415, detail="send Content-Type: application/json")
     outbox = Outbox()
     incident = outbox.incident(incident_id)
     dag_id = (incident or {}).get("dag_id")
-    if incident is None or not dag_id or not may_read_dag(user, dag_id):  # unreadable: as if absent
+    freshness = (incident or {}).get("kind") == "freshness_miss"
+    readable = may_use_assets(user, "GET") if freshness else bool(dag_id) and may_read_dag(user, str(dag_id))
+    if incident is None or not readable:  # unreadable: as if absent
         raise HTTPException(status_code=404, detail=f"no incident {incident_id}")
     who = _user_name(user)
     from foundation.pipeline_logger import get_logger
 
     try:
-        require_dag_edit(request, user, dag_id)
+        if not freshness:
+            require_dag_edit(request, user, str(dag_id))
+        elif not may_use_assets(user, "POST"):
+            raise HTTPException(status_code=403, detail="acknowledging a freshness miss needs edit access to assets")
     except HTTPException:
         get_logger("alerts").log_event("sla_miss_acknowledge_denied", incident_id=incident_id, dag_id=dag_id,
                                        by=who)
@@ -105,9 +113,11 @@ def page(user: CurrentUser, dag_id: DagIdParam = None, window: str = "7d") -> HT
     readable = _readable(user, outbox)
     zones, default = sla_timezones()
     items = list_misses(outbox, dag_id=dag_id or None, since=since, dag_ids=readable, timezones=zones,
-                        default_tz=default)
-    editable = permitted_dag_ids(user, {m["dag_id"] for m in items}, "PUT")
-    return HTMLResponse(render_page(items, readable, dag_id, window, editable=editable, tz=default))
+                        default_tz=default, freshness=may_use_assets(user, "GET"))
+    editable = permitted_dag_ids(user, {m["dag_id"] for m in items if m["dag_id"]}, "PUT")
+    edit_freshness = any(m["kind"] == "freshness_miss" for m in items) and may_use_assets(user, "POST")
+    return HTMLResponse(render_page(items, readable, dag_id, window, editable=editable,
+                                    edit_freshness=edit_freshness, tz=default))
 
 
 def _markdown_page(name: str, title: str) -> HTMLResponse:

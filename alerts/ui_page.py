@@ -52,12 +52,14 @@ def render_page(
     window: str,
     *,
     editable: set[str] | None = None,
+    edit_freshness: bool = True,
     tz: Any = None,
 ) -> str:
     """The HTML of the view (self-contained; no external assets).
 
-    ``editable``: DAG ids whose misses the user may acknowledge (``None``: all). ``tz``: the schedules' timezone,
-    named in the header; each time is shown in UTC and in its SLA's timezone.
+    ``editable``: DAG ids whose misses the user may acknowledge (``None``: all); ``edit_freshness``: whether
+    they may acknowledge freshness misses (asset edit access). ``tz``: the schedules' timezone, named in the
+    header; each time is shown in UTC and in its SLA's timezone.
     """
     esc = html.escape
     options = "".join(
@@ -69,17 +71,25 @@ def render_page(
     rows = []
     for m in misses:
         delivered = " ".join(_delivery(d) for d in m["deliveries"] + m["recovery_deliveries"]) or "not routed"
+        freshness = m.get("kind") == "freshness_miss"
         if m["acknowledged_at"]:
             ack = f"{_when(m, 'acknowledged_at')}<br>by {esc(m['acknowledged_by'] or '')}"
-        elif editable is None or m["dag_id"] in editable:
+        elif edit_freshness if freshness else (editable is None or m["dag_id"] in editable):
             ack = f'<button onclick="ack({int(m["id"])})">Acknowledge</button>'
         else:
-            ack = '<span class="tz" title="needs edit access to this DAG">not acknowledged</span>'
-        run_link = m["links"].get("run", "#")
+            needs = "assets" if freshness else "this DAG"
+            ack = f'<span class="tz" title="needs edit access to {needs}">not acknowledged</span>'
+        if freshness:  # data, not a run: the asset in place of the run, no run state
+            dag_cell, run_cell, pending = "data freshness", f'asset {esc(m.get("asset") or "?")}', "still stale"
+        else:
+            run_link = esc(m["links"].get("run", "#"))
+            dag_cell = esc(m["dag_id"] or "")
+            run_cell = f'<a href="{run_link}" target="_top">{esc(m["run_id"] or "")}</a>'
+            pending = "run " + (m["run_state"] or "running")
         cells = [
             _when(m, "detected_at"),
-            esc(m["dag_id"] or ""),
-            f'<a href="{esc(run_link)}" target="_top">{esc(m["run_id"] or "")}</a>',
+            dag_cell,
+            run_cell,
             esc(m["sla"] or ""),
             esc(m["severity"]),
             _when(m, "deadline", "-"),
@@ -87,7 +97,7 @@ def render_page(
             _why(m),
             delivered,
             ack,
-            _when(m, "resolved_at", "run " + (m["run_state"] or "running")),
+            _when(m, "resolved_at", pending),
         ]
         rows.append(f'<tr class="{esc(m["severity"])}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     body = "".join(rows) or '<tr><td colspan="11">No SLA misses in this window.</td></tr>'

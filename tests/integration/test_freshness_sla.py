@@ -17,6 +17,7 @@ import sys
 from typing import Any
 
 import pytest
+import requests
 
 from alerts.outbox import Outbox
 from local_stack.stack import AirflowStack
@@ -114,3 +115,12 @@ def test_a_holiday_raises_no_freshness_miss_and_the_next_trading_day_does(airflo
     assert _incidents(stack, "freshness_miss")[0]["resolved_at"] is not None
     closing = wait_for(lambda: _delivered(stack, recovered[0]["id"]), 90, "the worker delivering the recovery")
     assert {c for c, _, _ in closing} == {c for c, _, _ in sent}  # where the miss went, the recovery goes
+
+    # the SLA-misses view of the api-server lists the data miss, resolved, beside the run misses
+    listed = requests.get(f"{stack.layout.api_url}/pmx-sla/api/misses", timeout=30,
+                          headers={"Authorization": f"Bearer {stack.api.token()}"}).json()["misses"]
+    (shown,) = [m for m in listed if m["id"] == miss_id]
+    assert (shown["kind"], shown["asset"], shown["sla"], shown["still_late"]) == (
+        "freshness_miss", "portfolio_ohlcv", "ohlcv_daily", False)
+    assert shown["resolved_at"] and ("local", "notify", "delivered") in {
+        (d["channel"], d["action"], d["status"]) for d in shown["recovery_deliveries"]}

@@ -26,6 +26,7 @@ from foundation.sql_store import StoreLocation
 from scripts import error_monitor
 from tests.support import SPAWN, free_port, run_in_processes
 from tests.unit.alerts.fake_facts import FakeFacts
+from tests.unit.alerts.freshness_incidents import freshness_miss, freshness_recovery
 
 REPOSITORY = {"outbox.py", "outbox_schema.py"}
 SQL = re.compile(r"\b(incidents|deliveries|stack_heartbeat|stack_outages)\b[^\n]*(WHERE|SET|VALUES)|"
@@ -57,6 +58,23 @@ def test_submission_is_idempotent_and_stores_the_sla_columns(state_backend: str)
     assert [m["id"] for m in outbox.sla_misses()] == [first] and outbox.miss_dag_ids() == ["d"]
     assert [r["id"] for r in outbox.open_misses(0.0)] == [first]
     assert outbox.open_miss_deadlines() == [("d", "s", "2026-03-02T10:05:00.000000Z")]
+
+
+def test_freshness_misses_are_listed_on_request_with_their_recovery(state_backend: str) -> None:
+    outbox = Outbox()
+    run_miss, _ = outbox.add_incident(miss())
+    stale = freshness_miss()
+    data_miss, _ = outbox.add_incident(stale)
+    assert [m["id"] for m in outbox.sla_misses()] == [run_miss]  # run SLAs only, unless asked
+    assert [m["id"] for m in outbox.sla_misses(dag_ids=[])] == []
+    recovery_id = outbox.resolve_incident(data_miss, freshness_recovery(stale), 7200.0)
+    listed = {m["id"]: m for m in outbox.sla_misses(dag_ids=[], freshness=True)}
+    assert list(listed) == [data_miss]  # no readable DAG, but assets are readable
+    assert (listed[data_miss]["recovery_id"], listed[data_miss]["late_seconds"]) == (recovery_id, 7200.0)
+    both = outbox.sla_misses(freshness=True)
+    assert [m["id"] for m in both] == [data_miss, run_miss] and both[1]["recovery_id"] is None
+    assert outbox.sla_misses(dag_id="d", freshness=True)[0]["id"] == run_miss  # a DAG filter: runs only
+    assert len(outbox.sla_misses(dag_id="d", freshness=True)) == 1
 
 
 def test_a_claim_is_leased_once_and_its_outcome_recorded(state_backend: str) -> None:

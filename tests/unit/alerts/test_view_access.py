@@ -15,6 +15,7 @@ from alerts.incident import Incident
 from alerts.outbox import Outbox
 from alerts.router import submit
 from foundation.pipeline_logger import read_events
+from tests.unit.alerts.freshness_incidents import freshness_miss
 
 ROUTES = ["/api/misses", "/ui", "/runbook"]
 USERS = {"nora": None, "vera": "viewer", "edith": "user", "ada": "admin"}
@@ -123,6 +124,57 @@ def test_an_editor_acknowledges_and_the_event_names_them(view: Any, tokens: dict
     assert [(e["incident_id"], e["dag_id"], e["by"]) for e in done] == [(ident, "daily_etl", "edith")]
     listed = view.get("/api/misses", params={"dag_id": "daily_etl"}, headers=headers).json()["misses"]
     assert [m["acknowledged_by"] for m in listed] == ["edith"]
+
+
+def test_freshness_misses_are_read_with_asset_access_and_acknowledged_with_asset_edit_access(
+        view: Any, tokens: dict[str, str], pmx_home: Path) -> None:
+    stale = freshness_miss()
+    submit(stale)
+    found = Outbox().find("freshness_miss", stale.dedup_key)
+    assert found is not None
+    ident = int(found["id"])
+    listed = view.get("/api/misses", headers=as_user("vera", tokens)).json()["misses"]
+    (row,) = [m for m in listed if m["kind"] == "freshness_miss"]
+    assert (row["id"], row["asset"], row["dag_id"], row["sla"], row["still_late"]) == (
+        ident, "portfolio_ohlcv", None, "ohlcv_daily", True)
+    assert row["local"]["deadline"] == "2026-12-02 07:15:00 EST"  # the freshness SLA's own time zone
+    assert view.get("/api/misses", params={"dag_id": "daily_etl"},
+                    headers=as_user("vera", tokens)).json()["total"] == 1  # a DAG filter shows runs only
+    page = view.get("/ui", headers=as_user("edith", tokens)).text
+    assert "asset portfolio_ohlcv" in page and "still stale" in page
+    assert 'title="needs edit access to assets"' in page  # edith may acknowledge DAG misses, not data ones
+    assert ack(view, ident, as_user("vera", tokens)).status_code == 403
+    assert ack(view, ident, as_user("edith", tokens)).status_code == 403
+    assert Outbox().incident(ident)["acknowledged_at"] is None  # type: ignore[index]
+    assert f'ack({ident})' in view.get("/ui", headers=as_user("ada", tokens)).text
+    assert ack(view, ident, as_user("ada", tokens)).json() == {"id": ident, "acknowledged": True, "changed": True}
+
+
+class NoAssetsManager:
+    """A SimpleAuthManager that lets nobody read or change assets."""
+
+    def __new__(cls) -> Any:
+        from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+
+        class Manager(SimpleAuthManager):
+            def is_authorized_asset(self, *, method: Any, user: Any, details: Any = None) -> bool:
+                return False
+
+        return Manager()
+
+
+def test_without_asset_access_freshness_misses_stay_hidden(view: Any, tokens: dict[str, str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow.api_fastapi import app as airflow_app
+
+    monkeypatch.setattr(airflow_app._AuthManagerState, "instance", NoAssetsManager())
+    stale = freshness_miss()
+    submit(stale)
+    headers = as_user("ada", tokens)
+    assert {m["kind"] for m in view.get("/api/misses", headers=headers).json()["misses"]} == {"sla_miss"}
+    assert "portfolio_ohlcv" not in view.get("/ui", headers=headers).text
+    found = Outbox().find("freshness_miss", stale.dedup_key)
+    assert found is not None and ack(view, int(found["id"]), headers).status_code == 404  # not revealed
 
 
 class OneDagManager:
