@@ -37,6 +37,8 @@ EVENT_DRIVEN = {
     "pmx_trading_win_rate": "defined once a position is closed (a SELL); one synthetic day may only buy",
     "airflow_triggers_failed": "no trigger fails in a green run",
     "airflow_triggers_blocked_main_thread": "no trigger blocks the triggerer's event loop",
+    'state="failed"': "no run or task of the green set fails (other modules' failures may have made them)",
+    'state="up_for_retry"': "no task of the green set is retried",
 }
 # gauges the scheduler samples every ti_metrics_interval: a state that lasts about a second may never be sampled
 SAMPLED = {
