@@ -193,12 +193,14 @@ class OutboxWorker:
             report_failure("alerts", "freshness_check", exc, level="error")
 
     def publish_gauges(self) -> dict[str, float]:
-        """Outbox depth, oldest undelivered age and per-SLA lateness of open misses as StatsD gauges."""
+        """Outbox depth, oldest undelivered age and per-SLA lateness of open misses as StatsD gauges, and the
+        worker's heartbeat: one per loop pass that got this far (``PmxAlertsWorkerDown`` fires when it stops)."""
         from alerts.recovery import lateness_of_open_misses
         from foundation.metrics import get_client
 
-        stats = self.outbox.stats()
         client = get_client()
+        client.incr("alerts.worker_heartbeat")
+        stats = self.outbox.stats()
         client.gauge("alerts.outbox_depth", stats["depth"])
         client.gauge("alerts.outbox_oldest_age", round(stats["oldest_age"], 3))
         for dag_id, sla, seconds in lateness_of_open_misses(self.outbox):

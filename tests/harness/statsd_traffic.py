@@ -175,6 +175,7 @@ def pmx_lines(rng: random.Random, now: float | None = None) -> list[str]:
         lines.append(f"pmx.alerts.delivery,channel={channel},result={result}:1|c")
         lines.append(f"pmx.alerts.delivery_latency,channel={channel}:{rng.uniform(50, 5_000):.3f}|ms")
     lines += [
+        "pmx.alerts.worker_heartbeat:1|c",
         f"pmx.alerts.outbox_depth:{rng.randint(0, 3)}|g",
         f"pmx.alerts.outbox_oldest_age:{rng.uniform(0, 60):.1f}|g",
     ]

@@ -148,15 +148,18 @@ def test_gauges_report_depth_oldest_age_and_lateness(worker: Any, monkeypatch: p
 
     w, _ = worker
     sent: list[tuple[str, float, Any]] = []
+    beats: list[str] = []
     monkeypatch.setattr(
         metrics.StatsdClient, "gauge", lambda self, name, value, tags=None: sent.append((name, value, tags))
     )
     submit(miss(deadline=datetime.now(UTC) - timedelta(seconds=60)))
+    monkeypatch.setattr(metrics.StatsdClient, "incr", lambda self, name, value=1, tags=None: beats.append(name))
     stats = w.publish_gauges()
     names = [s[0] for s in sent]
     assert names == ["alerts.outbox_depth", "alerts.outbox_oldest_age", "sla.lateness"]
     assert sent[0][1] == stats["depth"] == 1.0 and sent[2][2] == {"dag_id": "d", "sla": "s"}
     assert 60 <= sent[2][1] < 600
+    assert beats == ["alerts.worker_heartbeat"]
 
 
 def test_a_second_worker_waits_as_a_standby(worker: Any) -> None:
