@@ -113,8 +113,11 @@ def build(sla_names: Sequence[str] = ()) -> object:
         "Outbox",
         [
             Query("max(pmx_alerts_outbox_depth)", "alerts waiting"),
+            Query("pmx:alerts_worker_heartbeat:rate2m * 60", "worker loops per minute"),
         ],
         width=6,
+        description="Alerts waiting for delivery, and the worker's heartbeat: a line at zero is a stopped worker "
+                    "(PmxAlertsWorkerDown).",
     )
     board.stat(
         "Oldest undelivered alert",
